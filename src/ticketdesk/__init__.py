@@ -1,0 +1,1 @@
+"""Ticket desk: support tickets on a real SQL database (no Streamlit import here)."""

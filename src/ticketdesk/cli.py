@@ -1,0 +1,65 @@
+"""Command line: `ticketdesk migrate`, `ticketdesk seed-demo --count N`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import UTC, datetime
+
+from tqdm import tqdm
+
+from . import demo
+from .config import database_url, redact
+from .db import make_engine, migrate
+from .domain import TicketDeskError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ticketdesk", description=__doc__)
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="SQLAlchemy URL; default: $TICKETDESK_DATABASE_URL or the embedded SQLite file",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="apply the Alembic migrations up to the latest")
+    seed = commands.add_parser("seed-demo", help="add N demo tickets with event histories")
+    seed.add_argument("--count", type=int, default=100, help="how many tickets (default 100)")
+    seed.add_argument("--seed", type=int, default=None, help="random seed, for repeatable data")
+    seed.add_argument(
+        "--span-days", type=int, default=demo.DEFAULT_SPAN_DAYS, help="spread over this many days"
+    )
+    args = parser.parse_args(argv)
+
+    url = args.database_url or database_url()
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+        if args.command == "migrate":
+            print(f"Schema is up to date in {redact(url)}")
+        elif args.command == "seed-demo":
+            if args.count < 1:
+                parser.error("--count must be at least 1")
+            started = time.perf_counter()
+            with tqdm(total=args.count, unit="ticket", unit_scale=True) as bar:
+                made = demo.seed_demo(
+                    engine,
+                    args.count,
+                    datetime.now(UTC),
+                    seed=args.seed,
+                    span_days=args.span_days,
+                    progress=bar.update,
+                )
+            took = time.perf_counter() - started
+            print(f"Added {made:,} demo tickets to {redact(url)} in {took:.1f} s")
+    except TicketDeskError as exc:
+        print(f"ticketdesk: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

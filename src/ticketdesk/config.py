@@ -1,0 +1,27 @@
+"""Where the database is: TICKETDESK_DATABASE_URL, or the embedded SQLite default."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_SQLITE_PATH = Path("data") / "ticketdesk.db"
+"""The embedded default, relative to the directory the app is started from."""
+
+
+def database_url(environ: dict[str, str] | None = None) -> str:
+    env = os.environ if environ is None else environ
+    url = env.get("TICKETDESK_DATABASE_URL", "").strip()
+    if url:
+        if url.startswith(("postgresql://", "postgres://")):
+            # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        return url
+    return f"sqlite:///{DEFAULT_SQLITE_PATH.resolve()}"
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

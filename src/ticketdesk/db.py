@@ -1,0 +1,117 @@
+"""Engines, migrations and the one way to run a transaction."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from .config import redact
+from .domain import DatabaseUnavailable
+
+T = TypeVar("T")
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_RETRIES = 5
+WRITE_OPTION = "ticketdesk_writes"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite files get WAL, foreign keys and a busy timeout."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, pool_pre_ping=False
+        )
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    # A writing transaction takes the write lock up front (IMMEDIATE), so two writers queue
+    # on the busy timeout instead of one failing half-way with "database is locked" when it
+    # upgrades a read lock. Readers stay DEFERRED and never wait for writers under WAL.
+    writes = conn.get_execution_options().get(WRITE_OPTION, True)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+
+def alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    url = engine.url.render_as_string(hide_password=False)
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))  # configparser escaping
+    return cfg
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema up to `revision` (Alembic), inside one connection."""
+    cfg = alembic_config(engine)
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    except OperationalError as exc:
+        raise _unavailable(engine) from exc
+
+
+def _unavailable(engine: Engine) -> DatabaseUnavailable:
+    return DatabaseUnavailable(
+        f"The ticket database ({redact(str(engine.url))}) cannot be reached right now. "
+        "Nothing was changed; try again in a moment."
+    )
+
+
+def _is_transient(exc: DBAPIError) -> bool:
+    text = str(exc.orig).lower()
+    return (
+        "database is locked" in text
+        or "could not serialize" in text
+        or "deadlock detected" in text
+        or getattr(exc.orig, "sqlstate", None) in {"40001", "40P01"}
+    )
+
+
+def read(engine: Engine, work: Callable[[Connection], T]) -> T:
+    """A read-only transaction (one consistent snapshot), with the same error handling."""
+    return run_transaction(engine, work, writes=False)
+
+
+def run_transaction(engine: Engine, work: Callable[[Connection], T], *, writes: bool = True) -> T:
+    """Run `work` in one transaction; retry lock/serialization conflicts a bounded number of
+    times; turn a database that cannot be reached into DatabaseUnavailable."""
+    bound = engine.execution_options(**{WRITE_OPTION: writes})
+    for attempt in range(_RETRIES):
+        try:
+            with bound.begin() as conn:
+                return work(conn)
+        except DBAPIError as exc:
+            if _is_transient(exc) and attempt < _RETRIES - 1:
+                time.sleep(0.05 * 2**attempt)
+                continue
+            if isinstance(exc, OperationalError) or exc.connection_invalidated:
+                raise _unavailable(engine) from exc
+            raise
+    raise AssertionError("unreachable")

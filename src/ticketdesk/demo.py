@@ -1,0 +1,160 @@
+"""Realistic demo tickets with event histories, inserted in bulk."""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from . import storage
+from .db import run_transaction
+from .domain import EventKind, Priority, Status
+
+ISSUES = (
+    "Network connectivity issues in the office",
+    "Software application crashing on startup",
+    "Printer not responding to print commands",
+    "Email server downtime",
+    "Data backup failure",
+    "Login authentication problems",
+    "Website performance degradation",
+    "Security vulnerability identified",
+    "Hardware malfunction in the server room",
+    "Employee unable to access shared files",
+    "Database connection failure",
+    "Mobile application not syncing data",
+    "VoIP phone system issues",
+    "VPN connection problems for remote employees",
+    "System updates causing compatibility issues",
+    "File server running out of storage space",
+    "Intrusion detection system alerts",
+    "Inventory management system errors",
+    "Customer data not loading in CRM",
+    "Collaboration tool not sending notifications",
+)
+DETAILS = (
+    "",
+    " since this morning",
+    " for the finance team",
+    " on the third floor",
+    " after yesterday's update",
+    " for several users",
+    " intermittently, about once an hour",
+    " in the Berlin office",
+)
+# Mean hours to first response and to resolution, by priority.
+_RESPONSE_MEAN = {Priority.HIGH: 2.0, Priority.MEDIUM: 8.0, Priority.LOW: 20.0}
+_RESOLUTION_MEAN = {Priority.HIGH: 20.0, Priority.MEDIUM: 60.0, Priority.LOW: 120.0}
+DEFAULT_SPAN_DAYS = 180
+BATCH = 5000
+
+
+@dataclass
+class DemoTicket:
+    row: dict[str, Any]
+    events: list[tuple[datetime, EventKind, str | None, str | None]] = field(default_factory=list)
+
+
+def demo_ticket(rng: random.Random, created: datetime, now: datetime) -> DemoTicket:
+    """One ticket filed at `created`, whose history never passes `now`."""
+    priority = rng.choices(list(Priority), weights=(2, 5, 3))[0]
+    issue = rng.choice(ISSUES) + rng.choice(DETAILS)
+    ticket = DemoTicket(
+        row={"issue": issue, "priority": priority.value, "created_at": created, "version": 1}
+    )
+    ticket.events.append((created, EventKind.CREATED, None, priority.value))
+    status, at = Status.OPEN, created
+    first_response = closed = None
+
+    def move(to: Status, hours: float) -> bool:
+        nonlocal status, at, first_response, closed
+        when = at + timedelta(hours=hours)
+        if when >= now:
+            return False
+        ticket.events.append((when, EventKind.STATUS, status.value, to.value))
+        if status is Status.OPEN and first_response is None:
+            first_response = when
+        closed = when if to is Status.CLOSED else None
+        status, at = to, when
+        return True
+
+    if rng.random() < 0.1:  # the agent corrects the priority shortly after filing
+        corrected = rng.choice([p for p in Priority if p is not priority])
+        when = created + timedelta(minutes=rng.uniform(1, 30))
+        if when < now:
+            ticket.events.append((when, EventKind.PRIORITY, priority.value, corrected.value))
+            priority, at = corrected, when
+    answered = move(Status.IN_PROGRESS, rng.expovariate(1 / _RESPONSE_MEAN[priority]))
+    waiting = rng.random() < 0.07  # waits on the requester or a supplier, still in progress
+    closed_once = (
+        answered
+        and not waiting
+        and move(Status.CLOSED, rng.expovariate(1 / _RESOLUTION_MEAN[priority]))
+    )
+    if closed_once and rng.random() < 0.08 and move(Status.OPEN, rng.uniform(1, 48)):
+        move(Status.CLOSED, rng.expovariate(1 / _RESOLUTION_MEAN[priority]))
+    ticket.row.update(
+        priority=priority.value,
+        status=status.value,
+        updated_at=at,
+        version=len(ticket.events),
+        first_response_at=first_response,
+        closed_at=closed,
+    )
+    return ticket
+
+
+def generate(
+    rng: random.Random, count: int, now: datetime, span_days: int = DEFAULT_SPAN_DAYS
+) -> Iterator[DemoTicket]:
+    """`count` tickets filed over the last `span_days`, oldest first, so that IDs grow with
+    the filing time as they do on a real desk."""
+    step = span_days * 86400 / count
+    start = now - timedelta(days=span_days)
+    for i in range(count):
+        yield demo_ticket(rng, start + timedelta(seconds=(i + rng.random()) * step), now)
+
+
+def seed_demo(
+    engine: Engine,
+    count: int,
+    now: datetime,
+    *,
+    seed: int | None = None,
+    span_days: int = DEFAULT_SPAN_DAYS,
+    progress: Callable[[int], object] | None = None,
+) -> int:
+    """Insert `count` demo tickets with their histories, BATCH per transaction."""
+    tickets = generate(random.Random(seed), count, now, span_days)
+    made = 0
+    while made < count:
+        batch = list(itertools.islice(tickets, BATCH))
+        run_transaction(engine, functools.partial(_insert_batch, batch=batch))
+        made += len(batch)
+        if progress is not None:
+            progress(len(batch))
+    return made
+
+
+def _insert_batch(conn: Connection, batch: list[DemoTicket]) -> None:
+    ids = storage.bulk_insert_tickets(conn, (t.row for t in batch))
+    storage.insert_events(
+        conn,
+        [
+            {
+                "ticket_id": ticket_id,
+                "occurred_at": at,
+                "kind": kind.value,
+                "old_value": old,
+                "new_value": new,
+            }
+            for ticket_id, ticket in zip(ids, batch, strict=True)
+            for at, kind, old, new in ticket.events
+        ],
+    )

@@ -1,0 +1,141 @@
+"""Domain vocabulary and validation: statuses, priorities, ticket codes, issue text rules."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    OPEN = "Open"
+    IN_PROGRESS = "In Progress"
+    CLOSED = "Closed"
+
+
+class Priority(StrEnum):
+    HIGH = "High"
+    MEDIUM = "Medium"
+    LOW = "Low"
+
+
+class EventKind(StrEnum):
+    CREATED = "created"
+    STATUS = "status"
+    PRIORITY = "priority"
+    ISSUE = "issue"
+
+
+STATUSES: tuple[str, ...] = tuple(s.value for s in Status)
+PRIORITIES: tuple[str, ...] = tuple(p.value for p in Priority)
+
+ISSUE_MAX_CHARS = 5000
+"""Longest issue description accepted, in characters (documented in the README)."""
+
+TICKET_CODE_PREFIX = "TICKET-"
+_TICKET_CODE = re.compile(r"^TICKET-([1-9][0-9]{0,17})$")
+# Control characters other than tab, newline and carriage return are refused: they are
+# invisible, break exports and are never part of a real description.
+_ALLOWED_CONTROLS = {"\t", "\n", "\r"}
+
+
+class TicketDeskError(Exception):
+    """Base of the errors a user may see; the message is meant for people."""
+
+
+class ValidationError(TicketDeskError):
+    """Input refused; nothing was stored."""
+
+
+class TicketNotFound(TicketDeskError):
+    """The ticket named does not exist."""
+
+
+class DatabaseUnavailable(TicketDeskError):
+    """The database cannot be reached right now."""
+
+
+def ticket_code(ticket_id: int) -> str:
+    return f"{TICKET_CODE_PREFIX}{ticket_id}"
+
+
+def parse_ticket_code(code: str) -> int:
+    """`TICKET-42` -> 42; anything else is a ValidationError."""
+    match = _TICKET_CODE.match(code.strip())
+    if not match:
+        raise ValidationError(f"{code!r} is not a ticket ID; IDs look like TICKET-1042.")
+    return int(match.group(1))
+
+
+def validate_issue(text: str) -> str:
+    """Return the issue text to store, exactly as typed, or raise ValidationError."""
+    if not isinstance(text, str):
+        raise ValidationError("The issue description must be text.")
+    if not text.strip():
+        raise ValidationError("Describe the issue: the description cannot be empty.")
+    if len(text) > ISSUE_MAX_CHARS:
+        raise ValidationError(
+            f"The description is {len(text):,} characters long; the limit is "
+            f"{ISSUE_MAX_CHARS:,}. Shorten it and submit again."
+        )
+    for ch in text:
+        if ch in _ALLOWED_CONTROLS:
+            continue
+        category = unicodedata.category(ch)
+        if category == "Cc":
+            raise ValidationError(
+                f"The description contains an invisible control character (U+{ord(ch):04X}); "
+                "remove it and submit again."
+            )
+        if category == "Cs":
+            raise ValidationError(
+                "The description contains an invalid character (a lone UTF-16 surrogate)."
+            )
+    return text
+
+
+def validate_status(value: str) -> Status:
+    try:
+        return Status(value)
+    except ValueError:
+        raise ValidationError(
+            f"{value!r} is not a status; choose one of {', '.join(STATUSES)}."
+        ) from None
+
+
+def validate_priority(value: str) -> Priority:
+    try:
+        return Priority(value)
+    except ValueError:
+        raise ValidationError(
+            f"{value!r} is not a priority; choose one of {', '.join(PRIORITIES)}."
+        ) from None
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: int
+    issue: str
+    status: Status
+    priority: Priority
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+    @property
+    def code(self) -> str:
+        return ticket_code(self.id)
+
+
+@dataclass(frozen=True)
+class TicketChange:
+    """The fields an agent changed on one ticket; None means unchanged."""
+
+    status: str | None = None
+    priority: str | None = None
+    issue: str | None = None
+
+    def is_empty(self) -> bool:
+        return self.status is None and self.priority is None and self.issue is None

@@ -1,0 +1,117 @@
+"""What the UI and the command line call: plain values in, plain values out; each function
+owns its transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, Engine
+
+from . import statistics, storage
+from .db import read, run_transaction
+from .domain import (
+    Ticket,
+    TicketChange,
+    TicketDeskError,
+    TicketNotFound,
+    ticket_code,
+    validate_issue,
+    validate_priority,
+    validate_status,
+)
+from .statistics import Mean
+
+
+class StaleTicket(TicketDeskError):
+    """The ticket changed since the caller read it; nothing was written."""
+
+    def __init__(self, current: Ticket) -> None:
+        super().__init__(
+            f"{current.code} was changed by someone else a moment ago and now reads: "
+            f"status {current.status}, priority {current.priority}. Your edit was not "
+            "applied; the table shows the current values."
+        )
+        self.current = current
+
+
+def create_ticket(engine: Engine, issue: str, priority: str, now: datetime) -> Ticket:
+    text = validate_issue(issue)
+    level = validate_priority(priority)
+    return run_transaction(engine, lambda conn: storage.insert_ticket(conn, text, level, now))
+
+
+def update_ticket(
+    engine: Engine,
+    ticket_id: int,
+    change: TicketChange,
+    now: datetime,
+    expected_version: int | None = None,
+) -> Ticket:
+    """Apply `change` to one ticket, with its events, in one transaction.
+
+    With `expected_version`, the change is refused (StaleTicket) if the ticket has moved on."""
+    checked = TicketChange(
+        status=None if change.status is None else validate_status(change.status),
+        priority=None if change.priority is None else validate_priority(change.priority),
+        issue=None if change.issue is None else validate_issue(change.issue),
+    )
+
+    def work(conn: Connection) -> Ticket:
+        current = storage.get_ticket(conn, ticket_id)
+        if current is None:
+            raise TicketNotFound(f"{ticket_code(ticket_id)} does not exist.")
+        if expected_version is not None and current.version != expected_version:
+            raise StaleTicket(current)
+        updated = storage.apply_change(conn, current, checked, now)
+        if updated is None:  # changed between our read and our write
+            latest = storage.get_ticket(conn, ticket_id)
+            assert latest is not None
+            raise StaleTicket(latest)
+        return updated
+
+    return run_transaction(engine, work)
+
+
+def list_tickets(engine: Engine) -> list[Ticket]:
+    return read(engine, storage.list_tickets)
+
+
+def ticket_history(engine: Engine, ticket_id: int) -> list[dict[str, object]]:
+    return read(engine, lambda conn: storage.events_for(conn, ticket_id))
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    period_days: int
+    open_now: int
+    open_at_period_start: int
+    first_response: Mean
+    first_response_previous: Mean
+    resolution: Mean
+    resolution_previous: Mean
+    status_per_month: list[tuple[str, str, int]]
+    priority_counts: list[tuple[str, int]]
+
+
+def dashboard(engine: Engine, now: datetime, period_days: int = 30) -> Dashboard:
+    """KPIs for the `period_days` ending at `now`, against the period of equal length before."""
+    if period_days < 1:
+        raise ValueError("period_days must be at least 1")
+    period = timedelta(days=period_days)
+    start, previous_start = now - period, now - 2 * period
+
+    def work(conn: Connection) -> Dashboard:
+        return Dashboard(
+            period_days=period_days,
+            open_now=statistics.open_tickets_now(conn),
+            open_at_period_start=statistics.open_tickets_at(conn, start),
+            first_response=statistics.first_response_mean(conn, start, now),
+            first_response_previous=statistics.first_response_mean(conn, previous_start, start),
+            resolution=statistics.resolution_mean(conn, start, now),
+            resolution_previous=statistics.resolution_mean(conn, previous_start, start),
+            status_per_month=statistics.status_per_month(conn),
+            priority_counts=statistics.priority_counts(conn),
+        )
+
+    return read(engine, work)

@@ -1,0 +1,128 @@
+"""Ticket storage through the service layer, on real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from ticketdesk import services
+from ticketdesk.domain import Status, TicketChange, TicketNotFound, ValidationError
+from ticketdesk.schema import ticket_events, tickets
+
+
+def count(engine: Engine, table) -> int:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def test_new_ticket_is_open_with_an_id_from_the_database(engine: Engine, now: datetime) -> None:
+    first = services.create_ticket(engine, "Printer on fire", "High", now)
+    second = services.create_ticket(engine, "VPN down", "Low", now + timedelta(minutes=1))
+    assert first.code == f"TICKET-{first.id}"
+    assert second.id > first.id
+    assert (first.status, first.priority, first.created_at) == (Status.OPEN, "High", now)
+    history = services.ticket_history(engine, first.id)
+    assert history == [
+        {"occurred_at": now, "kind": "created", "old_value": None, "new_value": "High"}
+    ]
+
+
+def test_ids_are_never_reused_after_a_delete(engine: Engine, now: datetime) -> None:
+    gone = services.create_ticket(engine, "to delete", "Low", now)
+    with engine.begin() as conn:
+        conn.execute(tickets.delete().where(tickets.c.id == gone.id))
+    assert services.create_ticket(engine, "next", "Low", now).id == gone.id + 1
+
+
+@pytest.mark.parametrize("text", ["", "   ", "x" * 5001, "nul\x00"])
+def test_refused_issue_stores_nothing(engine: Engine, now: datetime, text: str) -> None:
+    with pytest.raises(ValidationError):
+        services.create_ticket(engine, text, "High", now)
+    assert count(engine, tickets) == 0
+    assert count(engine, ticket_events) == 0
+
+
+def test_html_and_sql_are_stored_exactly(engine: Engine, now: datetime) -> None:
+    text = "<script>alert(1)</script> '; DROP TABLE tickets; -- 🎫 עברית"
+    created = services.create_ticket(engine, text, "Medium", now)
+    assert services.list_tickets(engine)[0].issue == text
+    assert created.issue == text
+
+
+def test_list_is_newest_first(engine: Engine, now: datetime) -> None:
+    for minutes, text in [(0, "a"), (5, "b"), (2, "c")]:
+        services.create_ticket(engine, text, "Low", now + timedelta(minutes=minutes))
+    assert [t.issue for t in services.list_tickets(engine)] == ["b", "c", "a"]
+
+
+def test_an_edit_updates_one_ticket_and_records_each_field(engine: Engine, now: datetime) -> None:
+    target = services.create_ticket(engine, "Disk full", "Low", now)
+    other = services.create_ticket(engine, "Mouse broken", "Low", now)
+    later = now + timedelta(hours=3)
+    updated = services.update_ticket(
+        engine, target.id, TicketChange(status="In Progress", priority="High"), later
+    )
+    assert (updated.status, updated.priority, updated.version) == ("In Progress", "High", 2)
+    assert services.ticket_history(engine, target.id)[1:] == [
+        {"occurred_at": later, "kind": "status", "old_value": "Open", "new_value": "In Progress"},
+        {"occurred_at": later, "kind": "priority", "old_value": "Low", "new_value": "High"},
+    ]
+    untouched = {t.id: t for t in services.list_tickets(engine)}[other.id]
+    assert untouched == other
+
+
+def test_an_unchanged_value_records_nothing(engine: Engine, now: datetime) -> None:
+    ticket = services.create_ticket(engine, "Same", "Low", now)
+    same = services.update_ticket(engine, ticket.id, TicketChange(status="Open"), now)
+    assert same.version == 1
+    assert count(engine, ticket_events) == 1
+
+
+def test_first_response_and_closing_moments_follow_the_status(
+    engine: Engine, now: datetime
+) -> None:
+    ticket = services.create_ticket(engine, "Laptop", "Medium", now)
+    t1, t2, t3, t4 = (now + timedelta(hours=h) for h in (1, 5, 6, 9))
+    services.update_ticket(engine, ticket.id, TicketChange(status="In Progress"), t1)
+    services.update_ticket(engine, ticket.id, TicketChange(status="Closed"), t2)
+    services.update_ticket(engine, ticket.id, TicketChange(status="Open"), t3)
+    with engine.connect() as conn:
+        row = conn.execute(select(tickets).where(tickets.c.id == ticket.id)).one()
+    assert (row.first_response_at, row.closed_at) == (t1, None)
+    services.update_ticket(engine, ticket.id, TicketChange(status="Closed"), t4)
+    with engine.connect() as conn:
+        row = conn.execute(select(tickets).where(tickets.c.id == ticket.id)).one()
+    assert (row.first_response_at, row.closed_at, row.version) == (t1, t4, 5)
+
+
+def test_a_stale_edit_is_refused_and_changes_nothing(engine: Engine, now: datetime) -> None:
+    ticket = services.create_ticket(engine, "Shared", "Low", now)
+    services.update_ticket(engine, ticket.id, TicketChange(priority="High"), now, 1)
+    with pytest.raises(services.StaleTicket, match="priority High"):
+        services.update_ticket(engine, ticket.id, TicketChange(status="Closed"), now, 1)
+    assert services.list_tickets(engine)[0].status == "Open"
+    assert count(engine, ticket_events) == 2
+
+
+def test_bad_edits_are_refused(engine: Engine, now: datetime) -> None:
+    ticket = services.create_ticket(engine, "Edit me", "Low", now)
+    with pytest.raises(ValidationError, match="not a status"):
+        services.update_ticket(engine, ticket.id, TicketChange(status="Done"), now)
+    with pytest.raises(ValidationError, match="cannot be empty"):
+        services.update_ticket(engine, ticket.id, TicketChange(issue="  "), now)
+    with pytest.raises(TicketNotFound, match="TICKET-999 does not exist"):
+        services.update_ticket(engine, 999, TicketChange(status="Closed"), now)
+    assert count(engine, ticket_events) == 1
+
+
+def test_issue_edit_is_recorded_with_old_and_new_text(engine: Engine, now: datetime) -> None:
+    ticket = services.create_ticket(engine, "Typo in teh title", "Low", now)
+    services.update_ticket(engine, ticket.id, TicketChange(issue="Typo in the title"), now)
+    assert services.ticket_history(engine, ticket.id)[-1] == {
+        "occurred_at": now,
+        "kind": "issue",
+        "old_value": "Typo in teh title",
+        "new_value": "Typo in the title",
+    }
