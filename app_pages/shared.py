@@ -11,7 +11,7 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from ticketdesk import bootstrap
-from ticketdesk.config import database_url
+from ticketdesk.config import database_url, demo_tickets_on_first_start
 from ticketdesk.db import make_engine
 from ticketdesk.domain import DatabaseUnavailable
 
@@ -24,7 +24,7 @@ def now() -> datetime:
 def _engine(url: str) -> Engine:
     engine = make_engine(url)
     try:
-        bootstrap.prepare(engine, now())
+        bootstrap.prepare(engine, now(), demo_tickets_on_first_start())
     except Exception:
         engine.dispose()
         raise

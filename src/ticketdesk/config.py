@@ -25,3 +25,19 @@ def redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+def demo_tickets_on_first_start(environ: dict[str, str] | None = None) -> int:
+    """How many demo tickets a new, empty database gets: TICKETDESK_DEMO_TICKETS, default 100;
+    0 starts empty."""
+    env = os.environ if environ is None else environ
+    raw = env.get("TICKETDESK_DEMO_TICKETS", "").strip()
+    if not raw:
+        return 100
+    try:
+        count = int(raw)
+    except ValueError:
+        raise ValueError(f"TICKETDESK_DEMO_TICKETS must be a whole number, not {raw!r}") from None
+    if count < 0:
+        raise ValueError("TICKETDESK_DEMO_TICKETS cannot be negative")
+    return count
