@@ -53,13 +53,17 @@ def save_grid_edits(grid_key: str, shown: list[Ticket]) -> None:
 
 def tickets_frame(tickets: list[Ticket]) -> pd.DataFrame:
     zone = browser_timezone()
+    # Explicit dtypes: an empty desk must still give the grid text and datetime columns.
     return pd.DataFrame(
         {
-            "ID": [t.code for t in tickets],
-            "Issue": [t.issue for t in tickets],
-            "Status": [t.status.value for t in tickets],
-            "Priority": [t.priority.value for t in tickets],
-            "Date Submitted": [t.created_at.astimezone(zone).replace(tzinfo=None) for t in tickets],
+            "ID": pd.Series([t.code for t in tickets], dtype="string"),
+            "Issue": pd.Series([t.issue for t in tickets], dtype="string"),
+            "Status": pd.Series([t.status.value for t in tickets], dtype="string"),
+            "Priority": pd.Series([t.priority.value for t in tickets], dtype="string"),
+            "Date Submitted": pd.Series(
+                [t.created_at.astimezone(zone).replace(tzinfo=None) for t in tickets],
+                dtype="datetime64[us]",
+            ),
         }
     )
 

@@ -1,0 +1,131 @@
+"""Property-based: whatever sequence of edits agents make, the ticket row, its event log and
+the dashboard's numbers agree with each other."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Connection, Engine, delete, select
+
+from ticketdesk import demo, services, statistics
+from ticketdesk.domain import PRIORITIES, STATUSES, TicketChange
+from ticketdesk.schema import ticket_events, tickets
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+SETTINGS = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+edits = st.lists(
+    st.tuples(
+        st.integers(0, 3),  # which ticket
+        st.integers(1, 600),  # minutes after the previous step
+        st.sampled_from(STATUSES) | st.none(),
+        st.sampled_from(PRIORITIES) | st.none(),
+    ),
+    max_size=25,
+)
+
+
+def replay(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """A ticket's state rebuilt from its events alone, the README's definitions applied."""
+    state: dict[str, Any] = {"status": "Open", "first_response_at": None, "closed_at": None}
+    for e in events:
+        if e["kind"] == "created" or e["kind"] == "priority":
+            state["priority"] = e["new_value"]
+        elif e["kind"] == "status":
+            if e["old_value"] == "Open" and state["first_response_at"] is None:
+                state["first_response_at"] = e["occurred_at"]
+            state["closed_at"] = e["occurred_at"] if e["new_value"] == "Closed" else None
+            state["status"] = e["new_value"]
+    return state
+
+
+def check_rows_match_their_histories(conn: Connection) -> list[dict[str, Any]]:
+    rows = [dict(r._mapping) for r in conn.execute(select(tickets))]
+    events = [
+        dict(r._mapping) for r in conn.execute(select(ticket_events).order_by(ticket_events.c.id))
+    ]
+    for row in rows:
+        mine = [e for e in events if e["ticket_id"] == row["id"]]
+        assert mine[0]["kind"] == "created"
+        assert [e["occurred_at"] for e in mine] == sorted(e["occurred_at"] for e in mine)
+        rebuilt = replay(mine)
+        for field in ("status", "priority", "first_response_at", "closed_at"):
+            assert row[field] == rebuilt[field], (field, row, mine)
+    return events
+
+
+def open_by_replay(conn: Connection, at: datetime) -> int:
+    count = 0
+    for row in conn.execute(select(tickets.c.id).where(tickets.c.created_at <= at)):
+        history = conn.execute(
+            select(ticket_events)
+            .where(ticket_events.c.ticket_id == row.id, ticket_events.c.occurred_at <= at)
+            .order_by(ticket_events.c.id)
+        )
+        count += replay([dict(e._mapping) for e in history])["status"] != "Closed"
+    return count
+
+
+@SETTINGS
+@given(steps=edits)
+def test_any_edit_sequence_keeps_rows_events_and_kpis_in_step(
+    engine: Engine, steps: list[tuple[int, int, str | None, str | None]]
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(delete(ticket_events))
+        conn.execute(delete(tickets))
+    ids = [
+        services.create_ticket(engine, f"ticket {i}", "Low", START + timedelta(minutes=i)).id
+        for i in range(4)
+    ]
+    moment = START + timedelta(minutes=10)
+    checkpoints = [moment]
+    for which, minutes, status, priority in steps:
+        moment += timedelta(minutes=minutes)
+        services.update_ticket(
+            engine, ids[which], TicketChange(status=status, priority=priority), moment
+        )
+        checkpoints.append(moment - timedelta(seconds=1))
+    with engine.connect() as conn:
+        check_rows_match_their_histories(conn)
+        for at in checkpoints:
+            assert statistics.open_tickets_at(conn, at) == open_by_replay(conn, at)
+        assert statistics.open_tickets_now(conn) == open_by_replay(conn, moment)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), count=st.integers(1, 60), span=st.integers(1, 400))
+def test_demo_histories_are_consistent_and_never_in_the_future(
+    seed: int, count: int, span: int
+) -> None:
+    now = datetime(2026, 11, 27, 12, tzinfo=UTC)
+    made = list(demo.generate(random.Random(seed), count, now, span))
+    created = [t.row["created_at"] for t in made]
+    assert created == sorted(created)  # IDs grow with filing time
+    for ticket in made:
+        events = [
+            {"kind": k.value, "occurred_at": at, "old_value": old, "new_value": new}
+            for at, k, old, new in ticket.events
+        ]
+        assert all(now - timedelta(days=span) <= e["occurred_at"] < now for e in events)
+        rebuilt = replay(events)
+        for field in ("status", "priority", "first_response_at", "closed_at"):
+            assert ticket.row[field] == rebuilt[field]
+
+
+def test_seeded_demo_data_matches_its_event_log(engine: Engine) -> None:
+    now = datetime(2026, 11, 27, 12, tzinfo=UTC)
+    assert demo.seed_demo(engine, 300, now, seed=7) == 300
+    with engine.connect() as conn:
+        events = check_rows_match_their_histories(conn)
+        assert statistics.open_tickets_now(conn) == open_by_replay(conn, now)
+    assert len(events) > 300  # histories, not just creations
+    assert services.dashboard(engine, now).first_response.count > 0

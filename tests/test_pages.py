@@ -1,0 +1,137 @@
+"""The Streamlit pages, run headless with AppTest against a real SQLite file."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ticketdesk import services
+from ticketdesk.db import make_engine, migrate
+from ticketdesk.domain import TicketChange
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "ticket.py")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    monkeypatch.setenv("TICKETDESK_DATABASE_URL", url)
+    monkeypatch.setenv("TICKETDESK_DEMO_TICKETS", "0")
+    monkeypatch.chdir(ROOT)
+    return url
+
+
+def tickets_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    return at.run()
+
+
+def number_of_tickets(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("Number of tickets"))
+
+
+def test_adding_a_ticket_stores_it_and_shows_its_details(sqlite_url: str) -> None:
+    at = tickets_page()
+    assert not at.exception
+    assert number_of_tickets(at) == "Number of tickets: `0`"
+    at.text_area(key="new_issue").input("Wi-Fi drops every ten minutes")
+    at.selectbox(key="new_priority").select("High")
+    at.button[0].click().run()
+    assert not at.exception
+    assert "submitted" in at.success[0].value
+    ticket = services.list_tickets(make_engine(sqlite_url))[0]
+    assert (ticket.issue, ticket.priority, ticket.status) == (
+        "Wi-Fi drops every ten minutes",
+        "High",
+        "Open",
+    )
+    assert ticket.code in at.success[0].value
+    assert number_of_tickets(at) == "Number of tickets: `1`"
+    grid = at.data_editor[0].value
+    assert list(grid.columns) == ["ID", "Issue", "Status", "Priority", "Date Submitted"]
+    assert grid.iloc[0]["ID"] == ticket.code
+    assert at.text_area(key="new_issue").value == ""  # ready for the next ticket
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("   \n ", "cannot be empty"), ("y" * 5001, "the limit is 5,000")],
+)
+def test_a_refused_ticket_keeps_the_text_and_stores_nothing(
+    sqlite_url: str, text: str, message: str
+) -> None:
+    at = tickets_page()
+    at.text_area(key="new_issue").input(text)
+    at.button[0].click().run()
+    assert not at.exception
+    assert message in at.error[0].value
+    assert at.text_area(key="new_issue").value == text
+    assert services.list_tickets(make_engine(sqlite_url)) == []
+
+
+def test_html_is_stored_exactly_and_never_rendered(sqlite_url: str) -> None:
+    text = "<img src=x onerror=alert(1)> **not bold**"
+    at = tickets_page()
+    at.text_area(key="new_issue").input(text)
+    at.button[0].click().run()
+    assert services.list_tickets(make_engine(sqlite_url))[0].issue == text
+    assert at.data_editor[0].value.iloc[0]["Issue"] == text
+    assert not at.html  # nothing goes through st.html / unsafe markdown
+
+
+def test_dashboard_metrics_come_from_the_recorded_history(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    migrate(engine)
+    now = datetime.now(UTC)
+    # X: filed 10 h ago, answered 7 h ago (3 h), closed 1 h ago (9 h). Y: filed 2 h ago, Open.
+    x = services.create_ticket(engine, "X", "High", now - timedelta(hours=10))
+    services.update_ticket(
+        engine, x.id, TicketChange(status="In Progress"), now - timedelta(hours=7)
+    )
+    services.update_ticket(engine, x.id, TicketChange(status="Closed"), now - timedelta(hours=1))
+    services.create_ticket(engine, "Y", "Low", now - timedelta(hours=2))
+
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.switch_page("app_pages/dashboard.py").run()
+    assert not at.exception
+    metrics = {m.label: m for m in at.metric}
+    assert metrics["Number of open tickets"].value == "1"
+    assert metrics["Number of open tickets"].delta == "1"  # none were open 30 days ago
+    assert metrics["First response time (hours)"].value == "3.0"
+    assert metrics["Average resolution time (hours)"].value == "9.0"
+    # Nothing in the previous 30 days: no delta rather than a made-up one.
+    assert not metrics["First response time (hours)"].delta
+    by_month, by_priority = (chart_rows(chart) for chart in at.get("vega_lite_chart"))
+    # The charts receive the aggregated rows only, one per (month, status) and per priority.
+    x_month, y_month = (f"{now - timedelta(hours=h):%Y-%m}" for h in (10, 2))
+    expected = Counter({(x_month, "Closed"): 1, (y_month, "Open"): 1})
+    assert Counter({(r["Month"], r["Status"]): r["Tickets"] for r in by_month}) == expected
+    assert sorted((r["Priority"], r["Tickets"]) for r in by_priority) == [("High", 1), ("Low", 1)]
+
+
+def chart_rows(chart: Any) -> list[dict[str, Any]]:
+    """The rows an Altair chart sends to the browser."""
+    (dataset,) = chart.proto.datasets
+    table = pa.ipc.open_stream(dataset.data.data).read_all()
+    return list(table.to_pylist())
+
+
+def test_an_unreachable_database_is_a_message_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv(
+        "TICKETDESK_DATABASE_URL",
+        "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2",
+    )
+    at = tickets_page()
+    assert not at.exception
+    assert "cannot be reached" in at.error[0].value
+    assert "nobody" in at.error[0].value and "127.0.0.1:1" in at.error[0].value
