@@ -16,9 +16,9 @@ PRIORITY_COLOURS = ["#dc2626", "#f59e0b", "#94a3b8"]  # High, Medium, Low
 PERIODS = {7: "Last 7 days", 30: "Last 30 days", 90: "Last 90 days"}
 HELP = {
     "open": "Tickets whose status is Open or In Progress now. The change is against the "
-    "same count at the start of the period.",
+    "same count at the start of the period (00:00 UTC of its first day).",
     "first": "Mean hours from a ticket's creation to its first status change out of Open, "
-    "over the tickets first answered in the period.",
+    "over the tickets first answered in the period (whole UTC days, today included).",
     "resolution": "Mean hours from a ticket's creation to its latest change to Closed, over "
     "the tickets that are Closed now and were last closed in the period.",
 }
@@ -51,7 +51,7 @@ with database_errors():
         f"{data.open_now:,}",
         delta=data.open_now - data.open_at_period_start,
         delta_color="inverse",
-        delta_description=f"since {period_days} days ago",
+        delta_description=f"since {data.first_day:%b %d}",
         help=HELP["open"],
         border=True,
     )

@@ -1,19 +1,20 @@
-"""Property-based: whatever sequence of edits agents make, the ticket row, its event log and
-the dashboard's numbers agree with each other."""
+"""Property-based: whatever sequence of edits agents make, the ticket row, its event log, the
+counters kept beside them and the dashboard's numbers agree with each other."""
 
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, delete, select
 
-from ticketdesk import demo, services, statistics
+from ticketdesk import counters, demo, services, statistics
 from ticketdesk.domain import PRIORITIES, STATUSES, TicketChange
-from ticketdesk.schema import ticket_events, tickets
+from ticketdesk.schema import daily_activity, ticket_counts, ticket_events, tickets
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 SETTINGS = settings(
@@ -63,6 +64,7 @@ def check_rows_match_their_histories(conn: Connection) -> list[dict[str, Any]]:
 
 
 def open_by_replay(conn: Connection, at: datetime) -> int:
+    """Tickets not Closed at `at`, by replaying every history up to then."""
     count = 0
     for row in conn.execute(select(tickets.c.id).where(tickets.c.created_at <= at)):
         history = conn.execute(
@@ -80,8 +82,8 @@ def test_any_edit_sequence_keeps_rows_events_and_kpis_in_step(
     engine: Engine, steps: list[tuple[int, int, str | None, str | None]]
 ) -> None:
     with engine.begin() as conn:
-        conn.execute(delete(ticket_events))
-        conn.execute(delete(tickets))
+        for table in (ticket_events, tickets, ticket_counts, daily_activity):
+            conn.execute(delete(table))
     ids = [
         services.create_ticket(engine, f"ticket {i}", "Low", START + timedelta(minutes=i)).id
         for i in range(4)
@@ -96,9 +98,39 @@ def test_any_edit_sequence_keeps_rows_events_and_kpis_in_step(
         checkpoints.append(moment - timedelta(seconds=1))
     with engine.connect() as conn:
         check_rows_match_their_histories(conn)
-        for at in checkpoints:
-            assert statistics.open_tickets_at(conn, at) == open_by_replay(conn, at)
         assert statistics.open_tickets_now(conn) == open_by_replay(conn, moment)
+        for days in (1, 2, 5):
+            data = services.dashboard(engine, moment, days)
+            start = datetime.combine(data.first_day, time(), UTC)
+            before_start = start - timedelta(microseconds=1)
+            assert data.open_at_period_start == open_by_replay(conn, before_start)
+    assert_counters_equal_a_full_recount(engine)
+
+
+def counter_rows(conn: Connection) -> tuple[dict[Any, int], dict[Any, Any]]:
+    counts = {
+        (r.created_day, r.status, r.priority): r.tickets
+        for r in conn.execute(select(ticket_counts))
+        if r.tickets
+    }
+    activity = {
+        (r.day, name): pytest.approx(value, abs=1e-6)
+        for r in conn.execute(select(daily_activity))
+        for name, value in r._mapping.items()
+        if name != "day" and value
+    }
+    return counts, activity
+
+
+def assert_counters_equal_a_full_recount(engine: Engine) -> None:
+    with engine.connect() as conn:
+        kept = counter_rows(conn)
+    with engine.begin() as conn:
+        counters.rebuild(conn)
+    with engine.connect() as conn:
+        recounted = counter_rows(conn)
+    assert kept[0] == recounted[0]
+    assert kept[1] == recounted[1]
 
 
 @settings(max_examples=20, deadline=None)
@@ -127,5 +159,6 @@ def test_seeded_demo_data_matches_its_event_log(engine: Engine) -> None:
     with engine.connect() as conn:
         events = check_rows_match_their_histories(conn)
         assert statistics.open_tickets_now(conn) == open_by_replay(conn, now)
+    assert_counters_equal_a_full_recount(engine)
     assert len(events) > 300  # histories, not just creations
     assert services.dashboard(engine, now).first_response.count > 0

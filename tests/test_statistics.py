@@ -13,14 +13,13 @@ from ticketdesk.domain import TicketChange
 from ticketdesk.statistics import Mean
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+# A period is whole UTC days ending today: the last 30 days are Oct 29 .. Nov 27 (from Oct 29
+# 00:00), the 30 before them Sep 29 .. Oct 28.
 
 
 def mean(hours: float | None, count: int) -> Mean:
     """Expected Mean; SQLite's julianday() arithmetic is exact to about 0.1 ms."""
     return Mean(None if hours is None else pytest.approx(hours, abs=1e-6), count)  # type: ignore[arg-type]
-
-
-# With a 30-day period: current = (Oct 28 12:00, Nov 27 12:00], previous = (Sep 28 12:00, Oct 28].
 
 
 def at(month: int, day: int, hour: int = 12) -> datetime:
@@ -62,8 +61,9 @@ def test_kpis_over_the_last_30_days(desk: Engine) -> None:
     data = services.dashboard(desk, NOW, period_days=30)
     # Open now: B (Open) and E (In Progress).
     assert data.open_now == 2
-    # On Oct 28 only C and D existed, and both were Closed then.
+    # On Oct 29 00:00 only C and D existed, and both were Closed then.
     assert data.open_at_period_start == 0
+    assert data.created == 3  # A, B, E
     # First responses in the period: A 2 h, E 4 h; before: C 12 h, D 6 h.
     assert data.first_response == mean(3.0, 2)
     assert data.first_response_previous == mean(9.0, 2)
@@ -86,12 +86,15 @@ def test_charts_count_tickets_by_month_submitted_and_priority(desk: Engine) -> N
 
 
 def test_a_seven_day_period(desk: Engine) -> None:
-    # Current = (Nov 20 12:00, Nov 27 12:00]: A was created exactly at the start, answered at
-    # 14:00 (inside); E answered inside. Previous = (Nov 13, Nov 20 12:00]: nothing answered.
+    # Current = Nov 21 .. Nov 27: E answered on Nov 26 (4 h). A was answered on Nov 20 at
+    # 14:00 (2 h): that is the previous period, Nov 14 .. Nov 20.
     data = services.dashboard(desk, NOW, period_days=7)
-    assert data.first_response == mean(3.0, 2)
-    assert data.first_response_previous == mean(None, 0)
-    # Open on Nov 20 12:00: A had just been created (counted: created at or before the start).
+    assert data.first_response == mean(4.0, 1)
+    assert data.first_response_previous == mean(2.0, 1)
+    # A closed on Nov 21 12:00 after 24 h; nothing closed Nov 14 .. 20.
+    assert data.resolution == mean(24.0, 1)
+    assert data.resolution_previous == mean(None, 0)
+    # Open on Nov 21 00:00: A (In Progress until its close at noon). B and E came later.
     assert data.open_at_period_start == 1
 
 
@@ -103,13 +106,15 @@ def test_empty_desk(engine: Engine) -> None:
     assert (data.status_per_month, data.priority_counts) == ([], [])
 
 
-def test_a_single_ticket_answered_at_the_period_boundary(engine: Engine) -> None:
-    start = NOW - timedelta(days=30)
+def test_tickets_answered_at_the_period_boundary(engine: Engine) -> None:
+    start = datetime(2026, 10, 29, tzinfo=UTC)  # 00:00 of the first of the last 30 days
     ticket(engine, start - timedelta(hours=5), "Low", (start, "In Progress"))
+    before = start - timedelta(microseconds=1)
+    ticket(engine, before - timedelta(hours=2), "Low", (before, "In Progress"))
     data = services.dashboard(engine, NOW)
-    # Answered exactly at the start: it belongs to the previous period, (start - 30 d, start].
-    assert data.first_response == mean(None, 0)
-    assert data.first_response_previous == mean(5.0, 1)
+    # Answered at 00:00 of the first day: inside. One microsecond earlier: the period before.
+    assert data.first_response == mean(5.0, 1)
+    assert data.first_response_previous == mean(2.0, 1)
 
 
 def test_months_are_utc_months(engine: Engine) -> None:

@@ -1,4 +1,4 @@
-"""Command line: `ticketdesk migrate`, `ticketdesk seed-demo --count N`."""
+"""Command line: `ticketdesk migrate`, `ticketdesk seed-demo --count N`, `ticketdesk recount`."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 from tqdm import tqdm
 
-from . import demo
+from . import counters, demo
 from .config import database_url, redact
-from .db import make_engine, migrate
+from .db import make_engine, migrate, run_transaction
 from .domain import TicketDeskError
 
 
@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply the Alembic migrations up to the latest")
+    commands.add_parser("recount", help="rebuild the dashboard counters from tickets and events")
     seed = commands.add_parser("seed-demo", help="add N demo tickets with event histories")
     seed.add_argument("--count", type=int, default=100, help="how many tickets (default 100)")
     seed.add_argument("--seed", type=int, default=None, help="random seed, for repeatable data")
@@ -38,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         migrate(engine)
         if args.command == "migrate":
             print(f"Schema is up to date in {redact(url)}")
+        elif args.command == "recount":
+            run_transaction(engine, counters.rebuild)
+            print(f"Counters rebuilt in {redact(url)}")
         elif args.command == "seed-demo":
             if args.count < 1:
                 parser.error("--count must be at least 1")

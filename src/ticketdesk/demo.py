@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import random
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -12,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from . import storage
+from . import counters, storage
 from .db import run_transaction
-from .domain import EventKind, Priority, Status
+from .domain import PRIORITY_RANK, STATUS_RANK, EventKind, Priority, Status
 
 ISSUES = (
     "Network connectivity issues in the office",
@@ -101,7 +102,9 @@ def demo_ticket(rng: random.Random, created: datetime, now: datetime) -> DemoTic
         move(Status.CLOSED, rng.expovariate(1 / _RESOLUTION_MEAN[priority]))
     ticket.row.update(
         priority=priority.value,
+        priority_rank=PRIORITY_RANK[priority],
         status=status.value,
+        status_rank=STATUS_RANK[status],
         updated_at=at,
         version=len(ticket.events),
         first_response_at=first_response,
@@ -143,6 +146,7 @@ def seed_demo(
 
 
 def _insert_batch(conn: Connection, batch: list[DemoTicket]) -> None:
+    """One batch of tickets, their events and their share of the counters, in one transaction."""
     ids = storage.bulk_insert_tickets(conn, (t.row for t in batch))
     storage.insert_events(
         conn,
@@ -158,3 +162,26 @@ def _insert_batch(conn: Connection, batch: list[DemoTicket]) -> None:
             for at, kind, old, new in ticket.events
         ],
     )
+    counts: Counter[tuple[str, str, str]] = Counter()
+    days: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for ticket in batch:
+        row = ticket.row
+        created = row["created_at"]
+        counts[(counters.day_key(created), row["status"], row["priority"])] += 1
+        days[counters.day_key(created)]["created"] += 1
+        for at, kind, old, new in ticket.events:
+            if kind is EventKind.STATUS and Status.CLOSED in (old, new):
+                days[counters.day_key(at)]["closes" if new == Status.CLOSED else "reopens"] += 1
+        if row["first_response_at"] is not None:
+            answered = days[counters.day_key(row["first_response_at"])]
+            answered["first_responses"] += 1
+            answered["first_response_hours"] += counters.hours(created, row["first_response_at"])
+        if row["closed_at"] is not None:
+            resolved = days[counters.day_key(row["closed_at"])]
+            resolved["resolutions"] += 1
+            resolved["resolution_hours"] += counters.hours(created, row["closed_at"])
+    for (day, status, priority), n in counts.items():
+        counters.count_ticket(conn, day, status, priority, n)
+    for day, amounts in days.items():
+        counters.add_activity(conn, day, **amounts)
+    counters.bump_revision(conn)

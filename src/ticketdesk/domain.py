@@ -30,6 +30,9 @@ class EventKind(StrEnum):
 
 STATUSES: tuple[str, ...] = tuple(s.value for s in Status)
 PRIORITIES: tuple[str, ...] = tuple(p.value for p in Priority)
+# Sort ranks stored beside the names, so "sort by priority" means High before Low.
+STATUS_RANK = {status: rank for rank, status in enumerate(Status, start=1)}
+PRIORITY_RANK = {priority: rank for rank, priority in enumerate(Priority, start=1)}
 
 ISSUE_MAX_CHARS = 5000
 """Longest issue description accepted, in characters (documented in the README)."""
@@ -123,6 +126,8 @@ class Ticket:
     created_at: datetime
     updated_at: datetime
     version: int
+    first_response_at: datetime | None = None
+    closed_at: datetime | None = None
 
     @property
     def code(self) -> str:

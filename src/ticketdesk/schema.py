@@ -6,18 +6,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
     TypeDecorator,
+    func,
+    literal_column,
 )
 
 from .domain import PRIORITIES, STATUSES, EventKind
@@ -50,6 +55,10 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 metadata = MetaData()
 
+ISSUE_SORT_CHARS = 100
+"""Sorting by issue compares the first 100 characters (an index on the whole text would
+exceed PostgreSQL's index row limit); ties fall back to the ticket ID."""
+
 tickets = Table(
     "tickets",
     metadata,
@@ -64,12 +73,23 @@ tickets = Table(
     # read one indexed column instead of replaying every history.
     Column("first_response_at", UTCDateTime, nullable=True),
     Column("closed_at", UTCDateTime, nullable=True),
+    # Sort keys: 1 = Open / High ... so that ordering by them reads as people expect.
+    Column("status_rank", SmallInteger, nullable=False),
+    Column("priority_rank", SmallInteger, nullable=False),
     CheckConstraint(_in("status", STATUSES), name="ck_tickets_status"),
     CheckConstraint(_in("priority", PRIORITIES), name="ck_tickets_priority"),
     sqlite_autoincrement=True,
 )
+ISSUE_SORT_KEY = func.substr(
+    tickets.c.issue, literal_column("1"), literal_column(str(ISSUE_SORT_CHARS))
+)
 Index("ix_tickets_created_at", tickets.c.created_at)
-Index("ix_tickets_status", tickets.c.status)
+# Keyset pagination: every sortable column is indexed together with the id tie-breaker.
+Index("ix_tickets_status_id", tickets.c.status, tickets.c.id)
+Index("ix_tickets_priority_id", tickets.c.priority, tickets.c.id)
+Index("ix_tickets_status_rank_id", tickets.c.status_rank, tickets.c.id)
+Index("ix_tickets_priority_rank_id", tickets.c.priority_rank, tickets.c.id)
+Index("ix_tickets_issue_prefix_id", ISSUE_SORT_KEY, tickets.c.id)
 Index("ix_tickets_first_response_at", tickets.c.first_response_at)
 Index("ix_tickets_closed_at", tickets.c.closed_at)
 
@@ -92,3 +112,39 @@ ticket_events = Table(
 )
 Index("ix_ticket_events_ticket", ticket_events.c.ticket_id, ticket_events.c.occurred_at)
 Index("ix_ticket_events_kind_at", ticket_events.c.kind, ticket_events.c.occurred_at)
+
+# Counters kept in the same transaction as every change, so the dashboard and the table's
+# page count never scan the tickets. Days are UTC dates as 'YYYY-MM-DD' text on every backend.
+ticket_counts = Table(
+    "ticket_counts",
+    metadata,
+    Column("created_day", String(10), primary_key=True),
+    Column("status", String(20), primary_key=True),
+    Column("priority", String(10), primary_key=True),
+    Column("tickets", Integer, nullable=False),
+)
+
+daily_activity = Table(
+    "daily_activity",
+    metadata,
+    Column("day", String(10), primary_key=True),
+    Column("created", Integer, nullable=False, server_default="0"),
+    Column("closes", Integer, nullable=False, server_default="0"),
+    Column("reopens", Integer, nullable=False, server_default="0"),
+    # Tickets whose first response fell on this day, and the sum of their hours.
+    Column("first_responses", Integer, nullable=False, server_default="0"),
+    Column("first_response_hours", Float, nullable=False, server_default="0"),
+    # Tickets Closed now whose latest close fell on this day, and the sum of their hours.
+    Column("resolutions", Integer, nullable=False, server_default="0"),
+    Column("resolution_hours", Float, nullable=False, server_default="0"),
+)
+
+desk_revision = Table(
+    "desk_revision",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("revision", BigInteger, nullable=False),
+    CheckConstraint("id = 1", name="ck_desk_revision_single_row"),
+)
+"""One row whose revision goes up with every write: a cheap change marker for caches and
+live views, shared by every app server on the same database."""

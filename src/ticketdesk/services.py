@@ -4,7 +4,7 @@ owns its transaction."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 
@@ -84,8 +84,10 @@ def ticket_history(engine: Engine, ticket_id: int) -> list[dict[str, object]]:
 @dataclass(frozen=True)
 class Dashboard:
     period_days: int
+    first_day: date
     open_now: int
     open_at_period_start: int
+    created: int
     first_response: Mean
     first_response_previous: Mean
     resolution: Mean
@@ -95,21 +97,28 @@ class Dashboard:
 
 
 def dashboard(engine: Engine, now: datetime, period_days: int = 30) -> Dashboard:
-    """KPIs for the `period_days` ending at `now`, against the period of equal length before."""
+    """KPIs for the `period_days` UTC days ending today (today included), against the
+    `period_days` days before them."""
     if period_days < 1:
         raise ValueError("period_days must be at least 1")
-    period = timedelta(days=period_days)
-    start, previous_start = now - period, now - 2 * period
+    today = now.astimezone(UTC).date()
+    first = today - timedelta(days=period_days - 1)
+    previous_first, previous_last = first - timedelta(days=period_days), first - timedelta(days=1)
 
     def work(conn: Connection) -> Dashboard:
+        current = statistics.activity(conn, first, today)
+        previous = statistics.activity(conn, previous_first, previous_last)
+        open_now = statistics.open_tickets_now(conn)
         return Dashboard(
             period_days=period_days,
-            open_now=statistics.open_tickets_now(conn),
-            open_at_period_start=statistics.open_tickets_at(conn, start),
-            first_response=statistics.first_response_mean(conn, start, now),
-            first_response_previous=statistics.first_response_mean(conn, previous_start, start),
-            resolution=statistics.resolution_mean(conn, start, now),
-            resolution_previous=statistics.resolution_mean(conn, previous_start, start),
+            first_day=first,
+            open_now=open_now,
+            open_at_period_start=open_now - current.created + current.closes - current.reopens,
+            created=current.created,
+            first_response=current.first_response,
+            first_response_previous=previous.first_response,
+            resolution=current.resolution,
+            resolution_previous=previous.resolution,
             status_per_month=statistics.status_per_month(conn),
             priority_counts=statistics.priority_counts(conn),
         )

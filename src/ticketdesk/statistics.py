@@ -1,69 +1,24 @@
-"""SQL for the dashboard: KPIs over a period and the two charts' aggregated rows.
+"""SQL for the dashboard, read from the counter tables only, so its cost does not grow with the
+number of tickets (see counters.py for how they are kept).
 
-Definitions (also in the README):
-- open tickets at time t: tickets created at or before t whose status at t was not Closed,
-  computed from the event log as created(<=t) - closes(<=t) + reopens(<=t);
-- first response: creation to the first status change out of Open (tickets.first_response_at);
-- resolution: creation to the latest change to Closed, for tickets that are Closed now
-  (tickets.closed_at).
+Definitions (also in the README). A period is a run of whole UTC days ending today.
+- open tickets: tickets whose status is Open or In Progress; at the start of the period:
+  open now - created in the period + closes in the period - reopens in the period;
+- first response: creation to the first status change out of Open, counted on the day it
+  happened;
+- resolution: creation to the latest change to Closed, for the tickets Closed now, counted on
+  the day of that close.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import date
 
-from sqlalchemy import Connection, Float, and_, func, select
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import Connection, func, select
 
-from .domain import EventKind, Status
-from .schema import ticket_events, tickets
-
-
-class hours_between(FunctionElement[float]):
-    """(end - start) in hours, as a float, on each backend."""
-
-    type = Float()
-    inherit_cache = True
-    name = "hours_between"
-
-
-@compiles(hours_between, "sqlite")
-def _hours_sqlite(element: hours_between, compiler: SQLCompiler, **kw: Any) -> str:
-    start, end = list(element.clauses)
-    return (
-        f"((julianday({compiler.process(end, **kw)}) - "
-        f"julianday({compiler.process(start, **kw)})) * 24.0)"
-    )
-
-
-@compiles(hours_between, "postgresql")
-def _hours_postgresql(element: hours_between, compiler: SQLCompiler, **kw: Any) -> str:
-    start, end = list(element.clauses)
-    return (
-        f"(EXTRACT(EPOCH FROM ({compiler.process(end, **kw)} - "
-        f"{compiler.process(start, **kw)})) / 3600.0)"
-    )
-
-
-class month_of(FunctionElement[str]):
-    """'YYYY-MM' of a UTC timestamp, on each backend."""
-
-    inherit_cache = True
-    name = "month_of"
-
-
-@compiles(month_of, "sqlite")
-def _month_sqlite(element: month_of, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"strftime('%Y-%m', {compiler.process(element.clauses, **kw)})"
-
-
-@compiles(month_of, "postgresql")
-def _month_postgresql(element: month_of, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"to_char(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC', 'YYYY-MM')"
+from .domain import Status
+from .schema import daily_activity, ticket_counts
 
 
 @dataclass(frozen=True)
@@ -74,49 +29,59 @@ class Mean:
     count: int
 
 
-def open_tickets_at(conn: Connection, at: datetime) -> int:
-    created = select(func.count()).select_from(tickets).where(tickets.c.created_at <= at)
-    status_events = select(func.count()).select_from(ticket_events)
-    before = and_(ticket_events.c.kind == EventKind.STATUS.value, ticket_events.c.occurred_at <= at)
-    closes = status_events.where(before, ticket_events.c.new_value == Status.CLOSED.value)
-    reopens = status_events.where(before, ticket_events.c.old_value == Status.CLOSED.value)
-    total = conn.execute(
-        select(created.scalar_subquery() - closes.scalar_subquery() + reopens.scalar_subquery())
-    ).scalar_one()
-    return int(total)
+@dataclass(frozen=True)
+class Activity:
+    """What happened on the days first..last (inclusive)."""
+
+    created: int
+    closes: int
+    reopens: int
+    first_response: Mean
+    resolution: Mean
+
+
+def _mean(total: float | None, count: int | None) -> Mean:
+    n = int(count or 0)
+    return Mean(None if n == 0 else float(total or 0) / n, n)
+
+
+def activity(conn: Connection, first: date, last: date) -> Activity:
+    a = daily_activity.c
+    row = conn.execute(
+        select(
+            func.sum(a.created),
+            func.sum(a.closes),
+            func.sum(a.reopens),
+            func.sum(a.first_response_hours),
+            func.sum(a.first_responses),
+            func.sum(a.resolution_hours),
+            func.sum(a.resolutions),
+        ).where(a.day >= first.isoformat(), a.day <= last.isoformat())
+    ).one()
+    return Activity(
+        created=int(row[0] or 0),
+        closes=int(row[1] or 0),
+        reopens=int(row[2] or 0),
+        first_response=_mean(row[3], row[4]),
+        resolution=_mean(row[5], row[6]),
+    )
 
 
 def open_tickets_now(conn: Connection) -> int:
-    query = select(func.count()).select_from(tickets)
-    return int(conn.execute(query.where(tickets.c.status != Status.CLOSED.value)).scalar_one())
-
-
-def _mean_hours(conn: Connection, moment: Any, start: datetime, end: datetime) -> Mean:
-    row = conn.execute(
-        select(func.avg(hours_between(tickets.c.created_at, moment)), func.count()).where(
-            moment > start, moment <= end
-        )
-    ).one()
-    return Mean(None if row[0] is None else float(row[0]), int(row[1]))
-
-
-def first_response_mean(conn: Connection, start: datetime, end: datetime) -> Mean:
-    """Mean first-response time of the tickets first answered in (start, end]."""
-    return _mean_hours(conn, tickets.c.first_response_at, start, end)
-
-
-def resolution_mean(conn: Connection, start: datetime, end: datetime) -> Mean:
-    """Mean resolution time of the tickets that are Closed now, last closed in (start, end]."""
-    return _mean_hours(conn, tickets.c.closed_at, start, end)
+    query = select(func.coalesce(func.sum(ticket_counts.c.tickets), 0))
+    return int(
+        conn.execute(query.where(ticket_counts.c.status != Status.CLOSED.value)).scalar_one()
+    )
 
 
 def status_per_month(conn: Connection) -> list[tuple[str, str, int]]:
     """(month submitted 'YYYY-MM', current status, tickets), by month then status."""
-    month = month_of(tickets.c.created_at).label("month")
+    month = func.substr(ticket_counts.c.created_day, 1, 7).label("month")
     rows = conn.execute(
-        select(month, tickets.c.status, func.count())
-        .group_by(month, tickets.c.status)
-        .order_by(month, tickets.c.status)
+        select(month, ticket_counts.c.status, func.sum(ticket_counts.c.tickets))
+        .group_by(month, ticket_counts.c.status)
+        .having(func.sum(ticket_counts.c.tickets) > 0)
+        .order_by(month, ticket_counts.c.status)
     )
     return [(str(m), str(s), int(n)) for m, s, n in rows]
 
@@ -124,8 +89,9 @@ def status_per_month(conn: Connection) -> list[tuple[str, str, int]]:
 def priority_counts(conn: Connection) -> list[tuple[str, int]]:
     """(priority, tickets) over all tickets, as they are now."""
     rows = conn.execute(
-        select(tickets.c.priority, func.count())
-        .group_by(tickets.c.priority)
-        .order_by(tickets.c.priority)
+        select(ticket_counts.c.priority, func.sum(ticket_counts.c.tickets))
+        .group_by(ticket_counts.c.priority)
+        .having(func.sum(ticket_counts.c.tickets) > 0)
+        .order_by(ticket_counts.c.priority)
     )
     return [(str(p), int(n)) for p, n in rows]

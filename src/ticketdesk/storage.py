@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from .domain import EventKind, Priority, Status, Ticket, TicketChange
+from . import counters
+from .domain import PRIORITY_RANK, STATUS_RANK, EventKind, Priority, Status, Ticket, TicketChange
 from .schema import ticket_events, tickets
 
 _TICKET_COLUMNS = (
@@ -20,6 +21,8 @@ _TICKET_COLUMNS = (
     tickets.c.created_at,
     tickets.c.updated_at,
     tickets.c.version,
+    tickets.c.first_response_at,
+    tickets.c.closed_at,
 )
 
 
@@ -32,6 +35,8 @@ def _ticket(row: Any) -> Ticket:
         created_at=row.created_at,
         updated_at=row.updated_at,
         version=row.version,
+        first_response_at=row.first_response_at,
+        closed_at=row.closed_at,
     )
 
 
@@ -46,10 +51,15 @@ def insert_ticket(conn: Connection, issue: str, priority: Priority, now: datetim
             created_at=now,
             updated_at=now,
             version=1,
+            status_rank=STATUS_RANK[Status.OPEN],
+            priority_rank=PRIORITY_RANK[priority],
         )
         .returning(tickets.c.id)
     ).scalar_one()
     insert_events(conn, [_event(ticket_id, now, EventKind.CREATED, None, priority.value)])
+    counters.count_ticket(conn, now, Status.OPEN, priority, +1)
+    counters.add_activity(conn, now, created=1)
+    counters.bump_revision(conn)
     return Ticket(ticket_id, issue, Status.OPEN, priority, now, now, 1)
 
 
@@ -73,29 +83,25 @@ def count_tickets(conn: Connection) -> int:
 def apply_change(
     conn: Connection, current: Ticket, change: TicketChange, now: datetime
 ) -> Ticket | None:
-    """Write `change` to one ticket with one event per changed field. The update only applies
-    if the ticket is still at `current.version`; returns None when someone changed it since."""
+    """Write `change` to one ticket with one event per changed field, and keep the counters in
+    step. The update only applies if the ticket is still at `current.version`; returns None
+    when someone changed it since."""
+    new_status = Status(change.status) if change.status is not None else current.status
+    new_priority = Priority(change.priority) if change.priority is not None else current.priority
+    new_issue = change.issue if change.issue is not None else current.issue
     values: dict[str, Any] = {}
     events: list[dict[str, Any]] = []
-    new_status = current.status
-    if change.status is not None and change.status != current.status:
-        new_status = Status(change.status)
-        values["status"] = new_status.value
+    first_response_at, closed_at = current.first_response_at, current.closed_at
+    if new_status is not current.status:
+        values.update(status=new_status.value, status_rank=STATUS_RANK[new_status])
         events.append(_event(current.id, now, EventKind.STATUS, current.status, new_status))
-        if current.status is Status.OPEN:
-            values["first_response_at"] = func.coalesce(tickets.c.first_response_at, now)
-        if new_status is Status.CLOSED:
-            values["closed_at"] = now
-        elif current.status is Status.CLOSED:
-            values["closed_at"] = None
-    new_priority = current.priority
-    if change.priority is not None and change.priority != current.priority:
-        new_priority = Priority(change.priority)
-        values["priority"] = new_priority.value
+        if first_response_at is None and current.status is Status.OPEN:
+            first_response_at = values["first_response_at"] = now
+        closed_at = values["closed_at"] = now if new_status is Status.CLOSED else None
+    if new_priority is not current.priority:
+        values.update(priority=new_priority.value, priority_rank=PRIORITY_RANK[new_priority])
         events.append(_event(current.id, now, EventKind.PRIORITY, current.priority, new_priority))
-    new_issue = current.issue
-    if change.issue is not None and change.issue != current.issue:
-        new_issue = change.issue
+    if new_issue != current.issue:
         values["issue"] = new_issue
         events.append(_event(current.id, now, EventKind.ISSUE, current.issue, new_issue))
     if not events:
@@ -108,7 +114,7 @@ def apply_change(
     if result.rowcount != 1:
         return None
     insert_events(conn, events)
-    return Ticket(
+    updated = Ticket(
         current.id,
         new_issue,
         new_status,
@@ -116,7 +122,44 @@ def apply_change(
         current.created_at,
         now,
         current.version + 1,
+        first_response_at,
+        closed_at,
     )
+    _recount(conn, current, updated, now)
+    counters.bump_revision(conn)
+    return updated
+
+
+def _recount(conn: Connection, before: Ticket, after: Ticket, now: datetime) -> None:
+    """Move one ticket's contribution in the counters from `before` to `after`."""
+    if (before.status, before.priority) != (after.status, after.priority):
+        counters.count_ticket(conn, before.created_at, before.status, before.priority, -1)
+        counters.count_ticket(conn, after.created_at, after.status, after.priority, +1)
+    if before.first_response_at is None and after.first_response_at is not None:
+        counters.add_activity(
+            conn,
+            now,
+            first_responses=1,
+            first_response_hours=counters.hours(after.created_at, now),
+        )
+    if before.closed_at is not None and after.closed_at != before.closed_at:
+        # Its previous close no longer counts as its resolution.
+        counters.add_activity(
+            conn,
+            before.closed_at,
+            resolutions=-1,
+            resolution_hours=-counters.hours(before.created_at, before.closed_at),
+        )
+    if after.status is Status.CLOSED and before.status is not Status.CLOSED:
+        counters.add_activity(
+            conn,
+            now,
+            closes=1,
+            resolutions=1,
+            resolution_hours=counters.hours(after.created_at, now),
+        )
+    if before.status is Status.CLOSED and after.status is not Status.CLOSED:
+        counters.add_activity(conn, now, reopens=1)
 
 
 def _event(
