@@ -147,8 +147,8 @@ def seed_demo(
 
 def _insert_batch(conn: Connection, batch: list[DemoTicket]) -> None:
     """One batch of tickets, their events and their share of the counters, in one transaction."""
-    ids = storage.bulk_insert_tickets(conn, (t.row for t in batch))
-    storage.insert_events(
+    ids = storage.bulk_insert_tickets(conn, [t.row for t in batch])
+    storage.bulk_insert_events(
         conn,
         [
             {

@@ -83,7 +83,7 @@ tickets = Table(
 ISSUE_SORT_KEY = func.substr(
     tickets.c.issue, literal_column("1"), literal_column(str(ISSUE_SORT_CHARS))
 )
-Index("ix_tickets_created_at", tickets.c.created_at)
+Index("ix_tickets_created_at_id", tickets.c.created_at, tickets.c.id)
 # Keyset pagination: every sortable column is indexed together with the id tie-breaker.
 Index("ix_tickets_status_id", tickets.c.status, tickets.c.id)
 Index("ix_tickets_priority_id", tickets.c.priority, tickets.c.id)
@@ -111,7 +111,6 @@ ticket_events = Table(
     sqlite_autoincrement=True,
 )
 Index("ix_ticket_events_ticket", ticket_events.c.ticket_id, ticket_events.c.occurred_at)
-Index("ix_ticket_events_kind_at", ticket_events.c.kind, ticket_events.c.occurred_at)
 
 # Counters kept in the same transaction as every change, so the dashboard and the table's
 # page count never scan the tickets. Days are UTC dates as 'YYYY-MM-DD' text on every backend.

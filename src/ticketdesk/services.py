@@ -3,13 +3,14 @@ owns its transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 
-from . import statistics, storage
-from .db import read, run_transaction
+from . import listing, statistics, storage
+from .db import WRITE_OPTION, read, run_transaction
 from .domain import (
     Ticket,
     TicketChange,
@@ -20,6 +21,7 @@ from .domain import (
     validate_priority,
     validate_status,
 )
+from .listing import PageAnchor, Sort, TicketFilter
 from .statistics import Mean
 
 
@@ -124,3 +126,46 @@ def dashboard(engine: Engine, now: datetime, period_days: int = 30) -> Dashboard
         )
 
     return read(engine, work)
+
+
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class TicketPage:
+    tickets: list[Ticket]
+    page: int
+    pages: int
+    matching: int
+    matching_is_lower_bound: bool
+    anchor: PageAnchor | None
+
+
+def ticket_page(
+    engine: Engine,
+    flt: TicketFilter,
+    sort: Sort,
+    page: int = 1,
+    anchor: PageAnchor | None = None,
+    size: int = PAGE_SIZE,
+) -> TicketPage:
+    """One page of the ticket table, filtered, searched and sorted in SQL. Pass the `anchor`
+    of the page shown before to step from it cheaply; a page past the end shows the last."""
+
+    def work(conn: Connection) -> TicketPage:
+        matching, capped = listing.count(conn, flt)
+        pages = max(1, -(-matching // size))
+        shown = min(max(page, 1), pages)
+        usable = anchor if anchor is not None and anchor.page <= pages else None
+        rows, new_anchor = listing.fetch_page(
+            conn, flt, sort, shown, size, None if capped else matching, usable
+        )
+        return TicketPage(rows, shown, pages, matching, capped, new_anchor)
+
+    return read(engine, work)
+
+
+def export_tickets(engine: Engine, flt: TicketFilter, sort: Sort) -> Iterator[Ticket]:
+    """Every ticket of the filtered view, streamed inside one read transaction."""
+    with engine.execution_options(**{WRITE_OPTION: False}).connect() as conn, conn.begin():
+        yield from listing.export_rows(conn, flt, sort)

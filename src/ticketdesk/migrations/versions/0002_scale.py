@@ -51,6 +51,10 @@ def upgrade() -> None:
         )
         op.execute(f"UPDATE tickets SET {column} = {rank}")  # noqa: S608 - constants above
     op.drop_index("ix_tickets_status", "tickets")
+    op.drop_index("ix_tickets_created_at", "tickets")
+    op.create_index("ix_tickets_created_at_id", "tickets", ["created_at", "id"])
+    # The dashboard reads counters now; this index only cost every insert.
+    op.drop_index("ix_ticket_events_kind_at", "ticket_events")
     op.create_index("ix_tickets_status_id", "tickets", ["status", "id"])
     op.create_index("ix_tickets_priority_id", "tickets", ["priority", "id"])
     op.create_index("ix_tickets_status_rank_id", "tickets", ["status_rank", "id"])
@@ -109,5 +113,8 @@ def downgrade() -> None:
     ):
         op.drop_index(f"ix_tickets_{name}", "tickets")
     op.create_index("ix_tickets_status", "tickets", ["status"])
+    op.drop_index("ix_tickets_created_at_id", "tickets")
+    op.create_index("ix_tickets_created_at", "tickets", ["created_at"])
+    op.create_index("ix_ticket_events_kind_at", "ticket_events", ["kind", "occurred_at"])
     op.drop_column("tickets", "priority_rank")
     op.drop_column("tickets", "status_rank")
