@@ -1,15 +1,22 @@
-"""Ticket desk: `streamlit run ticket.py`."""
+"""Ticket desk: `streamlit run ticket.py`.
+
+Streamlit imports this file to find `app` (the ASGI server with our extra HTTP routes) and
+runs it as the app's script, where `__name__` is "__main__", for every browser session."""
 
 import streamlit as st
 
 TICKETS_ICON = ":material/confirmation_number:"
 
-st.set_page_config(page_title="Ticket desk", page_icon=TICKETS_ICON, layout="wide")
+if __name__ == "__main__":
+    st.set_page_config(page_title="Ticket desk", page_icon=TICKETS_ICON, layout="wide")
+    navigation = st.navigation(
+        [
+            st.Page("app_pages/tickets.py", title="Tickets", icon=TICKETS_ICON, default=True),
+            st.Page("app_pages/dashboard.py", title="Dashboard", icon=":material/monitoring:"),
+        ]
+    )
+    navigation.run()
+else:
+    from ticketdesk.web import routes
 
-navigation = st.navigation(
-    [
-        st.Page("app_pages/tickets.py", title="Tickets", icon=TICKETS_ICON, default=True),
-        st.Page("app_pages/dashboard.py", title="Dashboard", icon=":material/monitoring:"),
-    ]
-)
-navigation.run()
+    app = st.App("ticket.py", routes=routes())

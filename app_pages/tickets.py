@@ -1,8 +1,11 @@
-"""Tickets: add one, see them all, change status, priority or text in place."""
+"""Tickets: add one; find, sort and page through them all; change status, priority or text in
+place. Everything is filtered, sorted and paged in SQL: the browser gets one page."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
@@ -17,8 +20,11 @@ from ticketdesk.domain import (
     TicketChange,
     TicketDeskError,
 )
+from ticketdesk.export import to_query
+from ticketdesk.listing import Sort, SortColumn, TicketFilter
 
 GRID_COLUMNS = {"Issue": "issue", "Status": "status", "Priority": "priority"}
+ORDERS = {True: "Descending", False: "Ascending"}
 
 
 def submit_ticket() -> None:
@@ -53,7 +59,7 @@ def save_grid_edits(grid_key: str, shown: list[Ticket]) -> None:
 
 def tickets_frame(tickets: list[Ticket]) -> pd.DataFrame:
     zone = browser_timezone()
-    # Explicit dtypes: an empty desk must still give the grid text and datetime columns.
+    # Explicit dtypes: an empty page must still give the grid text and datetime columns.
     return pd.DataFrame(
         {
             "ID": pd.Series([t.code for t in tickets], dtype="string"),
@@ -83,6 +89,34 @@ def show_flash() -> None:
         st.error(payload, icon=":material/error:")
 
 
+def read_view() -> tuple[TicketFilter, Sort]:
+    """The filter and sort widgets, as plain values."""
+    search_col, status_col, priority_col, dates_col, sort_col, order_col = st.columns(
+        [3, 2, 2, 2, 2, 2], vertical_alignment="bottom"
+    )
+    search = search_col.text_input(
+        "Search", key="search", placeholder="Words in the issue…", max_chars=200
+    )
+    statuses = status_col.multiselect("Status", STATUSES, key="filter_status")
+    priorities = priority_col.multiselect("Priority", PRIORITIES, key="filter_priority")
+    days: Any = dates_col.date_input(
+        "Submitted (UTC days)", value=[], key="filter_days", format="YYYY-MM-DD"
+    )
+    column = sort_col.selectbox("Sort by", list(SortColumn), key="sort_by")
+    descending = order_col.selectbox(
+        "Order", list(ORDERS), format_func=ORDERS.__getitem__, key="sort_descending"
+    )
+    chosen: list[date] = list(days) if isinstance(days, tuple | list) else [days]
+    flt = TicketFilter(
+        statuses=tuple(statuses),
+        priorities=tuple(priorities),
+        submitted_from=chosen[0] if chosen else None,
+        submitted_to=chosen[-1] if chosen else None,
+        search=search,
+    )
+    return flt, Sort(SortColumn(column or SortColumn.ID), bool(descending))
+
+
 st.title(":material/confirmation_number: Support tickets")
 
 with database_errors():
@@ -99,20 +133,26 @@ with database_errors():
     show_flash()
 
     st.header("Existing tickets")
-    tickets = services.list_tickets(engine())
-    st.write(f"Number of tickets: `{len(tickets):,}`")
-    st.info(
-        "Change a ticket's status, priority or description by double-clicking its cell. "
-        "Sort by clicking a column header. Every change is saved at once.",
-        icon=":material/edit:",
+    flt, sort = read_view()
+    state = st.session_state
+    if state.get("view") != (flt, sort):  # a new view starts on its first page
+        state.view, state.page, state.anchor = (flt, sort), 1, None
+    result = services.ticket_page(engine(), flt, sort, state.get("page", 1), state.get("anchor"))
+    state.anchor = result.anchor
+    more = "+" if result.matching_is_lower_bound else ""
+    st.write(f"Number of tickets: `{result.matching:,}{more}`")
+    st.caption(
+        "Double-click a Status, Priority or Issue cell to change it; every change is saved at "
+        "once. Sorting and filtering apply to all tickets; a click on a column header only "
+        "re-orders the page shown."
     )
-    grid_key = f"grid-{st.session_state.get('grid_revision', 0)}"
+    grid_key = f"grid-{state.get('grid_revision', 0)}"
     st.data_editor(
-        tickets_frame(tickets),
+        tickets_frame(result.tickets),
         key=grid_key,
         hide_index=True,
         width="stretch",
-        height=min(38 + 35 * max(len(tickets), 1), 600),
+        height=38 + 35 * max(len(result.tickets), 1),
         disabled=["ID", "Date Submitted"],
         column_config={
             "ID": st.column_config.TextColumn("ID", width="small"),
@@ -130,5 +170,17 @@ with database_errors():
             ),
         },
         on_change=save_grid_edits,
-        args=(grid_key, tickets),
+        args=(grid_key, result.tickets),
+    )
+    pager_col, export_col = st.columns([4, 1], vertical_alignment="center")
+    with pager_col:
+        if state.get("page") != result.page:  # a new view, or a page past a shrunken end
+            state.page = result.page
+        st.pagination(result.pages, key="page", max_visible_pages=7)
+    export_col.link_button(
+        "Export CSV",
+        "./export.csv?" + urlencode(to_query(flt, sort)),
+        icon=":material/download:",
+        help="Every ticket of this view (all pages), as CSV.",
+        width="stretch",
     )

@@ -1,0 +1,99 @@
+"""CSV export of a filtered view: URL parameters <-> filter, and spreadsheet-safe CSV lines."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import date
+
+from .domain import (
+    ISSUE_MAX_CHARS,
+    Ticket,
+    ValidationError,
+    validate_priority,
+    validate_status,
+)
+from .listing import Sort, SortColumn, TicketFilter
+
+HEADER = ("ID", "Issue", "Status", "Priority", "Date Submitted (UTC)")
+# A cell starting with one of these is run as a formula by Excel, LibreOffice and Sheets.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+ROWS_PER_CHUNK = 500
+
+
+def neutralise(cell: str) -> str:
+    """Prefix a would-be formula with an apostrophe, so a spreadsheet shows it as text."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+def csv_chunks(tickets: Iterable[Ticket]) -> Iterator[str]:
+    """The CSV text in chunks of ROWS_PER_CHUNK rows; memory stays flat however many rows."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(HEADER)
+    for n, t in enumerate(tickets, start=1):
+        writer.writerow(
+            (
+                t.code,
+                neutralise(t.issue),
+                t.status.value,
+                t.priority.value,
+                t.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            )
+        )
+        if n % ROWS_PER_CHUNK == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def to_query(flt: TicketFilter, sort: Sort) -> dict[str, str]:
+    """URL parameters describing a view; `from_query` reads them back."""
+    params = {"sort": sort.column.value, "order": "desc" if sort.descending else "asc"}
+    if flt.statuses:
+        params["status"] = ",".join(flt.statuses)
+    if flt.priorities:
+        params["priority"] = ",".join(flt.priorities)
+    if flt.submitted_from:
+        params["from"] = flt.submitted_from.isoformat()
+    if flt.submitted_to:
+        params["to"] = flt.submitted_to.isoformat()
+    if flt.search:
+        params["q"] = flt.search
+    return params
+
+
+def from_query(params: Mapping[str, str]) -> tuple[TicketFilter, Sort]:
+    """Read a view from URL parameters; anything malformed is a ValidationError."""
+
+    def listed(name: str) -> list[str]:
+        return [v for v in params.get(name, "").split(",") if v]
+
+    def day(name: str) -> date | None:
+        raw = params.get(name)
+        if not raw:
+            return None
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            raise ValidationError(f"{name}={raw!r} is not a date (YYYY-MM-DD).") from None
+
+    try:
+        column = SortColumn(params.get("sort", SortColumn.ID.value))
+    except ValueError:
+        raise ValidationError(f"Cannot sort by {params.get('sort')!r}.") from None
+    if params.get("order", "desc") not in ("asc", "desc"):
+        raise ValidationError("order must be asc or desc.")
+    search = params.get("q", "")
+    if len(search) > ISSUE_MAX_CHARS:
+        raise ValidationError("The search text is too long.")
+    flt = TicketFilter(
+        statuses=tuple(validate_status(s).value for s in listed("status")),
+        priorities=tuple(validate_priority(p).value for p in listed("priority")),
+        submitted_from=day("from"),
+        submitted_to=day("to"),
+        search=search,
+    )
+    return flt, Sort(column, params.get("order", "desc") == "desc")
