@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
-import itertools
+import multiprocessing
 import random
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -124,44 +125,41 @@ def generate(
         yield demo_ticket(rng, start + timedelta(seconds=(i + rng.random()) * step), now)
 
 
-def seed_demo(
-    engine: Engine,
-    count: int,
-    now: datetime,
-    *,
-    seed: int | None = None,
-    span_days: int = DEFAULT_SPAN_DAYS,
-    progress: Callable[[int], object] | None = None,
-) -> int:
-    """Insert `count` demo tickets with their histories, BATCH per transaction."""
-    tickets = generate(random.Random(seed), count, now, span_days)
-    made = 0
-    while made < count:
-        batch = list(itertools.islice(tickets, BATCH))
-        run_transaction(engine, functools.partial(_insert_batch, batch=batch))
-        made += len(batch)
-        if progress is not None:
-            progress(len(batch))
-    return made
+@dataclass(frozen=True)
+class _Job:
+    """One batch to prepare: tickets first .. first+size-1 of `count`."""
+
+    seed: str
+    first: int
+    size: int
+    count: int
+    now: datetime
+    span_days: int
+    dialect: str
 
 
-def _insert_batch(conn: Connection, batch: list[DemoTicket]) -> None:
-    """One batch of tickets, their events and their share of the counters, in one transaction."""
-    ids = storage.bulk_insert_tickets(conn, [t.row for t in batch])
-    storage.bulk_insert_events(
-        conn,
-        [
-            {
-                "ticket_id": ticket_id,
-                "occurred_at": at,
-                "kind": kind.value,
-                "old_value": old,
-                "new_value": new,
-            }
-            for ticket_id, ticket in zip(ids, batch, strict=True)
-            for at, kind, old, new in ticket.events
-        ],
-    )
+@dataclass
+class _Prepared:
+    rows: storage.BulkRows
+    counts: dict[tuple[str, str, str], int]
+    days: dict[str, dict[str, float]]
+
+
+def _prepare(job: _Job) -> _Prepared:
+    """Generate one batch and turn it into insert-ready values and counter amounts. Pure
+    Python, so a worker process can do it while the database takes the previous batch."""
+    rng = random.Random(f"{job.seed}:{job.first}")
+    step = job.span_days * 86400 / job.count
+    start = job.now - timedelta(days=job.span_days)
+    batch = [
+        demo_ticket(rng, start + timedelta(seconds=(i + rng.random()) * step), job.now)
+        for i in range(job.first, job.first + job.size)
+    ]
+    events = [
+        (index, {"occurred_at": at, "kind": kind.value, "old_value": old, "new_value": new})
+        for index, ticket in enumerate(batch)
+        for at, kind, old, new in ticket.events
+    ]
     counts: Counter[tuple[str, str, str]] = Counter()
     days: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for ticket in batch:
@@ -180,8 +178,62 @@ def _insert_batch(conn: Connection, batch: list[DemoTicket]) -> None:
             resolved = days[counters.day_key(row["closed_at"])]
             resolved["resolutions"] += 1
             resolved["resolution_hours"] += counters.hours(created, row["closed_at"])
-    for (day, status, priority), n in counts.items():
+    rows = storage.prepare_bulk(job.dialect, [t.row for t in batch], events)
+    return _Prepared(rows, dict(counts), {day: dict(amounts) for day, amounts in days.items()})
+
+
+def _insert(conn: Connection, prepared: _Prepared) -> None:
+    """One batch of tickets, their events and their share of the counters, in one transaction."""
+    storage.insert_bulk(conn, prepared.rows)
+    for (day, status, priority), n in prepared.counts.items():
         counters.count_ticket(conn, day, status, priority, n)
-    for day, amounts in days.items():
+    for day, amounts in prepared.days.items():
         counters.add_activity(conn, day, **amounts)
     counters.bump_revision(conn)
+
+
+def seed_demo(
+    engine: Engine,
+    count: int,
+    now: datetime,
+    *,
+    seed: int | None = None,
+    span_days: int = DEFAULT_SPAN_DAYS,
+    progress: Callable[[int], object] | None = None,
+) -> int:
+    """Insert `count` demo tickets with their histories, BATCH per transaction. Large loads
+    prepare the next batches in a worker process while this one writes."""
+    base = str(seed if seed is not None else random.SystemRandom().getrandbits(64))
+    jobs = [
+        _Job(base, first, min(BATCH, count - first), count, now, span_days, engine.dialect.name)
+        for first in range(0, count, BATCH)
+    ]
+    if len(jobs) <= 2:
+        prepared: Iterator[_Prepared] = map(_prepare, jobs)
+        return _write_all(engine, prepared, progress)
+    spawn = multiprocessing.get_context("spawn")  # never fork a threaded server
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+        return _write_all(engine, _ahead(pool, jobs, depth=3), progress)
+
+
+def _ahead(pool: ProcessPoolExecutor, jobs: list[_Job], depth: int) -> Iterator[_Prepared]:
+    """Results in order, with at most `depth` batches prepared ahead (bounded memory)."""
+    pending: deque[Future[_Prepared]] = deque()
+    for job in jobs:
+        pending.append(pool.submit(_prepare, job))
+        if len(pending) > depth:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def _write_all(
+    engine: Engine, batches: Iterable[_Prepared], progress: Callable[[int], object] | None
+) -> int:
+    made = 0
+    for prepared in batches:
+        run_transaction(engine, functools.partial(_insert, prepared=prepared))
+        made += len(prepared.rows.tickets)
+        if progress is not None:
+            progress(len(prepared.rows.tickets))
+    return made

@@ -4,6 +4,7 @@ connection; the caller (a service) owns the transaction."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -209,49 +210,66 @@ _BULK_TICKET_COLUMNS = (
 _BULK_EVENT_COLUMNS = ("ticket_id", "occurred_at", "kind", "old_value", "new_value")
 
 
-def bulk_insert_tickets(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert many ticket rows at once (demo seeding); returns their IDs in input order.
+@dataclass(frozen=True)
+class BulkRows:
+    """Insert-ready values for many tickets and their events; an event's first value is the
+    index of its ticket in `tickets`, replaced by the ticket's ID at insert time."""
 
-    On SQLite this goes straight to the driver's executemany (SQLAlchemy's per-row parameter
+    dialect: str
+    tickets: list[tuple[Any, ...]]
+    events: list[tuple[Any, ...]]
+
+
+def prepare_bulk(
+    dialect: str, rows: Sequence[dict[str, Any]], events: Sequence[tuple[int, dict[str, Any]]]
+) -> BulkRows:
+    """Values in column order; on SQLite, timestamps already in SQLAlchemy's storage text so
+    that the insert can go straight to the driver."""
+    convert = _sqlite_time if dialect == "sqlite" else (lambda v: v)
+    ticket_values = [
+        tuple(convert(row[c]) if c.endswith("_at") else row[c] for c in _BULK_TICKET_COLUMNS)
+        for row in rows
+    ]
+    event_values = [
+        (index, convert(e["occurred_at"]), e["kind"], e["old_value"], e["new_value"])
+        for index, e in events
+    ]
+    return BulkRows(dialect, ticket_values, event_values)
+
+
+def insert_bulk(conn: Connection, rows: BulkRows) -> list[int]:
+    """Insert prepared tickets and events (demo seeding); returns the tickets' IDs in order.
+
+    On SQLite the values go straight to the driver's executemany (SQLAlchemy's per-row
     processing would triple the time of a million-ticket load); the IDs are still the
     database's own AUTOINCREMENT values, read back and checked to be exactly the new rows."""
-    if conn.dialect.name != "sqlite":
-        result = conn.execute(
-            insert(tickets).returning(tickets.c.id, sort_by_parameter_order=True), list(rows)
-        )
-        return [row.id for row in result]
-    before = conn.execute(select(func.coalesce(func.max(tickets.c.id), 0))).scalar_one()
-    _sqlite_executemany(conn, "tickets", _BULK_TICKET_COLUMNS, rows)
-    ids = list(
-        conn.execute(select(tickets.c.id).where(tickets.c.id > before).order_by(tickets.c.id))
-        .scalars()
-        .all()
+    if conn.dialect.name != rows.dialect:
+        raise ValueError(f"rows prepared for {rows.dialect}, not {conn.dialect.name}")
+    if rows.dialect == "sqlite":
+        before = conn.execute(select(func.coalesce(func.max(tickets.c.id), 0))).scalar_one()
+        conn.exec_driver_sql(_insert_sql("tickets", _BULK_TICKET_COLUMNS), rows.tickets)
+        query = select(tickets.c.id).where(tickets.c.id > before).order_by(tickets.c.id)
+        ids = list(conn.execute(query).scalars())
+        if len(ids) != len(rows.tickets):  # impossible while we hold BEGIN IMMEDIATE
+            raise RuntimeError("bulk insert could not tell its own rows apart")
+        events = [(ids[e[0]], *e[1:]) for e in rows.events]
+        conn.exec_driver_sql(_insert_sql("ticket_events", _BULK_EVENT_COLUMNS), events)
+        return ids
+    result = conn.execute(
+        insert(tickets).returning(tickets.c.id, sort_by_parameter_order=True),
+        [dict(zip(_BULK_TICKET_COLUMNS, values, strict=True)) for values in rows.tickets],
     )
-    if len(ids) != len(rows):  # someone else wrote in between: impossible under BEGIN IMMEDIATE
-        raise RuntimeError("bulk insert could not tell its own rows apart")
+    ids = [row.id for row in result]
+    insert_events(
+        conn,
+        [dict(zip(_BULK_EVENT_COLUMNS, (ids[e[0]], *e[1:]), strict=True)) for e in rows.events],
+    )
     return ids
 
 
-def bulk_insert_events(conn: Connection, events: Sequence[dict[str, Any]]) -> None:
-    if conn.dialect.name != "sqlite":
-        insert_events(conn, events)
-    else:
-        _sqlite_executemany(conn, "ticket_events", _BULK_EVENT_COLUMNS, events)
-
-
-def _sqlite_executemany(
-    conn: Connection, table: str, columns: tuple[str, ...], rows: Sequence[dict[str, Any]]
-) -> None:
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
     placeholders = ", ".join("?" for _ in columns)
-    statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"  # noqa: S608
-    times = [i for i, c in enumerate(columns) if c.endswith("_at")]
-    values = []
-    for row in rows:
-        record = [row[c] for c in columns]
-        for i in times:
-            record[i] = _sqlite_time(record[i])
-        values.append(tuple(record))
-    conn.exec_driver_sql(statement, values)
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"  # noqa: S608
 
 
 def _sqlite_time(value: datetime | None) -> str | None:
