@@ -67,4 +67,5 @@ def engine(database: str) -> Iterator[Engine]:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "database" in metafunc.fixturenames:
-        metafunc.parametrize("database", BACKENDS, indirect=True)
+        only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        metafunc.parametrize("database", ["sqlite"] if only_sqlite else BACKENDS, indirect=True)

@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
                     seed=args.seed,
                     span_days=args.span_days,
                     progress=bar.update,
+                    worker_process=True,
                 )
             took = time.perf_counter() - started
             print(f"Added {made:,} demo tickets to {redact(url)} in {took:.1f} s")

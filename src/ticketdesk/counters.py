@@ -30,14 +30,57 @@ def hours(start: datetime, end: datetime) -> float:
 
 def _add(conn: Connection, table: Table, key: dict[str, Any], amounts: dict[str, Any]) -> None:
     """Add `amounts` to the row at `key`, creating it at zero first (an upsert)."""
+    _add_many(conn, table, tuple(key), tuple(amounts), [{**key, **amounts}])
+
+
+def _add_many(
+    conn: Connection,
+    table: Table,
+    keys: tuple[str, ...],
+    amounts: tuple[str, ...],
+    rows: list[dict[str, Any]],
+) -> None:
+    """The same upsert for many rows, as one executemany."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(**key, **amounts)
+    statement = dialect.insert(table)
     conn.execute(
         statement.on_conflict_do_update(
-            index_elements=list(key),
+            index_elements=list(keys),
             set_={name: table.c[name] + statement.excluded[name] for name in amounts},
-        )
+        ),
+        rows,
     )
+
+
+ACTIVITY_COLUMNS = (
+    "created",
+    "closes",
+    "reopens",
+    "first_responses",
+    "first_response_hours",
+    "resolutions",
+    "resolution_hours",
+)
+
+
+def add_counts(conn: Connection, counts: dict[tuple[str, str, str], int]) -> None:
+    """Add many (day, status, priority) -> tickets amounts at once (bulk loads)."""
+    rows = [
+        {"created_day": d, "status": s, "priority": p, "tickets": n}
+        for (d, s, p), n in counts.items()
+    ]
+    if rows:
+        _add_many(conn, ticket_counts, ("created_day", "status", "priority"), ("tickets",), rows)
+
+
+def add_activities(conn: Connection, days: dict[str, dict[str, float]]) -> None:
+    """Add many days' activity amounts at once (bulk loads)."""
+    rows = [
+        {"day": day, **{c: amounts.get(c, 0) for c in ACTIVITY_COLUMNS}}
+        for day, amounts in days.items()
+    ]
+    if rows:
+        _add_many(conn, daily_activity, ("day",), ACTIVITY_COLUMNS, rows)
 
 
 def count_ticket(

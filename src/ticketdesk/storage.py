@@ -3,7 +3,8 @@ connection; the caller (a service) owns the transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -265,6 +266,31 @@ def insert_bulk(conn: Connection, rows: BulkRows) -> list[int]:
         [dict(zip(_BULK_EVENT_COLUMNS, (ids[e[0]], *e[1:]), strict=True)) for e in rows.events],
     )
     return ids
+
+
+@contextmanager
+def indexes_deferred(conn: Connection) -> Iterator[None]:
+    """SQLite, inside one transaction: drop the tickets' secondary indexes and triggers, let
+    the caller load rows, then build the indexes and the search index once and put the
+    triggers back. A failure rolls all of it back with the transaction."""
+    triggers = list(
+        conn.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'tickets'"
+        ).scalars()
+    )
+    for name in conn.exec_driver_sql(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'tickets'"
+    ).scalars():
+        conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
+    for index in tickets.indexes:
+        index.drop(conn)
+    yield
+    for index in tickets.indexes:
+        index.create(conn)
+    if triggers:  # the migrations made the full-text index: fill it in one pass
+        conn.exec_driver_sql("INSERT INTO tickets_fts(tickets_fts) VALUES ('rebuild')")
+    for sql in triggers:
+        conn.exec_driver_sql(sql)
 
 
 def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
