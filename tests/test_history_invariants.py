@@ -60,6 +60,9 @@ def check_rows_match_their_histories(conn: Connection) -> list[dict[str, Any]]:
         rebuilt = replay(mine)
         for field in ("status", "priority", "first_response_at", "closed_at"):
             assert row[field] == rebuilt[field], (field, row, mine)
+        # Each write made one version; its events carry it, so "what changed since" works.
+        versions = [e["version"] for e in mine]
+        assert versions == sorted(versions) and versions[-1] == row["version"]
     return events
 
 

@@ -8,7 +8,14 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from ticketdesk import services
-from ticketdesk.domain import Status, TicketChange, TicketNotFound, ValidationError
+from ticketdesk.domain import (
+    Change,
+    EventKind,
+    Status,
+    TicketChange,
+    TicketNotFound,
+    ValidationError,
+)
 from ticketdesk.schema import ticket_events, tickets
 
 
@@ -24,9 +31,7 @@ def test_new_ticket_is_open_with_an_id_from_the_database(engine: Engine, now: da
     assert second.id > first.id
     assert (first.status, first.priority, first.created_at) == (Status.OPEN, "High", now)
     history = services.ticket_history(engine, first.id)
-    assert history == [
-        {"occurred_at": now, "kind": "created", "old_value": None, "new_value": "High"}
-    ]
+    assert history == [Change(now, EventKind.CREATED, None, "High", None)]
 
 
 def test_ids_are_never_reused_after_a_delete(engine: Engine, now: datetime) -> None:
@@ -62,12 +67,12 @@ def test_an_edit_updates_one_ticket_and_records_each_field(engine: Engine, now: 
     other = services.create_ticket(engine, "Mouse broken", "Low", now)
     later = now + timedelta(hours=3)
     updated = services.update_ticket(
-        engine, target.id, TicketChange(status="In Progress", priority="High"), later
+        engine, target.id, TicketChange(status="In Progress", priority="High"), later, actor="Ana"
     )
     assert (updated.status, updated.priority, updated.version) == ("In Progress", "High", 2)
     assert services.ticket_history(engine, target.id)[1:] == [
-        {"occurred_at": later, "kind": "status", "old_value": "Open", "new_value": "In Progress"},
-        {"occurred_at": later, "kind": "priority", "old_value": "Low", "new_value": "High"},
+        Change(later, EventKind.STATUS, "Open", "In Progress", "Ana"),
+        Change(later, EventKind.PRIORITY, "Low", "High", "Ana"),
     ]
     untouched = {t.id: t for t in services.list_tickets(engine)}[other.id]
     assert untouched == other
@@ -97,11 +102,13 @@ def test_first_response_and_closing_moments_follow_the_status(
     assert (row.first_response_at, row.closed_at, row.version) == (t1, t4, 5)
 
 
-def test_a_stale_edit_is_refused_and_changes_nothing(engine: Engine, now: datetime) -> None:
+def test_a_stale_edit_is_refused_and_says_what_changed(engine: Engine, now: datetime) -> None:
     ticket = services.create_ticket(engine, "Shared", "Low", now)
-    services.update_ticket(engine, ticket.id, TicketChange(priority="High"), now, 1)
-    with pytest.raises(services.StaleTicket, match="priority High"):
-        services.update_ticket(engine, ticket.id, TicketChange(status="Closed"), now, 1)
+    services.update_ticket(engine, ticket.id, TicketChange(priority="High"), now, 1, "Bo")
+    with pytest.raises(services.StaleTicket) as refused:
+        services.update_ticket(engine, ticket.id, TicketChange(status="Closed"), now, 1, "Cy")
+    assert "Bo changed the priority from Low to High at 12:00:00 UTC" in str(refused.value)
+    assert "now reads: status Open, priority High" in str(refused.value)
     assert services.list_tickets(engine)[0].status == "Open"
     assert count(engine, ticket_events) == 2
 
@@ -120,9 +127,6 @@ def test_bad_edits_are_refused(engine: Engine, now: datetime) -> None:
 def test_issue_edit_is_recorded_with_old_and_new_text(engine: Engine, now: datetime) -> None:
     ticket = services.create_ticket(engine, "Typo in teh title", "Low", now)
     services.update_ticket(engine, ticket.id, TicketChange(issue="Typo in the title"), now)
-    assert services.ticket_history(engine, ticket.id)[-1] == {
-        "occurred_at": now,
-        "kind": "issue",
-        "old_value": "Typo in teh title",
-        "new_value": "Typo in the title",
-    }
+    assert services.ticket_history(engine, ticket.id)[-1] == Change(
+        now, EventKind.ISSUE, "Typo in teh title", "Typo in the title", None
+    )

@@ -156,9 +156,18 @@ def _prepare(job: _Job) -> _Prepared:
         for i in range(job.first, job.first + job.size)
     ]
     events = [
-        (index, {"occurred_at": at, "kind": kind.value, "old_value": old, "new_value": new})
+        (
+            index,
+            {
+                "occurred_at": at,
+                "kind": kind.value,
+                "old_value": old,
+                "new_value": new,
+                "version": version,  # each demo change is a version of its own
+            },
+        )
         for index, ticket in enumerate(batch)
-        for at, kind, old, new in ticket.events
+        for version, (at, kind, old, new) in enumerate(ticket.events, start=1)
     ]
     counts: Counter[tuple[str, str, str]] = Counter()
     days: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))

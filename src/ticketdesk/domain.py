@@ -99,6 +99,22 @@ def validate_issue(text: str) -> str:
     return text
 
 
+ACTOR_MAX_CHARS = 100
+
+
+def validate_actor(name: str | None) -> str | None:
+    """A display name for the history: trimmed, at most ACTOR_MAX_CHARS, no control
+    characters; blank means anonymous (None)."""
+    if name is None or not name.strip():
+        return None
+    name = name.strip()
+    if len(name) > ACTOR_MAX_CHARS:
+        raise ValidationError(f"Your name can be at most {ACTOR_MAX_CHARS} characters long.")
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in name):
+        raise ValidationError("Your name contains an invisible control character.")
+    return name
+
+
 def validate_status(value: str) -> Status:
     try:
         return Status(value)
@@ -132,6 +148,26 @@ class Ticket:
     @property
     def code(self) -> str:
         return ticket_code(self.id)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One recorded change of a ticket, as the history shows it."""
+
+    occurred_at: datetime
+    kind: EventKind
+    old_value: str | None
+    new_value: str | None
+    actor: str | None
+
+    def describe(self) -> str:
+        who = self.actor or "someone"
+        if self.kind is EventKind.CREATED:
+            return f"{who} filed it with priority {self.new_value}"
+        field = {"status": "status", "priority": "priority", "issue": "description"}[self.kind]
+        if self.kind is EventKind.ISSUE:
+            return f"{who} edited the {field}"
+        return f"{who} changed the {field} from {self.old_value} to {self.new_value}"
 
 
 @dataclass(frozen=True)

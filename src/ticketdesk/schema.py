@@ -107,6 +107,8 @@ ticket_events = Table(
     Column("kind", String(20), nullable=False),
     Column("old_value", Text, nullable=True),
     Column("new_value", Text, nullable=True),
+    Column("actor", String(100), nullable=True),  # who made the change, as they named themselves
+    Column("version", Integer, nullable=True),  # the ticket's version this change produced
     CheckConstraint(_in("kind", tuple(k.value for k in EventKind)), name="ck_events_kind"),
     sqlite_autoincrement=True,
 )

@@ -9,14 +9,16 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 
-from . import listing, statistics, storage
+from . import counters, listing, statistics, storage
 from .db import WRITE_OPTION, read, run_transaction
 from .domain import (
+    Change,
     Ticket,
     TicketChange,
     TicketDeskError,
     TicketNotFound,
     ticket_code,
+    validate_actor,
     validate_issue,
     validate_priority,
     validate_status,
@@ -28,19 +30,24 @@ from .statistics import Mean
 class StaleTicket(TicketDeskError):
     """The ticket changed since the caller read it; nothing was written."""
 
-    def __init__(self, current: Ticket) -> None:
+    def __init__(self, current: Ticket, since: list[Change]) -> None:
+        what = "; ".join(f"{c.describe()} at {c.occurred_at:%H:%M:%S} UTC" for c in since)
         super().__init__(
-            f"{current.code} was changed by someone else a moment ago and now reads: "
-            f"status {current.status}, priority {current.priority}. Your edit was not "
-            "applied; the table shows the current values."
+            f"{current.code} was changed after you loaded it ({what or 'by someone else'}). "
+            f"It now reads: status {current.status}, priority {current.priority}. "
+            "Your edit was not applied; the table shows the current values."
         )
         self.current = current
+        self.since = since
 
 
-def create_ticket(engine: Engine, issue: str, priority: str, now: datetime) -> Ticket:
+def create_ticket(
+    engine: Engine, issue: str, priority: str, now: datetime, actor: str | None = None
+) -> Ticket:
     text = validate_issue(issue)
     level = validate_priority(priority)
-    return run_transaction(engine, lambda conn: storage.insert_ticket(conn, text, level, now))
+    who = validate_actor(actor)
+    return run_transaction(engine, lambda conn: storage.insert_ticket(conn, text, level, now, who))
 
 
 def update_ticket(
@@ -49,6 +56,7 @@ def update_ticket(
     change: TicketChange,
     now: datetime,
     expected_version: int | None = None,
+    actor: str | None = None,
 ) -> Ticket:
     """Apply `change` to one ticket, with its events, in one transaction.
 
@@ -58,18 +66,19 @@ def update_ticket(
         priority=None if change.priority is None else validate_priority(change.priority),
         issue=None if change.issue is None else validate_issue(change.issue),
     )
+    who = validate_actor(actor)
 
     def work(conn: Connection) -> Ticket:
         current = storage.get_ticket(conn, ticket_id)
         if current is None:
             raise TicketNotFound(f"{ticket_code(ticket_id)} does not exist.")
         if expected_version is not None and current.version != expected_version:
-            raise StaleTicket(current)
-        updated = storage.apply_change(conn, current, checked, now)
+            raise StaleTicket(current, storage.events_for(conn, ticket_id, expected_version))
+        updated = storage.apply_change(conn, current, checked, now, who)
         if updated is None:  # changed between our read and our write
             latest = storage.get_ticket(conn, ticket_id)
             assert latest is not None
-            raise StaleTicket(latest)
+            raise StaleTicket(latest, storage.events_for(conn, ticket_id, current.version))
         return updated
 
     return run_transaction(engine, work)
@@ -79,8 +88,13 @@ def list_tickets(engine: Engine) -> list[Ticket]:
     return read(engine, storage.list_tickets)
 
 
-def ticket_history(engine: Engine, ticket_id: int) -> list[dict[str, object]]:
+def ticket_history(engine: Engine, ticket_id: int) -> list[Change]:
     return read(engine, lambda conn: storage.events_for(conn, ticket_id))
+
+
+def desk_revision(engine: Engine) -> int:
+    """A number that goes up with every change anyone makes: cheap to poll."""
+    return read(engine, counters.current_revision)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,16 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from . import counters
-from .domain import PRIORITY_RANK, STATUS_RANK, EventKind, Priority, Status, Ticket, TicketChange
+from .domain import (
+    PRIORITY_RANK,
+    STATUS_RANK,
+    Change,
+    EventKind,
+    Priority,
+    Status,
+    Ticket,
+    TicketChange,
+)
 from .schema import ticket_events, tickets
 
 TICKET_COLUMNS = (
@@ -42,7 +51,9 @@ def ticket_from_row(row: Any) -> Ticket:
     )
 
 
-def insert_ticket(conn: Connection, issue: str, priority: Priority, now: datetime) -> Ticket:
+def insert_ticket(
+    conn: Connection, issue: str, priority: Priority, now: datetime, actor: str | None = None
+) -> Ticket:
     """Store a new Open ticket and its `created` event; the ID comes from the database."""
     ticket_id = conn.execute(
         insert(tickets)
@@ -58,7 +69,7 @@ def insert_ticket(conn: Connection, issue: str, priority: Priority, now: datetim
         )
         .returning(tickets.c.id)
     ).scalar_one()
-    insert_events(conn, [_event(ticket_id, now, EventKind.CREATED, None, priority.value)])
+    insert_events(conn, [_event(ticket_id, now, EventKind.CREATED, None, priority.value, actor, 1)])
     counters.count_ticket(conn, now, Status.OPEN, priority, +1)
     counters.add_activity(conn, now, created=1)
     counters.bump_revision(conn)
@@ -83,7 +94,11 @@ def count_tickets(conn: Connection) -> int:
 
 
 def apply_change(
-    conn: Connection, current: Ticket, change: TicketChange, now: datetime
+    conn: Connection,
+    current: Ticket,
+    change: TicketChange,
+    now: datetime,
+    actor: str | None = None,
 ) -> Ticket | None:
     """Write `change` to one ticket with one event per changed field, and keep the counters in
     step. The update only applies if the ticket is still at `current.version`; returns None
@@ -93,19 +108,23 @@ def apply_change(
     new_issue = change.issue if change.issue is not None else current.issue
     values: dict[str, Any] = {}
     events: list[dict[str, Any]] = []
+
+    def record(kind: EventKind, old: str, new: str) -> None:
+        events.append(_event(current.id, now, kind, old, new, actor, current.version + 1))
+
     first_response_at, closed_at = current.first_response_at, current.closed_at
     if new_status is not current.status:
         values.update(status=new_status.value, status_rank=STATUS_RANK[new_status])
-        events.append(_event(current.id, now, EventKind.STATUS, current.status, new_status))
+        record(EventKind.STATUS, current.status, new_status)
         if first_response_at is None and current.status is Status.OPEN:
             first_response_at = values["first_response_at"] = now
         closed_at = values["closed_at"] = now if new_status is Status.CLOSED else None
     if new_priority is not current.priority:
         values.update(priority=new_priority.value, priority_rank=PRIORITY_RANK[new_priority])
-        events.append(_event(current.id, now, EventKind.PRIORITY, current.priority, new_priority))
+        record(EventKind.PRIORITY, current.priority, new_priority)
     if new_issue != current.issue:
         values["issue"] = new_issue
-        events.append(_event(current.id, now, EventKind.ISSUE, current.issue, new_issue))
+        record(EventKind.ISSUE, current.issue, new_issue)
     if not events:
         return current
     result = conn.execute(
@@ -165,14 +184,22 @@ def _recount(conn: Connection, before: Ticket, after: Ticket, now: datetime) -> 
 
 
 def _event(
-    ticket_id: int, at: datetime, kind: EventKind, old: str | None, new: str | None
+    ticket_id: int,
+    at: datetime,
+    kind: EventKind,
+    old: str | None,
+    new: str | None,
+    actor: str | None,
+    version: int,
 ) -> dict[str, Any]:
     return {
+        "version": version,
         "ticket_id": ticket_id,
         "occurred_at": at,
         "kind": kind.value,
         "old_value": None if old is None else str(old),
         "new_value": None if new is None else str(new),
+        "actor": actor,
     }
 
 
@@ -181,19 +208,18 @@ def insert_events(conn: Connection, events: Sequence[dict[str, Any]]) -> None:
         conn.execute(insert(ticket_events), list(events))
 
 
-def events_for(conn: Connection, ticket_id: int) -> list[dict[str, Any]]:
-    """A ticket's history, oldest first."""
-    rows = conn.execute(
-        select(
-            ticket_events.c.occurred_at,
-            ticket_events.c.kind,
-            ticket_events.c.old_value,
-            ticket_events.c.new_value,
-        )
-        .where(ticket_events.c.ticket_id == ticket_id)
-        .order_by(ticket_events.c.occurred_at, ticket_events.c.id)
+def events_for(conn: Connection, ticket_id: int, after_version: int | None = None) -> list[Change]:
+    """A ticket's history, oldest first (only the changes past `after_version`, if given)."""
+    e = ticket_events.c
+    query = select(e.occurred_at, e.kind, e.old_value, e.new_value, e.actor).where(
+        e.ticket_id == ticket_id
     )
-    return [dict(row._mapping) for row in rows]
+    if after_version is not None:
+        query = query.where(e.version > after_version)
+    rows = conn.execute(query.order_by(e.occurred_at, e.id))
+    return [
+        Change(r.occurred_at, EventKind(r.kind), r.old_value, r.new_value, r.actor) for r in rows
+    ]
 
 
 _BULK_TICKET_COLUMNS = (
@@ -208,7 +234,7 @@ _BULK_TICKET_COLUMNS = (
     "status_rank",
     "priority_rank",
 )
-_BULK_EVENT_COLUMNS = ("ticket_id", "occurred_at", "kind", "old_value", "new_value")
+_BULK_EVENT_COLUMNS = ("ticket_id", "occurred_at", "kind", "old_value", "new_value", "version")
 
 
 @dataclass(frozen=True)
@@ -232,7 +258,7 @@ def prepare_bulk(
         for row in rows
     ]
     event_values = [
-        (index, convert(e["occurred_at"]), e["kind"], e["old_value"], e["new_value"])
+        (index, convert(e["occurred_at"]), e["kind"], e["old_value"], e["new_value"], e["version"])
         for index, e in events
     ]
     return BulkRows(dialect, ticket_values, event_values)
