@@ -6,7 +6,14 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from app_pages.shared import database_errors, engine, now
+from app_pages.shared import (
+    choose_actor,
+    database_errors,
+    engine,
+    follow_changes,
+    now,
+    remember_revision,
+)
 from ticketdesk import services
 from ticketdesk.domain import PRIORITIES, STATUSES
 from ticketdesk.statistics import Mean
@@ -35,6 +42,7 @@ def hours_delta(current: Mean, previous: Mean) -> float | None:
 
 
 st.title(":material/monitoring: Dashboard")
+choose_actor()
 period = st.segmented_control(
     "Period", list(PERIODS), format_func=PERIODS.__getitem__, default=30, key="period"
 )
@@ -44,6 +52,7 @@ versus = f"vs previous {period_days} days"
 with database_errors():
     engine()
     data = services.dashboard(engine(), now(), period_days)
+    remember_revision(data.revision)
 
     open_col, first_col, resolution_col = st.columns(3)
     open_col.metric(
@@ -107,3 +116,6 @@ with database_errors():
         .properties(height=320),
         width="stretch",
     )
+
+# Last, so a full run has already noted the revision it drew (see follow_changes).
+follow_changes()

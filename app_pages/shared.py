@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, tzinfo
@@ -10,10 +11,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import streamlit as st
 from sqlalchemy import Engine
 
-from ticketdesk import bootstrap
+from ticketdesk import bootstrap, services
 from ticketdesk.config import database_url, demo_tickets_on_first_start
 from ticketdesk.db import make_engine
-from ticketdesk.domain import DatabaseUnavailable
+from ticketdesk.domain import ACTOR_MAX_CHARS, DatabaseUnavailable
+
+LIVE_SECONDS = float(os.environ.get("TICKETDESK_LIVE_SECONDS", "3"))
+"""How often a page asks whether anyone changed the desk (one indexed read)."""
 
 
 def now() -> datetime:
@@ -42,8 +46,10 @@ def database_errors() -> Iterator[None]:
     try:
         yield
     except DatabaseUnavailable as exc:
+        st.session_state.database_down = True  # follow_changes() reloads when it is back
         st.error(str(exc), icon=":material/cloud_off:")
-        st.button("Try again")
+        st.button("Try again now")
+        follow_changes()
         st.stop()
 
 
@@ -53,3 +59,42 @@ def browser_timezone() -> tzinfo:
         return ZoneInfo(name) if name else UTC
     except (ZoneInfoNotFoundError, ValueError):
         return UTC
+
+
+def actor() -> str | None:
+    """The display name this browser session works under (until accounts exist)."""
+    name = st.session_state.get("actor", "")
+    return name.strip() or None
+
+
+def choose_actor() -> None:
+    st.sidebar.text_input(
+        "Your name",
+        key="actor",
+        max_chars=ACTOR_MAX_CHARS,
+        placeholder="Shown in ticket histories",
+        help="Recorded with every change you make. Chosen once per browser session.",
+    )
+
+
+def remember_revision(revision: int) -> None:
+    """The desk revision this page was drawn from; follow_changes() compares against it."""
+    st.session_state.seen_revision = revision
+
+
+@st.fragment(run_every=LIVE_SECONDS)
+def follow_changes() -> None:
+    """Redraw the page when someone else changed the desk, or when the database is back
+    after an outage. Costs one indexed read every LIVE_SECONDS while nothing changes.
+    Pages call it last: in a full run the page has just noted the revision it drew."""
+    state = st.session_state
+    try:
+        revision = services.desk_revision(engine())
+    except DatabaseUnavailable:
+        state.database_down = True
+        return
+    if state.pop("database_down", False):
+        st.rerun(scope="app")
+    seen = state.get("seen_revision")
+    if seen is not None and revision != seen:
+        st.rerun(scope="app")

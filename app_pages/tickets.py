@@ -10,7 +10,16 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from app_pages.shared import browser_timezone, database_errors, engine, now
+from app_pages.shared import (
+    actor,
+    browser_timezone,
+    choose_actor,
+    database_errors,
+    engine,
+    follow_changes,
+    now,
+    remember_revision,
+)
 from ticketdesk import services
 from ticketdesk.domain import (
     ISSUE_MAX_CHARS,
@@ -31,7 +40,9 @@ def submit_ticket() -> None:
     """Form callback: store the ticket; keep the text if it was refused."""
     state = st.session_state
     try:
-        ticket = services.create_ticket(engine(), state.new_issue, state.new_priority, now())
+        ticket = services.create_ticket(
+            engine(), state.new_issue, state.new_priority, now(), actor()
+        )
     except TicketDeskError as exc:
         state.flash = ("error", str(exc))
         return
@@ -47,7 +58,7 @@ def save_grid_edits(grid_key: str, shown: list[Ticket]) -> None:
         ticket = shown[int(row)]
         change = TicketChange(**{GRID_COLUMNS[c]: v for c, v in cells.items() if c in GRID_COLUMNS})
         try:
-            services.update_ticket(engine(), ticket.id, change, now(), ticket.version)
+            services.update_ticket(engine(), ticket.id, change, now(), ticket.version, actor())
             st.toast(f"{ticket.code} saved", icon=":material/check:")
         except TicketDeskError as exc:
             messages.append(str(exc))
@@ -118,6 +129,7 @@ def read_view() -> tuple[TicketFilter, Sort]:
 
 
 st.title(":material/confirmation_number: Support tickets")
+choose_actor()
 
 with database_errors():
     engine()
@@ -139,6 +151,7 @@ with database_errors():
         state.view, state.page, state.anchor = (flt, sort), 1, None
     result = services.ticket_page(engine(), flt, sort, state.get("page", 1), state.get("anchor"))
     state.anchor = result.anchor
+    remember_revision(result.revision)
     more = "+" if result.matching_is_lower_bound else ""
     st.write(f"Number of tickets: `{result.matching:,}{more}`")
     st.caption(
@@ -184,3 +197,6 @@ with database_errors():
         help="Every ticket of this view (all pages), as CSV.",
         width="stretch",
     )
+
+# Last, so a full run has already noted the revision it drew (see follow_changes).
+follow_changes()

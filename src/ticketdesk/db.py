@@ -82,7 +82,7 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 def _unavailable(engine: Engine) -> DatabaseUnavailable:
     return DatabaseUnavailable(
         f"The ticket database ({redact(str(engine.url))}) cannot be reached right now. "
-        "Nothing was changed; try again in a moment."
+        "Nothing was changed. This page reloads by itself when the database is back."
     )
 
 

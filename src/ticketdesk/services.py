@@ -110,6 +110,7 @@ class Dashboard:
     resolution_previous: Mean
     status_per_month: list[tuple[str, str, int]]
     priority_counts: list[tuple[str, int]]
+    revision: int  # the desk revision these numbers were read at
 
 
 def dashboard(engine: Engine, now: datetime, period_days: int = 30) -> Dashboard:
@@ -137,6 +138,7 @@ def dashboard(engine: Engine, now: datetime, period_days: int = 30) -> Dashboard
             resolution_previous=previous.resolution,
             status_per_month=statistics.status_per_month(conn),
             priority_counts=statistics.priority_counts(conn),
+            revision=counters.current_revision(conn),
         )
 
     return read(engine, work)
@@ -153,6 +155,7 @@ class TicketPage:
     matching: int
     matching_is_lower_bound: bool
     anchor: PageAnchor | None
+    revision: int  # the desk revision this page was read at
 
 
 def ticket_page(
@@ -174,7 +177,8 @@ def ticket_page(
         rows, new_anchor = listing.fetch_page(
             conn, flt, sort, shown, size, None if capped else matching, usable
         )
-        return TicketPage(rows, shown, pages, matching, capped, new_anchor)
+        revision = counters.current_revision(conn)
+        return TicketPage(rows, shown, pages, matching, capped, new_anchor, revision)
 
     return read(engine, work)
 

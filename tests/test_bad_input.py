@@ -1,0 +1,128 @@
+"""Every place text enters, fed the same corpus of awkward input: each value is refused with
+a clear message or stored exactly and shown as text; never a traceback or a partial write."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from streamlit.testing.v1 import AppTest
+
+from ticketdesk import export, services
+from ticketdesk.domain import TicketChange, ValidationError
+from ticketdesk.listing import Sort, TicketFilter
+from ticketdesk.schema import ticket_events, tickets
+
+NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
+APP = str(Path(__file__).resolve().parent.parent / "ticket.py")
+
+# (value, refused?) -- refused values must raise ValidationError with a message.
+CORPUS = [
+    ("", True),
+    ("   \n\t ", True),
+    ("x" * 5001, True),
+    ("nul \x00 byte", True),
+    ("bell \x07 and escape \x1b[31m", True),
+    ("lone surrogate \ud800", True),
+    ("x" * 5000, False),
+    ("مرحبا، الطابعة لا تعمل", False),  # right-to-left
+    ("\u202eoverride\u202c and \u200f marks", False),
+    ("emoji 🎫🔥👩‍💻 and combining é", False),
+    ("<script>alert(1)</script><img src=x onerror=alert(2)>", False),
+    ("'; DROP TABLE tickets; --", False),
+    ('Robert"); DELETE FROM ticket_events; --', False),
+    ("%s %d {0} ${HOME} $(rm -rf /) `id`", False),
+    ("**markdown** [link](javascript:alert(1)) <b>html</b>", False),
+    ("=cmd|' /C calc'!A0", False),
+    ("tabs\tand\nnew\r\nlines", False),
+]
+IDS = [f"{i}-{'refused' if r else 'kept'}" for i, (_, r) in enumerate(CORPUS)]
+
+
+def rows(engine: Engine) -> tuple[int, int]:
+    with engine.connect() as conn:
+        return (
+            conn.execute(select(func.count()).select_from(tickets)).scalar_one(),
+            conn.execute(select(func.count()).select_from(ticket_events)).scalar_one(),
+        )
+
+
+@pytest.mark.parametrize(("value", "refused"), CORPUS, ids=IDS)
+def test_new_ticket_text(engine: Engine, value: str, refused: bool) -> None:
+    if refused:
+        with pytest.raises(ValidationError) as error:
+            services.create_ticket(engine, value, "High", NOW)
+        assert str(error.value)
+        assert rows(engine) == (0, 0)
+    else:
+        made = services.create_ticket(engine, value, "High", NOW)
+        assert services.list_tickets(engine)[0].issue == value == made.issue
+        assert rows(engine) == (1, 1)
+
+
+@pytest.mark.parametrize(("value", "refused"), CORPUS, ids=IDS)
+def test_table_cell_text(engine: Engine, value: str, refused: bool) -> None:
+    ticket = services.create_ticket(engine, "before", "Low", NOW)
+    if refused:
+        with pytest.raises(ValidationError):
+            services.update_ticket(engine, ticket.id, TicketChange(issue=value), NOW, 1)
+        assert services.list_tickets(engine)[0].issue == "before"
+        assert rows(engine) == (1, 1)
+    else:
+        services.update_ticket(engine, ticket.id, TicketChange(issue=value), NOW, 1)
+        assert services.list_tickets(engine)[0].issue == value
+        assert rows(engine) == (1, 2)
+
+
+@pytest.mark.parametrize(("value", "refused"), CORPUS, ids=IDS)
+def test_search_box_and_export_parameters(engine: Engine, value: str, refused: bool) -> None:
+    services.create_ticket(engine, "Printer on fire", "Low", NOW)
+    page = services.ticket_page(engine, TicketFilter(search=value), Sort())
+    assert page.matching in (0, 1)
+    try:
+        flt, _ = export.from_query({"q": value, "status": value, "from": value})
+    except ValidationError as error:
+        assert str(error)
+    else:
+        assert flt.search == value
+
+
+@pytest.mark.parametrize(("value", "refused"), CORPUS, ids=IDS)
+def test_display_name(engine: Engine, value: str, refused: bool) -> None:
+    blank = not value.strip()
+    try:
+        made = services.create_ticket(engine, "Name test", "Low", NOW, actor=value)
+    except ValidationError as error:
+        assert str(error)
+        assert rows(engine) == (0, 0)
+        return
+    history = services.ticket_history(engine, made.id)
+    assert history[0].actor == (None if blank else value.strip())
+
+
+@pytest.mark.parametrize(
+    "value",
+    [v for v, _ in CORPUS if "\ud800" not in v],  # a browser cannot send a lone surrogate
+)
+def test_the_form_and_search_box_through_the_app(
+    value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TICKETDESK_DATABASE_URL", f"sqlite:///{tmp_path / 'app.db'}")
+    monkeypatch.setenv("TICKETDESK_DEMO_TICKETS", "0")
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    at.text_area(key="new_issue").input(value)
+    at.button[0].click().run()
+    assert not at.exception
+    refused = dict(CORPUS)[value]
+    if refused:
+        assert at.error, value
+        assert at.text_area(key="new_issue").value == value  # nothing lost
+    else:
+        assert at.success and not at.error
+        assert at.data_editor[0].value.iloc[0]["Issue"] == value
+    at.text_input(key="search").input(value[:200]).run()
+    assert not at.exception
+    at.sidebar.text_input(key="actor").input(value[:100]).run()
+    assert not at.exception
