@@ -14,7 +14,7 @@ from app_pages.shared import (
     now,
     remember_revision,
 )
-from ticketdesk import services
+from ticketdesk import reporting
 from ticketdesk.domain import PRIORITIES, STATUSES
 from ticketdesk.statistics import Mean
 
@@ -51,7 +51,7 @@ versus = f"vs previous {period_days} days"
 
 with database_errors():
     engine()
-    data = services.dashboard(engine(), now(), period_days)
+    data = reporting.dashboard(engine(), now(), period_days)
     remember_revision(data.revision)
 
     open_col, first_col, resolution_col = st.columns(3)

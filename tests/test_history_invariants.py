@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, delete, select
 
-from ticketdesk import counters, demo, services, statistics
+from ticketdesk import counters, demo, reporting, services, statistics
 from ticketdesk.domain import PRIORITIES, STATUSES, TicketChange
 from ticketdesk.schema import daily_activity, ticket_counts, ticket_events, tickets
 
@@ -103,7 +103,7 @@ def test_any_edit_sequence_keeps_rows_events_and_kpis_in_step(
         check_rows_match_their_histories(conn)
         assert statistics.open_tickets_now(conn) == open_by_replay(conn, moment)
         for days in (1, 2, 5):
-            data = services.dashboard(engine, moment, days)
+            data = reporting.dashboard(engine, moment, days)
             start = datetime.combine(data.first_day, time(), UTC)
             before_start = start - timedelta(microseconds=1)
             assert data.open_at_period_start == open_by_replay(conn, before_start)
@@ -164,4 +164,4 @@ def test_seeded_demo_data_matches_its_event_log(engine: Engine) -> None:
         assert statistics.open_tickets_now(conn) == open_by_replay(conn, now)
     assert_counters_equal_a_full_recount(engine)
     assert len(events) > 300  # histories, not just creations
-    assert services.dashboard(engine, now).first_response.count > 0
+    assert reporting.dashboard(engine, now).first_response.count > 0

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from ticketdesk import services
+from ticketdesk import reporting, services
 from ticketdesk.domain import TicketChange
 from ticketdesk.statistics import Mean
 
@@ -58,7 +58,7 @@ def desk(engine: Engine) -> Engine:
 
 
 def test_kpis_over_the_last_30_days(desk: Engine) -> None:
-    data = services.dashboard(desk, NOW, period_days=30)
+    data = reporting.dashboard(desk, NOW, period_days=30)
     # Open now: B (Open) and E (In Progress).
     assert data.open_now == 2
     # On Oct 29 00:00 only C and D existed, and both were Closed then.
@@ -74,7 +74,7 @@ def test_kpis_over_the_last_30_days(desk: Engine) -> None:
 
 
 def test_charts_count_tickets_by_month_submitted_and_priority(desk: Engine) -> None:
-    data = services.dashboard(desk, NOW)
+    data = reporting.dashboard(desk, NOW)
     assert data.status_per_month == [
         ("2026-09", "Closed", 1),  # D
         ("2026-10", "Closed", 1),  # C
@@ -88,7 +88,7 @@ def test_charts_count_tickets_by_month_submitted_and_priority(desk: Engine) -> N
 def test_a_seven_day_period(desk: Engine) -> None:
     # Current = Nov 21 .. Nov 27: E answered on Nov 26 (4 h). A was answered on Nov 20 at
     # 14:00 (2 h): that is the previous period, Nov 14 .. Nov 20.
-    data = services.dashboard(desk, NOW, period_days=7)
+    data = reporting.dashboard(desk, NOW, period_days=7)
     assert data.first_response == mean(4.0, 1)
     assert data.first_response_previous == mean(2.0, 1)
     # A closed on Nov 21 12:00 after 24 h; nothing closed Nov 14 .. 20.
@@ -99,7 +99,7 @@ def test_a_seven_day_period(desk: Engine) -> None:
 
 
 def test_empty_desk(engine: Engine) -> None:
-    data = services.dashboard(engine, NOW)
+    data = reporting.dashboard(engine, NOW)
     assert (data.open_now, data.open_at_period_start) == (0, 0)
     assert data.first_response == mean(None, 0)
     assert data.resolution == mean(None, 0)
@@ -111,7 +111,7 @@ def test_tickets_answered_at_the_period_boundary(engine: Engine) -> None:
     ticket(engine, start - timedelta(hours=5), "Low", (start, "In Progress"))
     before = start - timedelta(microseconds=1)
     ticket(engine, before - timedelta(hours=2), "Low", (before, "In Progress"))
-    data = services.dashboard(engine, NOW)
+    data = reporting.dashboard(engine, NOW)
     # Answered at 00:00 of the first day: inside. One microsecond earlier: the period before.
     assert data.first_response == mean(5.0, 1)
     assert data.first_response_previous == mean(2.0, 1)
@@ -120,7 +120,7 @@ def test_tickets_answered_at_the_period_boundary(engine: Engine) -> None:
 def test_months_are_utc_months(engine: Engine) -> None:
     ticket(engine, datetime(2026, 10, 31, 23, 30, tzinfo=UTC), "Low")
     ticket(engine, datetime(2026, 11, 1, 0, 30, tzinfo=UTC), "Low")
-    assert services.dashboard(engine, NOW).status_per_month == [
+    assert reporting.dashboard(engine, NOW).status_per_month == [
         ("2026-10", "Open", 1),
         ("2026-11", "Open", 1),
     ]

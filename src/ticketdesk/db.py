@@ -55,8 +55,9 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
 def _sqlite_on_begin(conn: Connection) -> None:
     # A writing transaction takes the write lock up front (IMMEDIATE), so two writers queue
     # on the busy timeout instead of one failing half-way with "database is locked" when it
-    # upgrades a read lock. Readers stay DEFERRED and never wait for writers under WAL.
-    writes = conn.get_execution_options().get(WRITE_OPTION, True)
+    # upgrades a read lock. Everything else (reads, and plain engine.begin() outside the
+    # services) stays DEFERRED and never waits for writers under WAL.
+    writes = conn.get_execution_options().get(WRITE_OPTION, False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
@@ -72,7 +73,7 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema up to `revision` (Alembic), inside one connection."""
     cfg = alembic_config(engine)
     try:
-        with engine.begin() as conn:
+        with engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
     except OperationalError as exc:

@@ -26,6 +26,16 @@ class EventKind(StrEnum):
     STATUS = "status"
     PRIORITY = "priority"
     ISSUE = "issue"
+    ASSIGNEE = "assignee"
+    REPLY = "reply"  # a public reply by an agent
+    NOTE = "note"  # an internal note, never shown to requesters
+    MESSAGE = "message"  # a message from the requester
+
+
+class MessageKind(StrEnum):
+    REPLY = "reply"
+    NOTE = "note"
+    MESSAGE = "message"
 
 
 STATUSES: tuple[str, ...] = tuple(s.value for s in Status)
@@ -144,6 +154,8 @@ class Ticket:
     version: int
     first_response_at: datetime | None = None
     closed_at: datetime | None = None
+    requester: str | None = None
+    assignee: str | None = None
 
     @property
     def code(self) -> str:
@@ -160,14 +172,26 @@ class Change:
     new_value: str | None
     actor: str | None
 
+    @property
+    def is_message(self) -> bool:
+        return self.kind in (EventKind.REPLY, EventKind.NOTE, EventKind.MESSAGE)
+
     def describe(self) -> str:
         who = self.actor or "someone"
         if self.kind is EventKind.CREATED:
             return f"{who} filed it with priority {self.new_value}"
-        field = {"status": "status", "priority": "priority", "issue": "description"}[self.kind]
         if self.kind is EventKind.ISSUE:
-            return f"{who} edited the {field}"
-        return f"{who} changed the {field} from {self.old_value} to {self.new_value}"
+            return f"{who} edited the description"
+        if self.kind is EventKind.REPLY:
+            return f"{who} replied"
+        if self.kind is EventKind.NOTE:
+            return f"{who} added an internal note"
+        if self.kind is EventKind.MESSAGE:
+            return f"{who} (requester) wrote"
+        if self.kind is EventKind.ASSIGNEE:
+            old, new = self.old_value or "nobody", self.new_value or "nobody"
+            return f"{who} reassigned it from {old} to {new}"
+        return f"{who} changed the {self.kind.value} from {self.old_value} to {self.new_value}"
 
 
 @dataclass(frozen=True)
@@ -177,6 +201,9 @@ class TicketChange:
     status: str | None = None
     priority: str | None = None
     issue: str | None = None
+    assignee: str | None = None
+    unassign: bool = False  # assignee None means unchanged; this clears it
 
     def is_empty(self) -> bool:
-        return self.status is None and self.priority is None and self.issue is None
+        fields = (self.status, self.priority, self.issue, self.assignee)
+        return all(f is None for f in fields) and not self.unassign

@@ -25,7 +25,7 @@ from sqlalchemy import (
     literal_column,
 )
 
-from .domain import PRIORITIES, STATUSES, EventKind
+from .domain import PRIORITIES, STATUSES, EventKind, MessageKind
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -76,6 +76,8 @@ tickets = Table(
     # Sort keys: 1 = Open / High ... so that ordering by them reads as people expect.
     Column("status_rank", SmallInteger, nullable=False),
     Column("priority_rank", SmallInteger, nullable=False),
+    Column("requester", String(100), nullable=True),  # who asked (display name, for now)
+    Column("assignee", String(100), nullable=True),  # the agent working it; None = unassigned
     CheckConstraint(_in("status", STATUSES), name="ck_tickets_status"),
     CheckConstraint(_in("priority", PRIORITIES), name="ck_tickets_priority"),
     sqlite_autoincrement=True,
@@ -90,6 +92,7 @@ Index("ix_tickets_priority_id", tickets.c.priority, tickets.c.id)
 Index("ix_tickets_status_rank_id", tickets.c.status_rank, tickets.c.id)
 Index("ix_tickets_priority_rank_id", tickets.c.priority_rank, tickets.c.id)
 Index("ix_tickets_issue_prefix_id", ISSUE_SORT_KEY, tickets.c.id)
+Index("ix_tickets_assignee_id", tickets.c.assignee, tickets.c.id)
 Index("ix_tickets_first_response_at", tickets.c.first_response_at)
 Index("ix_tickets_closed_at", tickets.c.closed_at)
 
@@ -149,3 +152,31 @@ desk_revision = Table(
 )
 """One row whose revision goes up with every write: a cheap change marker for caches and
 live views, shared by every app server on the same database."""
+
+ticket_messages = Table(
+    "ticket_messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "ticket_id",
+        Integer,
+        ForeignKey("tickets.id", ondelete="CASCADE", name="fk_ticket_messages_ticket"),
+        nullable=False,
+    ),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("author", String(100), nullable=True),
+    Column("kind", String(20), nullable=False),
+    Column("body", Text, nullable=False),
+    CheckConstraint(_in("kind", tuple(k.value for k in MessageKind)), name="ck_messages_kind"),
+    sqlite_autoincrement=True,
+)
+Index("ix_ticket_messages_ticket", ticket_messages.c.ticket_id, ticket_messages.c.id)
+
+sla_targets = Table(
+    "sla_targets",
+    metadata,
+    Column("priority", String(10), primary_key=True),
+    Column("first_response_hours", Float, nullable=False),
+    Column("resolution_hours", Float, nullable=False),
+    CheckConstraint("first_response_hours > 0 AND resolution_hours > 0", name="ck_sla_positive"),
+)
