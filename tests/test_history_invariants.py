@@ -14,7 +14,13 @@ from sqlalchemy import Connection, Engine, delete, select
 
 from ticketdesk import counters, demo, reporting, services, statistics
 from ticketdesk.domain import PRIORITIES, STATUSES, TicketChange
-from ticketdesk.schema import daily_activity, ticket_counts, ticket_events, tickets
+from ticketdesk.schema import (
+    daily_activity,
+    ticket_counts,
+    ticket_events,
+    ticket_messages,
+    tickets,
+)
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 SETTINGS = settings(
@@ -29,6 +35,7 @@ edits = st.lists(
         st.integers(1, 600),  # minutes after the previous step
         st.sampled_from(STATUSES) | st.none(),
         st.sampled_from(PRIORITIES) | st.none(),
+        st.sampled_from(["reply", "note", "message"]) | st.none(),
     ),
     max_size=25,
 )
@@ -40,6 +47,8 @@ def replay(events: list[dict[str, Any]]) -> dict[str, Any]:
     for e in events:
         if e["kind"] == "created" or e["kind"] == "priority":
             state["priority"] = e["new_value"]
+        elif e["kind"] == "reply" and state["first_response_at"] is None:
+            state["first_response_at"] = e["occurred_at"]  # an agent's first public reply
         elif e["kind"] == "status":
             if e["old_value"] == "Open" and state["first_response_at"] is None:
                 state["first_response_at"] = e["occurred_at"]
@@ -82,10 +91,10 @@ def open_by_replay(conn: Connection, at: datetime) -> int:
 @SETTINGS
 @given(steps=edits)
 def test_any_edit_sequence_keeps_rows_events_and_kpis_in_step(
-    engine: Engine, steps: list[tuple[int, int, str | None, str | None]]
+    engine: Engine, steps: list[tuple[int, int, str | None, str | None, str | None]]
 ) -> None:
     with engine.begin() as conn:
-        for table in (ticket_events, tickets, ticket_counts, daily_activity):
+        for table in (ticket_messages, ticket_events, tickets, ticket_counts, daily_activity):
             conn.execute(delete(table))
     ids = [
         services.create_ticket(engine, f"ticket {i}", "Low", START + timedelta(minutes=i)).id
@@ -93,11 +102,13 @@ def test_any_edit_sequence_keeps_rows_events_and_kpis_in_step(
     ]
     moment = START + timedelta(minutes=10)
     checkpoints = [moment]
-    for which, minutes, status, priority in steps:
+    for which, minutes, status, priority, message in steps:
         moment += timedelta(minutes=minutes)
         services.update_ticket(
             engine, ids[which], TicketChange(status=status, priority=priority), moment
         )
+        if message:
+            services.add_message(engine, ids[which], message, "hello", moment, "Al")
         checkpoints.append(moment - timedelta(seconds=1))
     with engine.connect() as conn:
         check_rows_match_their_histories(conn)

@@ -82,16 +82,33 @@ def parse_ticket_code(code: str) -> int:
     return int(match.group(1))
 
 
+MESSAGE_MAX_CHARS = 20_000
+"""Longest reply or note accepted, in characters."""
+
+
 def validate_issue(text: str) -> str:
     """Return the issue text to store, exactly as typed, or raise ValidationError."""
+    return _checked_text(
+        text, ISSUE_MAX_CHARS, "description", "Describe the issue: the description cannot be empty."
+    )
+
+
+def validate_message(text: str) -> str:
+    """Return a reply or note to store, exactly as typed, or raise ValidationError."""
+    return _checked_text(
+        text, MESSAGE_MAX_CHARS, "message", "Write something: the message is empty."
+    )
+
+
+def _checked_text(text: str, limit: int, what: str, empty: str) -> str:
     if not isinstance(text, str):
-        raise ValidationError("The issue description must be text.")
+        raise ValidationError(f"The {what} must be text.")
     if not text.strip():
-        raise ValidationError("Describe the issue: the description cannot be empty.")
-    if len(text) > ISSUE_MAX_CHARS:
+        raise ValidationError(empty)
+    if len(text) > limit:
         raise ValidationError(
-            f"The description is {len(text):,} characters long; the limit is "
-            f"{ISSUE_MAX_CHARS:,}. Shorten it and submit again."
+            f"The {what} is {len(text):,} characters long; the limit is "
+            f"{limit:,}. Shorten it and submit again."
         )
     for ch in text:
         if ch in _ALLOWED_CONTROLS:
@@ -99,12 +116,12 @@ def validate_issue(text: str) -> str:
         category = unicodedata.category(ch)
         if category == "Cc":
             raise ValidationError(
-                f"The description contains an invisible control character (U+{ord(ch):04X}); "
+                f"The {what} contains an invisible control character (U+{ord(ch):04X}); "
                 "remove it and submit again."
             )
         if category == "Cs":
             raise ValidationError(
-                "The description contains an invalid character (a lone UTF-16 surrogate)."
+                f"The {what} contains an invalid character (a lone UTF-16 surrogate)."
             )
     return text
 
@@ -192,6 +209,21 @@ class Change:
             old, new = self.old_value or "nobody", self.new_value or "nobody"
             return f"{who} reassigned it from {old} to {new}"
         return f"{who} changed the {self.kind.value} from {self.old_value} to {self.new_value}"
+
+
+@dataclass(frozen=True)
+class Message:
+    """A reply, an internal note or a requester's message on a ticket."""
+
+    id: int
+    created_at: datetime
+    author: str | None
+    kind: MessageKind
+    body: str
+
+    @property
+    def internal(self) -> bool:
+        return self.kind is MessageKind.NOTE
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,13 @@ class TicketFilter:
     submitted_from: date | None = None
     submitted_to: date | None = None
     search: str = ""
+    assignee: str | None = None  # only this agent's tickets
+    unassigned: bool = False  # only tickets nobody is working on
+
+    @property
+    def counted_by_counters(self) -> bool:
+        """Whether the counters can count this view (they know day, status and priority)."""
+        return not (search_terms(self.search) or self.assignee or self.unassigned)
 
 
 @dataclass(frozen=True)
@@ -105,6 +112,10 @@ def _conditions(conn: Connection, flt: TicketFilter) -> list[ColumnElement[bool]
         conditions.append(tickets.c.created_at >= _day_start(flt.submitted_from))
     if flt.submitted_to:
         conditions.append(tickets.c.created_at < _day_start(flt.submitted_to + timedelta(1)))
+    if flt.assignee:
+        conditions.append(tickets.c.assignee == flt.assignee)
+    if flt.unassigned:
+        conditions.append(tickets.c.assignee.is_(None))
     terms = search_terms(flt.search)
     if terms:
         conditions.append(_search_condition(conn, terms))
@@ -112,9 +123,9 @@ def _conditions(conn: Connection, flt: TicketFilter) -> list[ColumnElement[bool]
 
 
 def count(conn: Connection, flt: TicketFilter) -> tuple[int, bool]:
-    """(tickets matching, whether the count stopped at SEARCH_COUNT_CAP). Without a search the
-    counters answer exactly and at once."""
-    if search_terms(flt.search):
+    """(tickets matching, whether the count stopped at SEARCH_COUNT_CAP). Without a search or
+    an assignee filter the counters answer exactly and at once."""
+    if not flt.counted_by_counters:
         capped = select(tickets.c.id).where(*_conditions(conn, flt)).limit(SEARCH_COUNT_CAP + 1)
         n = conn.execute(select(func.count()).select_from(capped.subquery())).scalar_one()
         return min(n, SEARCH_COUNT_CAP), n > SEARCH_COUNT_CAP
@@ -204,3 +215,17 @@ def export_rows(conn: Connection, flt: TicketFilter, sort: Sort) -> Iterator[Tic
     result = conn.execution_options(stream_results=True, yield_per=2000).execute(query)
     for row in result:
         yield storage.ticket_from_row(row)
+
+
+def assignees(conn: Connection) -> list[str]:
+    """Every distinct assignee, in order: one index probe per name (a loose index scan), not a
+    pass over all tickets."""
+    a = tickets.c.assignee
+    first = select(func.min(a)).scalar_subquery()
+    walk = select(first.label("name")).cte("walk", recursive=True)
+    step = select(select(func.min(a)).where(a > walk.c.name).scalar_subquery().label("name")).where(
+        walk.c.name.is_not(None)
+    )
+    walk = walk.union_all(step)
+    rows = conn.execute(select(walk.c.name).where(walk.c.name.is_not(None)))
+    return [str(name) for name in rows.scalars()]

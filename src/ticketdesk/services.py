@@ -9,17 +9,23 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine
 
-from . import counters, listing, storage
+from . import conversation, counters, listing, storage
 from .db import read, run_transaction
 from .domain import (
     Change,
+    EventKind,
+    Message,
+    MessageKind,
     Ticket,
     TicketChange,
     TicketDeskError,
     TicketNotFound,
+    ValidationError,
+    parse_ticket_code,
     ticket_code,
     validate_actor,
     validate_issue,
+    validate_message,
     validate_priority,
     validate_status,
 )
@@ -64,6 +70,8 @@ def update_ticket(
         status=None if change.status is None else validate_status(change.status),
         priority=None if change.priority is None else validate_priority(change.priority),
         issue=None if change.issue is None else validate_issue(change.issue),
+        assignee=validate_actor(change.assignee),
+        unassign=change.unassign,
     )
     who = validate_actor(actor)
 
@@ -81,6 +89,65 @@ def update_ticket(
         return updated
 
     return run_transaction(engine, work)
+
+
+def add_message(
+    engine: Engine,
+    ticket_id: int,
+    kind: str,
+    body: str,
+    now: datetime,
+    author: str | None = None,
+) -> Ticket:
+    """Add a public reply, an internal note or a requester's message to a ticket. Messages
+    never conflict with each other or with edits: nothing is overwritten."""
+    text = validate_message(body)
+    who = validate_actor(author)
+    try:
+        what = MessageKind(kind)
+    except ValueError:
+        raise ValidationError(f"{kind!r} is not a kind of message.") from None
+
+    def work(conn: Connection) -> Ticket:
+        current = storage.get_ticket(conn, ticket_id, for_update=True)
+        if current is None:
+            raise TicketNotFound(f"{ticket_code(ticket_id)} does not exist.")
+        return conversation.add_message(conn, current, what, text, who, now)
+
+    return run_transaction(engine, work)
+
+
+@dataclass(frozen=True)
+class TicketDetail:
+    ticket: Ticket
+    messages: list[Message]
+    history: list[Change]
+    revision: int
+
+
+def ticket_detail(engine: Engine, code: str, include_notes: bool = True) -> TicketDetail:
+    """Everything the detail view shows for `TICKET-<n>`, from one snapshot."""
+    ticket_id = parse_ticket_code(code)
+
+    def work(conn: Connection) -> TicketDetail:
+        ticket = storage.get_ticket(conn, ticket_id)
+        if ticket is None:
+            raise TicketNotFound(f"{ticket_code(ticket_id)} does not exist.")
+        history = storage.events_for(conn, ticket_id)
+        if not include_notes:
+            history = [c for c in history if c.kind is not EventKind.NOTE]
+        return TicketDetail(
+            ticket,
+            conversation.messages_for(conn, ticket_id, include_notes),
+            history,
+            counters.current_revision(conn),
+        )
+
+    return read(engine, work)
+
+
+def known_assignees(engine: Engine) -> list[str]:
+    return read(engine, listing.assignees)
 
 
 def list_tickets(engine: Engine) -> list[Ticket]:

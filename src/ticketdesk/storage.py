@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +34,8 @@ TICKET_COLUMNS = (
     tickets.c.version,
     tickets.c.first_response_at,
     tickets.c.closed_at,
+    tickets.c.requester,
+    tickets.c.assignee,
 )
 
 
@@ -48,13 +50,15 @@ def ticket_from_row(row: Any) -> Ticket:
         version=row.version,
         first_response_at=row.first_response_at,
         closed_at=row.closed_at,
+        requester=row.requester,
+        assignee=row.assignee,
     )
 
 
 def insert_ticket(
     conn: Connection, issue: str, priority: Priority, now: datetime, actor: str | None = None
 ) -> Ticket:
-    """Store a new Open ticket and its `created` event; the ID comes from the database."""
+    """Store a new Open ticket, filed by `actor` (its requester), and its `created` event."""
     ticket_id = conn.execute(
         insert(tickets)
         .values(
@@ -66,6 +70,7 @@ def insert_ticket(
             version=1,
             status_rank=STATUS_RANK[Status.OPEN],
             priority_rank=PRIORITY_RANK[priority],
+            requester=actor,
         )
         .returning(tickets.c.id)
     ).scalar_one()
@@ -73,11 +78,14 @@ def insert_ticket(
     counters.count_ticket(conn, now, Status.OPEN, priority, +1)
     counters.add_activity(conn, now, created=1)
     counters.bump_revision(conn)
-    return Ticket(ticket_id, issue, Status.OPEN, priority, now, now, 1)
+    return Ticket(ticket_id, issue, Status.OPEN, priority, now, now, 1, requester=actor)
 
 
-def get_ticket(conn: Connection, ticket_id: int) -> Ticket | None:
-    row = conn.execute(select(*TICKET_COLUMNS).where(tickets.c.id == ticket_id)).first()
+def get_ticket(conn: Connection, ticket_id: int, for_update: bool = False) -> Ticket | None:
+    """One ticket; `for_update` locks its row until the transaction ends (PostgreSQL; SQLite
+    writers hold the whole database already)."""
+    query = select(*TICKET_COLUMNS).where(tickets.c.id == ticket_id)
+    row = conn.execute(query.with_for_update() if for_update else query).first()
     return None if row is None else ticket_from_row(row)
 
 
@@ -106,10 +114,11 @@ def apply_change(
     new_status = Status(change.status) if change.status is not None else current.status
     new_priority = Priority(change.priority) if change.priority is not None else current.priority
     new_issue = change.issue if change.issue is not None else current.issue
+    new_assignee = None if change.unassign else (change.assignee or current.assignee)
     values: dict[str, Any] = {}
     events: list[dict[str, Any]] = []
 
-    def record(kind: EventKind, old: str, new: str) -> None:
+    def record(kind: EventKind, old: str | None, new: str | None) -> None:
         events.append(_event(current.id, now, kind, old, new, actor, current.version + 1))
 
     first_response_at, closed_at = current.first_response_at, current.closed_at
@@ -125,6 +134,9 @@ def apply_change(
     if new_issue != current.issue:
         values["issue"] = new_issue
         record(EventKind.ISSUE, current.issue, new_issue)
+    if new_assignee != current.assignee:
+        values["assignee"] = new_assignee
+        record(EventKind.ASSIGNEE, current.assignee, new_assignee)
     if not events:
         return current
     result = conn.execute(
@@ -135,23 +147,23 @@ def apply_change(
     if result.rowcount != 1:
         return None
     insert_events(conn, events)
-    updated = Ticket(
-        current.id,
-        new_issue,
-        new_status,
-        new_priority,
-        current.created_at,
-        now,
-        current.version + 1,
-        first_response_at,
-        closed_at,
+    updated = replace(
+        current,
+        issue=new_issue,
+        status=new_status,
+        priority=new_priority,
+        updated_at=now,
+        version=current.version + 1,
+        first_response_at=first_response_at,
+        closed_at=closed_at,
+        assignee=new_assignee,
     )
-    _recount(conn, current, updated, now)
+    recount(conn, current, updated, now)
     counters.bump_revision(conn)
     return updated
 
 
-def _recount(conn: Connection, before: Ticket, after: Ticket, now: datetime) -> None:
+def recount(conn: Connection, before: Ticket, after: Ticket, now: datetime) -> None:
     """Move one ticket's contribution in the counters from `before` to `after`."""
     if (before.status, before.priority) != (after.status, after.priority):
         counters.count_ticket(conn, before.created_at, before.status, before.priority, -1)
