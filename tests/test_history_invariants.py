@@ -159,7 +159,7 @@ def test_demo_histories_are_consistent_and_never_in_the_future(
     for ticket in made:
         events = [
             {"kind": k.value, "occurred_at": at, "old_value": old, "new_value": new}
-            for at, k, old, new in ticket.events
+            for at, k, old, new, _ in ticket.events
         ]
         assert all(now - timedelta(days=span) <= e["occurred_at"] < now for e in events)
         rebuilt = replay(events)

@@ -50,6 +50,17 @@ DETAILS = (
     " intermittently, about once an hour",
     " in the Berlin office",
 )
+AGENTS = ("Ana Lima", "Ben Okafor", "Chen Wei", "Dana Novak", "Eli Haddad")
+REQUESTERS = (
+    "Farah (Finance)",
+    "Gus (Sales)",
+    "Hana (HR)",
+    "Ivo (Warehouse)",
+    "Jo (Marketing)",
+    "Kim (Legal)",
+    "Lev (Engineering)",
+    "Mia (Front desk)",
+)
 # Mean hours to first response and to resolution, by priority.
 _RESPONSE_MEAN = {Priority.HIGH: 2.0, Priority.MEDIUM: 8.0, Priority.LOW: 20.0}
 _RESOLUTION_MEAN = {Priority.HIGH: 20.0, Priority.MEDIUM: 60.0, Priority.LOW: 120.0}
@@ -60,17 +71,28 @@ BATCH = 5000
 @dataclass
 class DemoTicket:
     row: dict[str, Any]
-    events: list[tuple[datetime, EventKind, str | None, str | None]] = field(default_factory=list)
+    # (when, kind, old value, new value, who)
+    events: list[tuple[datetime, EventKind, str | None, str | None, str | None]] = field(
+        default_factory=list
+    )
 
 
 def demo_ticket(rng: random.Random, created: datetime, now: datetime) -> DemoTicket:
     """One ticket filed at `created`, whose history never passes `now`."""
     priority = rng.choices(list(Priority), weights=(2, 5, 3))[0]
     issue = rng.choice(ISSUES) + rng.choice(DETAILS)
+    requester, agent = rng.choice(REQUESTERS), rng.choice(AGENTS)
     ticket = DemoTicket(
-        row={"issue": issue, "priority": priority.value, "created_at": created, "version": 1}
+        row={
+            "issue": issue,
+            "priority": priority.value,
+            "created_at": created,
+            "version": 1,
+            "requester": requester,
+            "assignee": None,
+        }
     )
-    ticket.events.append((created, EventKind.CREATED, None, priority.value))
+    ticket.events.append((created, EventKind.CREATED, None, priority.value, requester))
     status, at = Status.OPEN, created
     first_response = closed = None
 
@@ -79,7 +101,10 @@ def demo_ticket(rng: random.Random, created: datetime, now: datetime) -> DemoTic
         when = at + timedelta(hours=hours)
         if when >= now:
             return False
-        ticket.events.append((when, EventKind.STATUS, status.value, to.value))
+        if ticket.row["assignee"] is None:  # whoever picks it up takes it
+            ticket.row["assignee"] = agent
+            ticket.events.append((when, EventKind.ASSIGNEE, None, agent, agent))
+        ticket.events.append((when, EventKind.STATUS, status.value, to.value, agent))
         if status is Status.OPEN and first_response is None:
             first_response = when
         closed = when if to is Status.CLOSED else None
@@ -90,7 +115,7 @@ def demo_ticket(rng: random.Random, created: datetime, now: datetime) -> DemoTic
         corrected = rng.choice([p for p in Priority if p is not priority])
         when = created + timedelta(minutes=rng.uniform(1, 30))
         if when < now:
-            ticket.events.append((when, EventKind.PRIORITY, priority.value, corrected.value))
+            ticket.events.append((when, EventKind.PRIORITY, priority.value, corrected.value, agent))
             priority, at = corrected, when
     answered = move(Status.IN_PROGRESS, rng.expovariate(1 / _RESPONSE_MEAN[priority]))
     waiting = rng.random() < 0.07  # waits on the requester or a supplier, still in progress
@@ -163,11 +188,12 @@ def _prepare(job: _Job) -> _Prepared:
                 "kind": kind.value,
                 "old_value": old,
                 "new_value": new,
+                "actor": who,
                 "version": version,  # each demo change is a version of its own
             },
         )
         for index, ticket in enumerate(batch)
-        for version, (at, kind, old, new) in enumerate(ticket.events, start=1)
+        for version, (at, kind, old, new, who) in enumerate(ticket.events, start=1)
     ]
     counts: Counter[tuple[str, str, str]] = Counter()
     days: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -176,7 +202,7 @@ def _prepare(job: _Job) -> _Prepared:
         created = row["created_at"]
         counts[(counters.day_key(created), row["status"], row["priority"])] += 1
         days[counters.day_key(created)]["created"] += 1
-        for at, kind, old, new in ticket.events:
+        for at, kind, old, new, _ in ticket.events:
             if kind is EventKind.STATUS and Status.CLOSED in (old, new):
                 days[counters.day_key(at)]["closes" if new == Status.CLOSED else "reopens"] += 1
         if row["first_response_at"] is not None:

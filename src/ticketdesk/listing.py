@@ -63,7 +63,7 @@ class TicketFilter:
     @property
     def counted_by_counters(self) -> bool:
         """Whether the counters can count this view (they know day, status and priority)."""
-        return not (search_terms(self.search) or self.assignee or self.unassigned)
+        return not search_terms(self.search) and self.assignee is None and not self.unassigned
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def _conditions(conn: Connection, flt: TicketFilter) -> list[ColumnElement[bool]
         conditions.append(tickets.c.created_at >= _day_start(flt.submitted_from))
     if flt.submitted_to:
         conditions.append(tickets.c.created_at < _day_start(flt.submitted_to + timedelta(1)))
-    if flt.assignee:
+    if flt.assignee is not None:
         conditions.append(tickets.c.assignee == flt.assignee)
     if flt.unassigned:
         conditions.append(tickets.c.assignee.is_(None))

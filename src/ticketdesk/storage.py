@@ -245,8 +245,18 @@ _BULK_TICKET_COLUMNS = (
     "closed_at",
     "status_rank",
     "priority_rank",
+    "requester",
+    "assignee",
 )
-_BULK_EVENT_COLUMNS = ("ticket_id", "occurred_at", "kind", "old_value", "new_value", "version")
+_BULK_EVENT_COLUMNS = (
+    "ticket_id",
+    "occurred_at",
+    "kind",
+    "old_value",
+    "new_value",
+    "actor",
+    "version",
+)
 
 
 @dataclass(frozen=True)
@@ -270,7 +280,7 @@ def prepare_bulk(
         for row in rows
     ]
     event_values = [
-        (index, convert(e["occurred_at"]), e["kind"], e["old_value"], e["new_value"], e["version"])
+        (index, convert(e["occurred_at"]), *(e[c] for c in _BULK_EVENT_COLUMNS[2:]))
         for index, e in events
     ]
     return BulkRows(dialect, ticket_values, event_values)

@@ -1,0 +1,157 @@
+"""One ticket's page: its text, status, priority and assignee (editable), the conversation
+with a reply box, and the history. Reached from the list or by URL (?ticket=TICKET-1042)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import streamlit as st
+
+from app_pages.shared import actor, browser_timezone, engine, now, remember_revision
+from ticketdesk import services
+from ticketdesk.domain import (
+    MESSAGE_MAX_CHARS,
+    PRIORITIES,
+    STATUSES,
+    Message,
+    MessageKind,
+    Ticket,
+    TicketChange,
+    TicketDeskError,
+    TicketNotFound,
+    ValidationError,
+)
+
+KINDS = {
+    MessageKind.REPLY: "Public reply",
+    MessageKind.NOTE: "Internal note",
+    MessageKind.MESSAGE: "Requester's message",
+}
+AVATARS = {
+    MessageKind.REPLY: ":material/support_agent:",
+    MessageKind.NOTE: ":material/lock:",
+    MessageKind.MESSAGE: ":material/person:",
+}
+UNASSIGNED = "Unassigned"
+
+
+def back_to_list() -> None:
+    st.query_params.clear()
+
+
+def when(moment: datetime) -> str:
+    return moment.astimezone(browser_timezone()).strftime("%Y-%m-%d %H:%M")
+
+
+def save_fields(ticket: Ticket) -> None:
+    """Form callback: status, priority and assignee, refused if the ticket moved on."""
+    state = st.session_state
+    chosen = state.detail_assignee
+    other = state.get("detail_assignee_other", "").strip()
+    change = TicketChange(
+        status=state.detail_status,
+        priority=state.detail_priority,
+        assignee=other or (None if chosen == UNASSIGNED else chosen),
+        unassign=not other and chosen == UNASSIGNED,
+    )
+    try:
+        services.update_ticket(engine(), ticket.id, change, now(), ticket.version, actor())
+    except TicketDeskError as exc:
+        state.detail_flash = ("error", str(exc))
+    else:
+        state.detail_flash = ("saved", "Saved.")
+    for key in ("detail_status", "detail_priority", "detail_assignee", "detail_assignee_other"):
+        state.pop(key, None)  # show what the database holds now
+
+
+def send_message(ticket: Ticket) -> None:
+    """Form callback: add the message; keep the text if it was refused."""
+    state = st.session_state
+    try:
+        services.add_message(
+            engine(), ticket.id, state.message_kind, state.message_body, now(), actor()
+        )
+    except TicketDeskError as exc:
+        state.detail_flash = ("error", str(exc))
+        return
+    state.message_body = ""
+    state.detail_flash = ("saved", f"{KINDS[MessageKind(state.message_kind)]} added.")
+
+
+def show_message(message: Message) -> None:
+    name = message.author or "Someone"
+    with st.chat_message(name, avatar=AVATARS[message.kind]):
+        label = KINDS[message.kind]
+        if message.internal:
+            st.badge(
+                f"{label}: not visible to the requester", icon=":material/lock:", color="orange"
+            )
+        st.caption(f"{name} · {label} · {when(message.created_at)}")
+        st.markdown(message.body)  # Markdown, never raw HTML: Streamlit escapes it
+
+
+def render_detail(code: str) -> None:
+    st.button("All tickets", icon=":material/arrow_back:", on_click=back_to_list, type="tertiary")
+    try:
+        detail = services.ticket_detail(engine(), code)
+    except (ValidationError, TicketNotFound) as exc:
+        st.error(str(exc), icon=":material/search_off:")
+        return
+    ticket = detail.ticket
+    remember_revision(detail.revision)
+    st.title(f"{ticket.code}")
+    st.caption(
+        f"Filed by {ticket.requester or 'someone'} on {when(ticket.created_at)} · "
+        f"last change {when(ticket.updated_at)} · version {ticket.version}"
+    )
+    flash = st.session_state.pop("detail_flash", None)
+    if flash:
+        (st.error if flash[0] == "error" else st.success)(flash[1])
+
+    main, side = st.columns([2, 1], gap="large")
+    with main:
+        with st.container(border=True):
+            st.text(ticket.issue)
+        st.subheader("Conversation")
+        if not detail.messages:
+            st.caption("No messages yet.")
+        for message in detail.messages:
+            show_message(message)
+        with st.form("reply"):
+            st.text_area(
+                "Message",
+                key="message_body",
+                help=f"Markdown; up to {MESSAGE_MAX_CHARS:,} characters.",
+            )
+            st.segmented_control(
+                "Kind",
+                list(KINDS),
+                format_func=KINDS.__getitem__,
+                default=MessageKind.REPLY,
+                key="message_kind",
+            )
+            st.form_submit_button("Send", on_click=send_message, args=(ticket,), type="primary")
+    with side:
+        with st.form("fields"):
+            st.selectbox(
+                "Status", STATUSES, index=STATUSES.index(ticket.status), key="detail_status"
+            )
+            st.selectbox(
+                "Priority",
+                PRIORITIES,
+                index=PRIORITIES.index(ticket.priority),
+                key="detail_priority",
+            )
+            names = sorted({*services.known_assignees(engine()), *filter(None, [actor()])})
+            options = [UNASSIGNED, *names]
+            st.selectbox(
+                "Assignee",
+                options,
+                index=options.index(ticket.assignee) if ticket.assignee else 0,
+                key="detail_assignee",
+            )
+            st.text_input("…or another agent", key="detail_assignee_other", max_chars=100)
+            st.form_submit_button("Save", on_click=save_fields, args=(ticket,))
+        st.subheader("History")
+        for change in reversed(detail.history):
+            st.text(f"{when(change.occurred_at)}  {change.describe()}")

@@ -1,0 +1,216 @@
+"""The ticket list: add a ticket; find, sort and page through them all; change status,
+priority or text in place. Everything is filtered, sorted and paged in SQL: the browser
+gets one page."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+import pandas as pd
+import streamlit as st
+
+from app_pages.shared import (
+    actor,
+    browser_timezone,
+    engine,
+    now,
+    remember_revision,
+)
+from ticketdesk import services
+from ticketdesk.domain import (
+    ISSUE_MAX_CHARS,
+    PRIORITIES,
+    STATUSES,
+    Ticket,
+    TicketChange,
+    TicketDeskError,
+)
+from ticketdesk.export import to_query
+from ticketdesk.listing import Sort, SortColumn, TicketFilter
+
+GRID_COLUMNS = {"Issue": "issue", "Status": "status", "Priority": "priority"}
+ORDERS = {True: "Descending", False: "Ascending"}
+
+
+def submit_ticket() -> None:
+    """Form callback: store the ticket; keep the text if it was refused."""
+    state = st.session_state
+    try:
+        ticket = services.create_ticket(
+            engine(), state.new_issue, state.new_priority, now(), actor()
+        )
+    except TicketDeskError as exc:
+        state.flash = ("error", str(exc))
+        return
+    state.new_issue = ""
+    state.flash = ("created", ticket)
+
+
+def save_grid_edits(grid_key: str, shown: list[Ticket]) -> None:
+    """Grid callback: write each edited row to its ticket, one transaction per ticket."""
+    edited: dict[int, dict[str, Any]] = st.session_state[grid_key]["edited_rows"]
+    messages: list[str] = []
+    for row, cells in edited.items():
+        ticket = shown[int(row)]
+        change = TicketChange(**{GRID_COLUMNS[c]: v for c, v in cells.items() if c in GRID_COLUMNS})
+        try:
+            services.update_ticket(engine(), ticket.id, change, now(), ticket.version, actor())
+            st.toast(f"{ticket.code} saved", icon=":material/check:")
+        except TicketDeskError as exc:
+            messages.append(str(exc))
+    if messages:
+        st.session_state.flash = ("error", "\n\n".join(messages))
+    # A fresh grid shows what the database now holds, with no pending edits left over.
+    st.session_state.grid_revision = st.session_state.get("grid_revision", 0) + 1
+
+
+def tickets_frame(tickets: list[Ticket]) -> pd.DataFrame:
+    zone = browser_timezone()
+    # Explicit dtypes: an empty page must still give the grid text and datetime columns.
+    return pd.DataFrame(
+        {
+            "ID": pd.Series([t.code for t in tickets], dtype="string"),
+            "Issue": pd.Series([t.issue for t in tickets], dtype="string"),
+            "Status": pd.Series([t.status.value for t in tickets], dtype="string"),
+            "Priority": pd.Series([t.priority.value for t in tickets], dtype="string"),
+            "Date Submitted": pd.Series(
+                [t.created_at.astimezone(zone).replace(tzinfo=None) for t in tickets],
+                dtype="datetime64[us]",
+            ),
+            "Assignee": pd.Series([t.assignee or "" for t in tickets], dtype="string"),
+            "Open": pd.Series([f"?ticket={t.code}" for t in tickets], dtype="string"),
+        }
+    )
+
+
+def show_flash() -> None:
+    flash = st.session_state.pop("flash", None)
+    if flash is None:
+        return
+    kind, payload = flash
+    if kind == "created":
+        st.success(
+            f"Ticket {payload.code} submitted. Here are its details:",
+            icon=":material/check_circle:",
+        )
+        st.dataframe(tickets_frame([payload]), hide_index=True, width="stretch")
+    else:
+        st.error(payload, icon=":material/error:")
+
+
+WHO = {"anyone": "Anyone", "mine": "Assigned to me", "unassigned": "Unassigned"}
+
+
+def read_view() -> tuple[TicketFilter, Sort]:
+    """The filter and sort widgets, as plain values."""
+    search_col, who_col, status_col, priority_col, dates_col, sort_col, order_col = st.columns(
+        [3, 2, 2, 2, 2, 2, 2], vertical_alignment="bottom"
+    )
+    who = who_col.selectbox(
+        "Assigned",
+        list(WHO),
+        format_func=WHO.__getitem__,
+        key="filter_who",
+        help="'Assigned to me' uses the name in the sidebar.",
+    )
+    search = search_col.text_input(
+        "Search", key="search", placeholder="Words in the issue…", max_chars=200
+    )
+    statuses = status_col.multiselect("Status", STATUSES, key="filter_status")
+    priorities = priority_col.multiselect("Priority", PRIORITIES, key="filter_priority")
+    days: Any = dates_col.date_input(
+        "Submitted (UTC days)", value=[], key="filter_days", format="YYYY-MM-DD"
+    )
+    column = sort_col.selectbox("Sort by", list(SortColumn), key="sort_by")
+    descending = order_col.selectbox(
+        "Order", list(ORDERS), format_func=ORDERS.__getitem__, key="sort_descending"
+    )
+    chosen: list[date] = list(days) if isinstance(days, tuple | list) else [days]
+    flt = TicketFilter(
+        statuses=tuple(statuses),
+        priorities=tuple(priorities),
+        submitted_from=chosen[0] if chosen else None,
+        submitted_to=chosen[-1] if chosen else None,
+        search=search,
+        # Blank names are never stored, so "" (no name given yet) matches no ticket.
+        assignee=(actor() or "") if who == "mine" else None,
+        unassigned=who == "unassigned",
+    )
+    return flt, Sort(SortColumn(column or SortColumn.ID), bool(descending))
+
+
+def render_list() -> None:
+    """The form, the filters, one page of the grid, the pager and the export link."""
+
+    st.header("Add a ticket")
+    with st.form("add_ticket"):
+        st.text_area(
+            "Describe the issue",
+            key="new_issue",
+            help=f"Plain text, up to {ISSUE_MAX_CHARS:,} characters.",
+        )
+        st.selectbox("Priority", PRIORITIES, key="new_priority", index=1)
+        st.form_submit_button("Submit", on_click=submit_ticket, type="primary")
+    show_flash()
+
+    st.header("Existing tickets")
+    flt, sort = read_view()
+    if flt.assignee == "":
+        st.info("Enter your name in the sidebar to see the tickets assigned to you.")
+    state = st.session_state
+    if state.get("view") != (flt, sort):  # a new view starts on its first page
+        state.view, state.page, state.anchor = (flt, sort), 1, None
+    result = services.ticket_page(engine(), flt, sort, state.get("page", 1), state.get("anchor"))
+    state.anchor = result.anchor
+    remember_revision(result.revision)
+    more = "+" if result.matching_is_lower_bound else ""
+    st.write(f"Number of tickets: `{result.matching:,}{more}`")
+    st.caption(
+        "Double-click a Status, Priority or Issue cell to change it; every change is saved at "
+        "once. Sorting and filtering apply to all tickets; a click on a column header only "
+        "re-orders the page shown."
+    )
+    grid_key = f"grid-{state.get('grid_revision', 0)}"
+    st.data_editor(
+        tickets_frame(result.tickets),
+        key=grid_key,
+        hide_index=True,
+        width="stretch",
+        height=38 + 35 * max(len(result.tickets), 1),
+        disabled=["ID", "Date Submitted", "Assignee", "Open"],
+        column_config={
+            "ID": st.column_config.TextColumn("ID", width="small"),
+            "Issue": st.column_config.TextColumn(
+                "Issue", width="large", required=True, max_chars=ISSUE_MAX_CHARS
+            ),
+            "Status": st.column_config.SelectboxColumn(
+                "Status", options=STATUSES, required=True, width="small"
+            ),
+            "Priority": st.column_config.SelectboxColumn(
+                "Priority", options=PRIORITIES, required=True, width="small"
+            ),
+            "Date Submitted": st.column_config.DatetimeColumn(
+                "Date Submitted", format="YYYY-MM-DD HH:mm"
+            ),
+            "Assignee": st.column_config.TextColumn("Assignee", width="small"),
+            "Open": st.column_config.LinkColumn(
+                "Open", display_text="Open", width="small", help="The ticket's page"
+            ),
+        },
+        on_change=save_grid_edits,
+        args=(grid_key, result.tickets),
+    )
+    pager_col, export_col = st.columns([4, 1], vertical_alignment="center")
+    with pager_col:
+        if state.get("page") != result.page:  # a new view, or a page past a shrunken end
+            state.page = result.page
+        st.pagination(result.pages, key="page", max_visible_pages=7)
+    export_col.link_button(
+        "Export CSV",
+        "./export.csv?" + urlencode(to_query(flt, sort)),
+        icon=":material/download:",
+        help="Every ticket of this view (all pages), as CSV.",
+        width="stretch",
+    )
