@@ -42,14 +42,12 @@ def engine() -> Engine:
 
 @contextmanager
 def database_errors() -> Iterator[None]:
-    """Show an unreachable database as a message with a retry button, never a traceback."""
+    """Show an unreachable database as a message, never a traceback; follow_changes() keeps
+    asking and redraws the page when the database is back."""
     try:
         yield
-    except DatabaseUnavailable as exc:
-        st.session_state.database_down = True  # follow_changes() reloads when it is back
-        st.error(str(exc), icon=":material/cloud_off:")
-        st.button("Try again now")
-        follow_changes()
+    except DatabaseUnavailable:
+        follow_changes()  # says so, and reloads the page by itself once it answers again
         st.stop()
 
 
@@ -85,13 +83,15 @@ def remember_revision(revision: int) -> None:
 @st.fragment(run_every=LIVE_SECONDS)
 def follow_changes() -> None:
     """Redraw the page when someone else changed the desk, or when the database is back
-    after an outage. Costs one indexed read every LIVE_SECONDS while nothing changes.
-    Pages call it last: in a full run the page has just noted the revision it drew."""
+    after an outage (saying so while it is away). Costs one indexed read every LIVE_SECONDS
+    while nothing changes. Pages call it last: in a full run the page has just noted the
+    revision it drew."""
     state = st.session_state
     try:
         revision = services.desk_revision(engine())
-    except DatabaseUnavailable:
+    except DatabaseUnavailable as exc:
         state.database_down = True
+        st.warning(str(exc), icon=":material/cloud_off:")
         return
     if state.pop("database_down", False):
         st.rerun(scope="app")
