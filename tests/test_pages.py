@@ -55,7 +55,16 @@ def test_adding_a_ticket_stores_it_and_shows_its_details(sqlite_url: str) -> Non
     assert ticket.code in at.success[0].value
     assert number_of_tickets(at) == "Number of tickets: `1`"
     grid = at.data_editor[0].value
-    assert list(grid.columns) == ["ID", "Issue", "Status", "Priority", "Date Submitted"]
+    assert list(grid.columns) == [
+        "ID",
+        "Issue",
+        "Status",
+        "Priority",
+        "Date Submitted",
+        "Assignee",
+        "Open",
+    ]
+    assert grid.iloc[0]["Open"] == f"?ticket={ticket.code}"
     assert grid.iloc[0]["ID"] == ticket.code
     assert at.text_area(key="new_issue").value == ""  # ready for the next ticket
 
@@ -108,7 +117,9 @@ def test_dashboard_metrics_come_from_the_recorded_history(sqlite_url: str) -> No
     assert metrics["Average resolution time (hours)"].value == "9.0"
     # Nothing in the previous 30 days: no delta rather than a made-up one.
     assert not metrics["First response time (hours)"].delta
-    by_month, by_priority = (chart_rows(chart) for chart in at.get("vega_lite_chart"))
+    charts = [chart_rows(chart) for chart in at.get("vega_lite_chart")]
+    by_month = next(rows for rows in charts if rows and "Month" in rows[0])
+    by_priority = next(rows for rows in charts if rows and set(rows[0]) == {"Priority", "Tickets"})
     # The charts receive the aggregated rows only, one per (month, status) and per priority.
     x_month, y_month = (f"{now - timedelta(hours=h):%Y-%m}" for h in (10, 2))
     expected = Counter({(x_month, "Closed"): 1, (y_month, "Open"): 1})
