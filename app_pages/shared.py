@@ -47,7 +47,7 @@ def database_errors() -> Iterator[None]:
     try:
         yield
     except DatabaseUnavailable:
-        follow_changes()  # says so, and reloads the page by itself once it answers again
+        st.session_state.database_down = True  # follow_changes() said so and keeps asking
         st.stop()
 
 
@@ -83,9 +83,8 @@ def remember_revision(revision: int) -> None:
 @st.fragment(run_every=LIVE_SECONDS)
 def follow_changes() -> None:
     """Redraw the page when someone else changed the desk, or when the database is back
-    after an outage (saying so while it is away). Costs one indexed read every LIVE_SECONDS
-    while nothing changes. Pages call it last: in a full run the page has just noted the
-    revision it drew."""
+    after an outage (saying so while it is away, at the top of the page). Costs one indexed
+    read every LIVE_SECONDS while nothing changes. Pages call it first."""
     state = st.session_state
     try:
         revision = services.desk_revision(engine())
@@ -97,4 +96,5 @@ def follow_changes() -> None:
         st.rerun(scope="app")
     seen = state.get("seen_revision")
     if seen is not None and revision != seen:
+        state.seen_revision = revision  # the rerun draws it (and notes what it drew)
         st.rerun(scope="app")

@@ -9,6 +9,7 @@ from app_pages.ticket_detail import render_detail
 from app_pages.ticket_list import render_list
 
 choose_actor()
+follow_changes()
 code = st.query_params.get("ticket")
 if code is None:
     st.title(":material/confirmation_number: Support tickets")
@@ -18,6 +19,3 @@ with database_errors():
         render_list()
     else:
         render_detail(code)
-
-# Last, so a full run has already noted the revision it drew (see follow_changes).
-follow_changes()
