@@ -1,5 +1,6 @@
 # `make run`: set up and start the app on the embedded SQLite default.
 # `make test`: set up and run the whole test suite (ruff, mypy, pytest with browser tests).
+# `make bench`: the browser benchmark of bench/README.md (10k, 100k, 1M tickets; long).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -25,6 +26,10 @@ lint: $(STAMP)
 test: lint
 	scripts/ensure-chromium
 	$(BIN)/pytest
+
+bench: $(STAMP)
+	scripts/ensure-chromium
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
