@@ -13,6 +13,7 @@ if __name__ == "__main__":
         [
             st.Page("app_pages/tickets.py", title="Tickets", icon=TICKETS_ICON, default=True),
             st.Page("app_pages/dashboard.py", title="Dashboard", icon=":material/monitoring:"),
+            st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:"),
         ]
     )
     navigation.run()

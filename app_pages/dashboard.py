@@ -1,6 +1,10 @@
-"""Dashboard: KPIs from the recorded history and the two charts, all aggregated in SQL."""
+"""Dashboard: KPIs for a chosen period against the one before, breached tickets and charts; every
+number is aggregated in SQL (ticketdesk.reporting), this page only lays them out."""
 
 from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
 
 import altair as alt
 import pandas as pd
@@ -15,74 +19,216 @@ from app_pages.shared import (
     remember_revision,
 )
 from ticketdesk import reporting
-from ticketdesk.domain import PRIORITIES, STATUSES
-from ticketdesk.statistics import Mean
+from ticketdesk.domain import PRIORITIES, STATUSES, TicketDeskError
+from ticketdesk.reporting import Dashboard, Period
 
 STATUS_COLOURS = ["#f97316", "#3b82f6", "#22c55e"]  # Open, In Progress, Closed
 PRIORITY_COLOURS = ["#dc2626", "#f59e0b", "#94a3b8"]  # High, Medium, Low
-PERIODS = {7: "Last 7 days", 30: "Last 30 days", 90: "Last 90 days"}
+LOAD_COLOURS = ["#dc2626", "#3b82f6"]  # past a target, within targets
+CUSTOM = 0
+PERIODS = {7: "Last 7 days", 30: "Last 30 days", 90: "Last 90 days", CUSTOM: "Custom"}
 HELP = {
-    "open": "Tickets whose status is Open or In Progress now. The change is against the "
-    "same count at the start of the period (00:00 UTC of its first day).",
-    "first": "Mean hours from a ticket's creation to its first status change out of Open, "
-    "over the tickets first answered in the period (whole UTC days, today included).",
+    "open": "Tickets whose status is Open or In Progress at the end of the period (now, when "
+    "it ends today). The change is against the same count at 00:00 UTC of its first day.",
+    "new": "Tickets submitted in the period (whole UTC days), against the previous period.",
+    "reopen": "Changes from Closed back to Open or In Progress in the period, per 100 changes "
+    "to Closed in the period (a ticket closed twice counts twice). Can pass 100 % in a short "
+    "period that reopens older closes. Delta in percentage points.",
+    "past": "Open or In Progress tickets past a deadline now, whatever the period: unanswered "
+    "past the first-response target, or unresolved past the resolution target.",
+    "first": "Mean hours from a ticket's creation to its first response (the first public "
+    "reply by an agent or the first status change out of Open, whichever came first), over "
+    "the tickets first answered in the period.",
+    "first_median": "Median of the same hours (of an even count, the mean of the two middle "
+    "values).",
     "resolution": "Mean hours from a ticket's creation to its latest change to Closed, over "
     "the tickets that are Closed now and were last closed in the period.",
+    "resolution_median": "Median of the same hours (of an even count, the mean of the two "
+    "middle values).",
+    "sla_first": "Of the first-response deadlines (creation + target of the ticket's current "
+    "priority) that fell in the period up to now, the share met: answered by the deadline. "
+    "An unanswered ticket past its deadline counts as missed; a deadline still ahead is not "
+    "counted yet. Delta in percentage points.",
+    "sla_resolution": "Of the resolution deadlines that fell in the period up to now, the share "
+    "met: the ticket is Closed now and its latest close came by the deadline. A deadline still "
+    "ahead is not counted yet. Delta in percentage points.",
 }
 
 
-def hours(mean: Mean) -> str:
-    return "–" if mean.hours is None else f"{mean.hours:.1f}"
+def hours(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}"
 
 
-def hours_delta(current: Mean, previous: Mean) -> float | None:
-    if current.hours is None or previous.hours is None:
+def hours_delta(current: float | None, previous: float | None) -> float | None:
+    if current is None or previous is None:
         return None
-    return round(current.hours - previous.hours, 1)
+    return round(current - previous, 1) + 0.0  # + 0.0: never "-0.0"
 
 
-st.title(":material/monitoring: Dashboard")
-choose_actor()
-period = st.segmented_control(
-    "Period", list(PERIODS), format_func=PERIODS.__getitem__, default=30, key="period"
-)
-period_days = period or 30
-versus = f"vs previous {period_days} days"
+def percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f} %"
 
-with database_errors():
-    engine()
-    data = reporting.dashboard(engine(), now(), period_days)
-    remember_revision(data.revision)
 
-    open_col, first_col, resolution_col = st.columns(3)
-    open_col.metric(
+def points_delta(
+    current: float | None, previous: float | None, higher_is_better: bool
+) -> dict[str, Any]:
+    """st.metric's delta arguments for a change in percentage points."""
+    if current is None or previous is None:
+        return {"delta": None}
+    change = round(current - previous, 1) + 0.0
+    if change == 0:
+        return {"delta": "0.0 pp", "delta_arrow": "off", "delta_color": "off"}
+    return {
+        "delta": f"{change:+.1f} pp",
+        "delta_color": "normal" if higher_is_better else "inverse",
+    }
+
+
+def chosen_period() -> Period | None:
+    """The period the widgets name; None (with a message) while a custom range is unfinished."""
+    choice = st.segmented_control(
+        "Period",
+        list(PERIODS),
+        format_func=PERIODS.__getitem__,
+        default=30,
+        required=True,
+        key="period",
+    )
+    if choice != CUSTOM:
+        return reporting.last_days(now(), choice)
+    today = now().date()
+    picked = st.date_input(
+        "From – to (UTC days, both included)",
+        value=(today - timedelta(days=29), today),
+        max_value=today,
+        format="YYYY-MM-DD",
+        key="period_dates",
+    )
+    if not isinstance(picked, tuple) or len(picked) != 2:
+        st.info("Pick the last day of the period too.", icon=":material/date_range:")
+        return None
+    try:
+        return reporting.custom_period(now(), picked[0], picked[1])
+    except TicketDeskError as exc:
+        st.error(str(exc))
+        return None
+
+
+def show_metrics(data: Dashboard) -> None:
+    cur, prev = data.current, data.previous
+    versus = f"vs previous {data.period.days} days"
+    fr, res = cur.first_response.count, cur.resolution.count
+    volume, response, resolution = st.columns(3), st.columns(3), st.columns(3)
+    volume[0].metric(
         "Number of open tickets",
-        f"{data.open_now:,}",
-        delta=data.open_now - data.open_at_period_start,
+        f"{data.open_at_period_end:,}",
+        delta=data.open_at_period_end - data.open_at_period_start,
         delta_color="inverse",
-        delta_description=f"since {data.first_day:%b %d}",
+        delta_description=f"since {data.period.first:%b %d}",
         help=HELP["open"],
         border=True,
     )
-    first_col.metric(
-        "First response time (hours)",
-        hours(data.first_response),
-        delta=hours_delta(data.first_response, data.first_response_previous),
-        delta_color="inverse",
+    volume[1].metric(
+        "New tickets",
+        f"{cur.created:,}",
+        delta=cur.created - prev.created,
+        delta_color="off",
         delta_description=versus,
-        help=f"{HELP['first']} Tickets counted: {data.first_response.count:,}.",
+        help=HELP["new"],
         border=True,
     )
-    resolution_col.metric(
-        "Average resolution time (hours)",
-        hours(data.resolution),
-        delta=hours_delta(data.resolution, data.resolution_previous),
-        delta_color="inverse",
+    volume[2].metric(
+        "Reopen rate",
+        percent(cur.reopen_rate),
         delta_description=versus,
-        help=f"{HELP['resolution']} Tickets counted: {data.resolution.count:,}.",
+        help=f"{HELP['reopen']} Reopens {cur.reopens:,}, closes {cur.closes:,}.",
         border=True,
+        **points_delta(cur.reopen_rate, prev.reopen_rate, higher_is_better=False),
+    )
+    timings = [
+        (response[0], "First response time (hours)", "first", fr, cur.first_response.hours,
+         prev.first_response.hours),
+        (response[1], "Median first response (hours)", "first_median", fr,
+         cur.first_response_median, prev.first_response_median),
+        (resolution[0], "Average resolution time (hours)", "resolution", res,
+         cur.resolution.hours, prev.resolution.hours),
+        (resolution[1], "Median resolution time (hours)", "resolution_median", res,
+         cur.resolution_median, prev.resolution_median),
+    ]  # fmt: skip
+    for column, label, key, n, value, before in timings:
+        column.metric(
+            label,
+            hours(value),
+            delta=hours_delta(value, before),
+            delta_color="inverse",
+            delta_description=versus,
+            help=f"{HELP[key]} Tickets counted: {n:,}.",
+            border=True,
+        )
+    shares = [
+        (response[2], "First responses within target", "sla_first", cur.sla.first_response,
+         prev.sla.first_response),
+        (resolution[2], "Resolutions within target", "sla_resolution", cur.sla.resolution,
+         prev.sla.resolution),
+    ]  # fmt: skip
+    for column, label, key, share, earlier in shares:
+        column.metric(
+            label,
+            percent(share.percent),
+            delta_description=versus,
+            help=f"{HELP[key]} Deadlines in the period: {share.total:,}, met {share.met:,}, "
+            f"missed {share.missed:,}.",
+            border=True,
+            **points_delta(share.percent, earlier.percent, higher_is_better=True),
+        )
+
+
+def show_breaches(data: Dashboard) -> None:
+    st.subheader("Breached tickets")
+    count, about = st.columns([1, 2], vertical_alignment="center")
+    count.metric(
+        "Open tickets past a target",
+        f"{data.open_past_target:,}",
+        help=HELP["past"],
+        border=True,
+    )
+    targets = ", ".join(
+        f"{p} {t.first_response_hours:g} h / {t.resolution_hours:g} h"
+        for p, t in data.targets.items()
+    )
+    about.caption(
+        "Listed: Open or In Progress tickets past a deadline now, and tickets whose deadline "
+        "fell in the period but were answered or closed late; the "
+        f"{reporting.BREACH_LIMIT} furthest past a deadline, most overdue first. "
+        f"SLA targets (first response / resolution): {targets}."
+    )
+    about.page_link("app_pages/settings.py", label="Change the targets", icon=":material/tune:")
+    if not data.breaches:
+        st.success("No ticket is past a deadline.", icon=":material/task_alt:")
+        return
+    rows = pd.DataFrame(
+        [
+            {
+                "Ticket": b.code,
+                "Priority": b.priority,
+                "Status": b.status,
+                "Assignee": b.assignee or "Unassigned",
+                "First response": b.state.first_response.label,
+                "Resolution": b.state.resolution.label,
+                "Hours past deadline": b.late_by.total_seconds() / 3600,
+            }
+            for b in data.breaches
+        ]
+    )
+    st.dataframe(
+        rows,
+        hide_index=True,
+        width="stretch",
+        column_config={"Hours past deadline": st.column_config.NumberColumn(format="%.1f")},
     )
 
+
+def show_charts(data: Dashboard) -> None:
     st.subheader("Ticket status per month")
     by_month = pd.DataFrame(data.status_per_month, columns=["Month", "Status", "Tickets"])
     st.altair_chart(
@@ -95,27 +241,79 @@ with database_errors():
             color=alt.Color(
                 "Status:N", scale=alt.Scale(domain=list(STATUSES), range=STATUS_COLOURS)
             ),
-            tooltip=["Month", "Status", "Tickets"],
+            tooltip=["Month:O", "Status:N", "Tickets:Q"],
         )
         .properties(height=320),
         width="stretch",
     )
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Current ticket priorities")
+        by_priority = pd.DataFrame(data.priority_counts, columns=["Priority", "Tickets"])
+        st.altair_chart(
+            alt.Chart(by_priority)
+            .mark_arc(innerRadius=0)
+            .encode(
+                theta=alt.Theta("Tickets:Q"),
+                color=alt.Color(
+                    "Priority:N", scale=alt.Scale(domain=list(PRIORITIES), range=PRIORITY_COLOURS)
+                ),
+                tooltip=["Priority:N", "Tickets:Q"],
+            )
+            .properties(height=320),
+            width="stretch",
+        )
+    with right:
+        st.subheader("Open tickets by assignee")
+        show_assignees(data)
 
-    st.subheader("Current ticket priorities")
-    by_priority = pd.DataFrame(data.priority_counts, columns=["Priority", "Tickets"])
+
+def show_assignees(data: Dashboard) -> None:
+    if not data.by_assignee:
+        st.info("No open tickets.", icon=":material/inbox:")
+        return
+    order = [load.assignee or "Unassigned" for load in data.by_assignee]
+    states = ["Past a target", "Within targets"]
+    rows = pd.DataFrame(
+        [
+            (load.assignee or "Unassigned", state, n, load.open)
+            for load in data.by_assignee
+            for state, n in zip(
+                states, (load.past_target, load.open - load.past_target), strict=True
+            )
+            if n
+        ],
+        columns=["Assignee", "SLA", "Tickets", "Open"],
+    )
     st.altair_chart(
-        alt.Chart(by_priority)
-        .mark_arc(innerRadius=0)
+        alt.Chart(rows)
+        .mark_bar()
         .encode(
-            theta=alt.Theta("Tickets:Q"),
-            color=alt.Color(
-                "Priority:N", scale=alt.Scale(domain=list(PRIORITIES), range=PRIORITY_COLOURS)
-            ),
-            tooltip=["Priority", "Tickets"],
+            y=alt.Y("Assignee:N", sort=order, title=None),
+            x=alt.X("Tickets:Q", title="Open tickets"),
+            color=alt.Color("SLA:N", scale=alt.Scale(domain=states, range=LOAD_COLOURS)),
+            order=alt.Order("SLA:N", sort="descending"),
+            tooltip=["Assignee:N", "SLA:N", "Tickets:Q", "Open:Q"],
         )
-        .properties(height=320),
+        .properties(height=max(120, 32 * len(order) + 40)),
         width="stretch",
     )
 
-# Last, so a full run has already noted the revision it drew (see follow_changes).
+
+st.title(":material/monitoring: Dashboard")
+choose_actor()
 follow_changes()
+period = chosen_period()
+if period is not None:
+    with database_errors():
+        data = reporting.dashboard(engine(), now(), period=period)
+        remember_revision(data.revision)
+        previous = period.previous()
+        st.caption(
+            f"{period.first:%b %d, %Y} – {period.last:%b %d, %Y} ({period.days} UTC days), "
+            f"compared with {previous.first:%b %d} – {previous.last:%b %d, %Y}. "
+            "“–”: nothing to count in the period."
+        )
+        show_metrics(data)
+        show_breaches(data)
+        show_charts(data)

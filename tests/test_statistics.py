@@ -3,14 +3,14 @@ comments, from the README's definitions."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
 
 from ticketdesk import reporting, services
-from ticketdesk.domain import TicketChange
-from ticketdesk.statistics import Mean
+from ticketdesk.domain import TicketChange, ValidationError
+from ticketdesk.statistics import AssigneeLoad, Mean, Share, SlaAchievement
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 # A period is whole UTC days ending today: the last 30 days are Oct 29 .. Nov 27 (from Oct 29
@@ -124,3 +124,160 @@ def test_months_are_utc_months(engine: Engine) -> None:
         ("2026-10", "Open", 1),
         ("2026-11", "Open", 1),
     ]
+
+
+# --- Medians, SLA achievement, reopen rate, breached tickets, open tickets by assignee -------
+# Default SLA targets (hours, first response / resolution): High 4 / 24, Medium 8 / 72,
+# Low 24 / 168. Deadlines of the `desk` tickets (creation + target of the current priority):
+#   A High   filed Nov 20 12:00: answer due Nov 20 16:00 (answered 14:00: met),
+#            close due Nov 21 12:00 (closed Nov 21 12:00, exactly at the deadline: met)
+#   B Low    filed Nov 25 12:00: answer due Nov 26 12:00 (never answered: 24 h late at NOW),
+#            close due Dec 02 12:00 (still ahead)
+#   C Medium filed Oct 01 12:00: answer due Oct 01 20:00 (answered Oct 2 00:00: 4 h late),
+#            close due Oct 04 12:00 (latest close Nov 2 12:00: 696 h = 29 d late)
+#   D Medium filed Sep 30 12:00: answer due Sep 30 20:00 (answered 18:00: met),
+#            close due Oct 03 12:00 (closed Oct 5 12:00: 48 h late)
+#   E High   filed Nov 26 12:00: answer due Nov 26 16:00 (answered 16:00 exactly: met),
+#            close due Nov 27 12:00 = NOW (not passed yet: undecided, not counted)
+
+
+def test_medians_over_the_last_30_days(desk: Engine) -> None:
+    data = reporting.dashboard(desk, NOW, period_days=30)
+    # Even counts: the mean of the two middle values. First responses A 2 h, E 4 h -> 3.0;
+    # before: D 6 h, C 12 h -> 9.0.
+    assert data.current.first_response_median == pytest.approx(3.0, abs=1e-6)
+    assert data.previous.first_response_median == pytest.approx(9.0, abs=1e-6)
+    # Latest closes in the period: A 24 h, C 768 h (reopened, closed again) -> 396.0; before:
+    # D 120 h alone (one ticket: its own value).
+    assert data.current.resolution_median == pytest.approx(396.0, abs=1e-6)
+    assert data.previous.resolution_median == pytest.approx(120.0, abs=1e-6)
+
+
+def test_a_period_with_one_ticket_and_an_empty_one(desk: Engine) -> None:
+    # Nov 21 .. 27: first responses E 4 h; closes A 24 h. Nov 14 .. 20: no close at all.
+    data = reporting.dashboard(desk, NOW, period_days=7)
+    assert data.current.first_response_median == pytest.approx(4.0, abs=1e-6)
+    assert data.current.resolution_median == pytest.approx(24.0, abs=1e-6)
+    assert data.previous.resolution_median is None
+    # Closes Nov 21 .. 27: A; reopens none -> 0 %. Nov 14 .. 20: no close -> no rate.
+    assert (data.current.closes, data.current.reopens) == (1, 0)
+    assert data.current.reopen_rate == 0.0
+    assert data.previous.reopen_rate is None
+    # Deadlines Nov 21 00:00 .. NOW: answers B (missed) and E (met at the deadline); closes
+    # A (Nov 21 12:00, met at the deadline). E's close deadline is NOW itself: not counted.
+    assert data.current.sla == SlaAchievement(Share(1, 2), Share(1, 1))
+    # Nov 14 .. 20: A's answer deadline (met); no close deadline.
+    assert data.previous.sla == SlaAchievement(Share(1, 1), Share(0, 0))
+    assert data.previous.sla.resolution.percent is None
+
+
+def test_sla_achievement_and_reopen_rate_over_30_days(desk: Engine) -> None:
+    data = reporting.dashboard(desk, NOW, period_days=30)
+    # Oct 29 .. NOW: answer deadlines A (met), B (missed), E (met) -> 2 of 3;
+    # close deadlines A (met) -> 1 of 1 (B's and E's are not passed).
+    assert data.current.sla == SlaAchievement(Share(2, 3), Share(1, 1))
+    assert data.current.sla.first_response.percent == pytest.approx(200 / 3)
+    # Sep 29 .. Oct 28: answers C (late), D (met) -> 1 of 2; closes C (its latest close is
+    # what counts: late) and D (late) -> 0 of 2.
+    assert data.previous.sla == SlaAchievement(Share(1, 2), Share(0, 2))
+    # Closes in the period: C Nov 2, A Nov 21; reopens: C Nov 1 -> 1 per 2 closes = 50 %.
+    # Before: closes C Oct 3, D Oct 5, no reopen -> 0 %.
+    assert data.current.reopen_rate == 50.0
+    assert data.previous.reopen_rate == 0.0
+
+
+def test_breached_tickets_now_and_in_a_past_period(desk: Engine) -> None:
+    ids = dict(zip("ABCDE", range(1, 6), strict=True))  # created in this order: IDs 1..5
+    data = reporting.dashboard(desk, NOW, period_days=30)
+    # Open now and past a deadline: B only (unanswered, 24 h past). No deadline of the period
+    # was met late. E is exactly at its close deadline: not past it.
+    assert [(b.ticket_id, b.late_by) for b in data.breaches] == [(ids["B"], timedelta(hours=24))]
+    b = data.breaches[0]
+    assert (b.code, b.state.first_response.label, b.state.resolution.label) == (
+        "TICKET-2",
+        "breached 24 h ago",
+        "5 d left",  # due Dec 2 12:00
+    )
+    assert data.open_past_target == 1
+    # Sep 29 .. Oct 28: C (close 696 h late) and D (close 48 h late) met their deadlines late;
+    # B is listed whatever the period (open and past its deadline now). Most overdue first.
+    past = reporting.dashboard(
+        desk, NOW, period=reporting.Period(date(2026, 9, 29), date(2026, 10, 28))
+    )
+    assert [(x.ticket_id, x.late_by) for x in past.breaches] == [
+        (ids["C"], timedelta(hours=696)),
+        (ids["D"], timedelta(hours=48)),
+        (ids["B"], timedelta(hours=24)),
+    ]
+    c = past.breaches[0].state
+    assert (c.first_response.label, c.resolution.label) == ("missed by 4 h", "missed by 29 d")
+
+
+def test_open_tickets_by_assignee_counts_the_unassigned(engine: Engine) -> None:
+    # Ana: one open, one closed (not counted); Ben: one open 30 h old and unanswered High
+    # (past its 4 h answer deadline); one open unassigned Low filed 1 h ago (within targets).
+    ana = ticket(engine, NOW - timedelta(hours=5), "Low")
+    services.update_ticket(engine, ana, TicketChange(assignee="Ana"), NOW - timedelta(hours=4))
+    gone = ticket(engine, NOW - timedelta(hours=5), "Low", (NOW - timedelta(hours=2), "Closed"))
+    services.update_ticket(engine, gone, TicketChange(assignee="Ana"), NOW - timedelta(hours=1))
+    ben = ticket(engine, NOW - timedelta(hours=30), "High")
+    services.update_ticket(engine, ben, TicketChange(assignee="Ben"), NOW - timedelta(hours=2))
+    ticket(engine, NOW - timedelta(hours=1), "Low")
+    data = reporting.dashboard(engine, NOW)
+    # Equal counts: by name, the unassigned (None) last.
+    assert data.by_assignee == [
+        AssigneeLoad("Ana", 1, 0),
+        AssigneeLoad("Ben", 1, 1),
+        AssigneeLoad(None, 1, 0),
+    ]
+    assert data.open_past_target == 1
+
+
+def test_median_of_an_odd_count_and_a_reply_as_first_response(engine: Engine) -> None:
+    # First responses on Nov 27: 1 h (a public reply), 2 h and 10 h (status changes):
+    # median 2 h, mean 13 / 3 h.
+    one = ticket(engine, NOW - timedelta(hours=3), "Low")
+    services.add_message(engine, one, "reply", "On it", NOW - timedelta(hours=2), "Al")
+    ticket(engine, NOW - timedelta(hours=4), "Low", (NOW - timedelta(hours=2), "In Progress"))
+    ticket(engine, NOW - timedelta(hours=11), "Low", (NOW - timedelta(hours=1), "Closed"))
+    data = reporting.dashboard(engine, NOW, period_days=1)
+    assert data.current.first_response_median == pytest.approx(2.0, abs=1e-6)
+    assert data.first_response == mean(13 / 3, 3)
+
+
+def test_an_empty_desk_has_no_figures(engine: Engine) -> None:
+    data = reporting.dashboard(engine, NOW, period_days=7)
+    for figures in (data.current, data.previous):
+        assert (figures.first_response_median, figures.resolution_median) == (None, None)
+        assert figures.reopen_rate is None
+        assert figures.sla == SlaAchievement(Share(0, 0), Share(0, 0))
+    assert (data.breaches, data.by_assignee, data.open_past_target) == ([], [], 0)
+
+
+def test_a_custom_period_in_the_past(desk: Engine) -> None:
+    period = reporting.custom_period(NOW, date(2026, 10, 1), date(2026, 10, 31))
+    assert (period.days, period.previous()) == (
+        31,
+        reporting.Period(date(2026, 8, 31), date(2026, 9, 30)),
+    )
+    data = reporting.dashboard(desk, NOW, period=period)
+    # Oct 1 00:00: only D existed (Open). Oct 31 24:00: C and D existed, both Closed then.
+    assert (data.open_at_period_start, data.open_at_period_end) == (1, 0)
+    assert data.created == 1  # C
+    # First responses in October: C 12 h; latest closes in October: none (C's Oct 3 close was
+    # undone by its reopen; D's Oct 5 close counts: 120 h).
+    assert data.current.first_response_median == pytest.approx(12.0, abs=1e-6)
+    assert data.current.resolution_median == pytest.approx(120.0, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "message"),
+    [
+        (date(2026, 11, 20), date(2026, 11, 19), "starts after it ends"),
+        (date(2026, 11, 20), date(2026, 11, 28), "cannot end after today"),
+        (date(2025, 1, 1), date(2026, 11, 27), "at most 366 days"),
+    ],
+)
+def test_a_custom_period_is_checked(first: date, last: date, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        reporting.custom_period(NOW, first, last)

@@ -1,59 +1,252 @@
-"""Services for the dashboard and its settings: plain values in and out, one transaction each."""
+"""Services for the dashboard and its settings: plain values in and out, one transaction each.
+The KPI definitions are in the README ("KPI definitions") and in statistics.py / sla.py."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Connection, Engine
 
-from . import counters, statistics
-from .db import read
-from .statistics import Mean
+from . import counters, sla, statistics
+from .db import read, run_transaction
+from .domain import Priority, ValidationError, ticket_code
+from .schema import tickets
+from .sla import SlaState, SlaTarget, Targets
+from .statistics import Activity, AssigneeLoad, Mean
+
+BREACH_LIMIT = 50
+"""The breached-tickets list shows at most this many, the most overdue first."""
+MAX_PERIOD_DAYS = 366
+
+
+@dataclass(frozen=True)
+class Period:
+    """The whole UTC days first..last (inclusive): [00:00 of first, 00:00 after last)."""
+
+    first: date
+    last: date
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.first, time(), UTC)
+
+    @property
+    def end(self) -> datetime:
+        return datetime.combine(self.last + timedelta(days=1), time(), UTC)
+
+    def previous(self) -> Period:
+        """The period of the same length right before this one."""
+        return Period(self.first - timedelta(days=self.days), self.first - timedelta(days=1))
+
+
+def last_days(now: datetime, days: int) -> Period:
+    """The `days` whole UTC days ending today (today included)."""
+    if days < 1:
+        raise ValueError("period_days must be at least 1")
+    today = now.astimezone(UTC).date()
+    return Period(today - timedelta(days=days - 1), today)
+
+
+def custom_period(now: datetime, first: date, last: date) -> Period:
+    """first..last as chosen by a person: checked, with a message saying what is wrong."""
+    today = now.astimezone(UTC).date()
+    if first > last:
+        raise ValidationError("The period starts after it ends; pick the start date first.")
+    if last > today:
+        raise ValidationError(f"The period cannot end after today ({today:%b %d, %Y}, UTC).")
+    period = Period(first, last)
+    if period.days > MAX_PERIOD_DAYS:
+        raise ValidationError(
+            f"Choose at most {MAX_PERIOD_DAYS} days; this range has {period.days:,}."
+        )
+    return period
+
+
+@dataclass(frozen=True)
+class PeriodFigures:
+    period: Period
+    created: int
+    closes: int
+    reopens: int
+    first_response: Mean
+    first_response_median: float | None
+    resolution: Mean
+    resolution_median: float | None
+    sla: statistics.SlaAchievement
+
+    @property
+    def reopen_rate(self) -> float | None:
+        """Reopens per 100 closes in the period; None without closes."""
+        return None if self.closes == 0 else 100.0 * self.reopens / self.closes
+
+
+@dataclass(frozen=True)
+class Breach:
+    """A ticket with a missed deadline: open past it now, or met late in the period."""
+
+    ticket_id: int
+    priority: str
+    status: str
+    assignee: str | None
+    state: SlaState
+    late_by: timedelta  # the furthest past one of its deadlines (open: so far)
+
+    @property
+    def code(self) -> str:
+        return ticket_code(self.ticket_id)
 
 
 @dataclass(frozen=True)
 class Dashboard:
-    period_days: int
-    first_day: date
+    current: PeriodFigures
+    previous: PeriodFigures
     open_now: int
     open_at_period_start: int
-    created: int
-    first_response: Mean
-    first_response_previous: Mean
-    resolution: Mean
-    resolution_previous: Mean
+    open_at_period_end: int  # open now when the period ends today
+    targets: dict[Priority, SlaTarget]
+    breaches: list[Breach]  # the BREACH_LIMIT most overdue
+    open_past_target: int  # Open or In Progress tickets past a deadline now
+    by_assignee: list[AssigneeLoad]
     status_per_month: list[tuple[str, str, int]]
     priority_counts: list[tuple[str, int]]
     revision: int  # the desk revision these numbers were read at
 
+    @property
+    def period(self) -> Period:
+        return self.current.period
 
-def dashboard(engine: Engine, now: datetime, period_days: int = 30) -> Dashboard:
-    """KPIs for the `period_days` UTC days ending today (today included), against the
-    `period_days` days before them."""
-    if period_days < 1:
-        raise ValueError("period_days must be at least 1")
+    @property
+    def period_days(self) -> int:
+        return self.period.days
+
+    @property
+    def first_day(self) -> date:
+        return self.period.first
+
+    @property
+    def created(self) -> int:
+        return self.current.created
+
+    @property
+    def first_response(self) -> Mean:
+        return self.current.first_response
+
+    @property
+    def first_response_previous(self) -> Mean:
+        return self.previous.first_response
+
+    @property
+    def resolution(self) -> Mean:
+        return self.current.resolution
+
+    @property
+    def resolution_previous(self) -> Mean:
+        return self.previous.resolution
+
+
+def dashboard(
+    engine: Engine, now: datetime, period_days: int = 30, period: Period | None = None
+) -> Dashboard:
+    """KPIs for `period` (default: the `period_days` UTC days ending today, today included),
+    against the period of the same length before it; one read transaction."""
+    chosen = period or last_days(now, period_days)
     today = now.astimezone(UTC).date()
-    first = today - timedelta(days=period_days - 1)
-    previous_first, previous_last = first - timedelta(days=period_days), first - timedelta(days=1)
 
     def work(conn: Connection) -> Dashboard:
-        current = statistics.activity(conn, first, today)
-        previous = statistics.activity(conn, previous_first, previous_last)
+        targets = sla.load_targets(conn)
         open_now = statistics.open_tickets_now(conn)
+        since_start = statistics.activity(conn, chosen.first, today)
+        after_end = statistics.activity(conn, chosen.last + timedelta(days=1), today)
+        by_assignee = statistics.open_by_assignee(conn, targets, now)
         return Dashboard(
-            period_days=period_days,
-            first_day=first,
+            current=_figures(conn, chosen, targets, now),
+            previous=_figures(conn, chosen.previous(), targets, now),
             open_now=open_now,
-            open_at_period_start=open_now - current.created + current.closes - current.reopens,
-            created=current.created,
-            first_response=current.first_response,
-            first_response_previous=previous.first_response,
-            resolution=current.resolution,
-            resolution_previous=previous.resolution,
+            open_at_period_start=open_now - _net_opened(since_start),
+            open_at_period_end=open_now - _net_opened(after_end),
+            targets=dict(targets),
+            breaches=_breaches(conn, targets, chosen, now),
+            open_past_target=sum(load.past_target for load in by_assignee),
+            by_assignee=by_assignee,
             status_per_month=statistics.status_per_month(conn),
             priority_counts=statistics.priority_counts(conn),
             revision=counters.current_revision(conn),
         )
 
     return read(engine, work)
+
+
+def _net_opened(activity: Activity) -> int:
+    """How much the open count grew over the days of `activity`."""
+    return activity.created - activity.closes + activity.reopens
+
+
+def _figures(conn: Connection, period: Period, targets: Targets, now: datetime) -> PeriodFigures:
+    counted = statistics.activity(conn, period.first, period.last)
+    return PeriodFigures(
+        period=period,
+        created=counted.created,
+        closes=counted.closes,
+        reopens=counted.reopens,
+        first_response=counted.first_response,
+        first_response_median=statistics.median_hours(
+            conn, tickets.c.first_response_at, period.start, period.end
+        ),
+        resolution=counted.resolution,
+        resolution_median=statistics.median_hours(
+            conn, tickets.c.closed_at, period.start, period.end
+        ),
+        # Deadlines still ahead of `now` are not decided yet.
+        sla=statistics.sla_achievement(conn, targets, period.start, min(period.end, now)),
+    )
+
+
+def _breaches(conn: Connection, targets: Targets, period: Period, now: datetime) -> list[Breach]:
+    """Open tickets past a deadline now, and tickets that met a deadline of the period late:
+    the BREACH_LIMIT furthest past one, each once. SQL picks the most overdue of each kind; the
+    labels and the order come from sla_state, so they read as in the ticket table."""
+    window_end = min(period.end, now)
+    rows = statistics.overdue_open(conn, targets, now, BREACH_LIMIT)
+    rows += statistics.missed_in(conn, targets, period.start, window_end, BREACH_LIMIT)
+    found: dict[int, Breach] = {}
+    for row in rows:
+        state = sla.sla_state(
+            row.priority,
+            row.created_at,
+            row.first_response_at,
+            row.closed_at,
+            row.status,
+            targets,
+            now,
+        )
+        late = [
+            clock.late_by
+            for clock in (state.first_response, state.resolution)
+            if clock.late_by is not None
+            and (clock.overdue_now or period.start <= clock.due < window_end)
+        ]
+        if late:
+            found[row.id] = Breach(row.id, row.priority, row.status, row.assignee, state, max(late))
+    ranked = sorted(found.values(), key=lambda b: (-b.late_by, b.ticket_id))
+    return ranked[:BREACH_LIMIT]
+
+
+def sla_targets(engine: Engine) -> dict[Priority, SlaTarget]:
+    """The SLA targets per priority, as stored."""
+    return read(engine, sla.load_targets)
+
+
+def save_sla_targets(
+    engine: Engine, raw: Mapping[str, tuple[object, object]], expected: Targets | None = None
+) -> dict[Priority, SlaTarget]:
+    """Validate and store all three priorities' targets in one transaction. With `expected`
+    (the targets the form was drawn from), refuse with StaleTargets if someone changed them
+    since. Returns the stored targets."""
+    targets = sla.validate_targets(raw)
+    return run_transaction(engine, lambda conn: sla.store_targets(conn, targets, expected))

@@ -1,0 +1,241 @@
+"""The Dashboard and Settings pages in AppTest, on a real SQLite file, with the clock fixed."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from sqlalchemy import Engine
+from streamlit.testing.v1 import AppTest
+
+from ticketdesk import reporting, services
+from ticketdesk.db import make_engine, migrate
+from ticketdesk.domain import Priority, TicketChange
+from ticketdesk.sla import DEFAULT_TARGETS, SlaTarget
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "ticket.py")
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+def ago(hours: float) -> datetime:
+    return NOW - timedelta(hours=hours)
+
+
+@pytest.fixture
+def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """An empty, migrated SQLite desk that the app opens, and the app's clock at NOW."""
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    monkeypatch.setenv("TICKETDESK_DATABASE_URL", url)
+    monkeypatch.setenv("TICKETDESK_DEMO_TICKETS", "0")
+    monkeypatch.chdir(ROOT)
+    monkeypatch.syspath_prepend(str(ROOT))
+    sys.modules.pop("app_pages.shared", None)
+    import app_pages.shared
+
+    monkeypatch.setattr(app_pages.shared, "now", lambda: NOW)
+    engine = make_engine(url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+def page(path: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.switch_page(path).run()
+    assert not at.exception
+    return at
+
+
+def target_input(at: AppTest, kind: str, priority: str) -> Any:
+    """The settings form's input for one target ("first" or "resolution")."""
+    label = {"first": "First-response", "resolution": "Resolution"}[kind]
+    wanted = f"{label} target for {priority} (hours)"
+    return next(n for n in at.number_input if n.label == wanted)
+
+
+def metrics(at: AppTest) -> dict[str, Any]:
+    return {m.label: m for m in at.metric}
+
+
+def chart_rows(chart: Any) -> list[dict[str, Any]]:
+    """The rows an Altair chart sends to the browser."""
+    (dataset,) = chart.proto.datasets
+    return list(pa.ipc.open_stream(dataset.data.data).read_all().to_pylist())
+
+
+def three_tickets(engine: Engine) -> dict[str, int]:
+    """X: High, answered after 3 h by a status change, closed after 9 h (Ana).
+    Y: Low, filed 30 h ago, never answered (answer due 24 h after: 6 h ago). Unassigned.
+    Z: Medium, filed 20 h ago, answered by a public reply after 11 h (due after 8 h: 3 h
+       late), still Open (Ben)."""
+    x = services.create_ticket(engine, "X", "High", ago(10)).id
+    services.update_ticket(engine, x, TicketChange(status="In Progress", assignee="Ana"), ago(7))
+    services.update_ticket(engine, x, TicketChange(status="Closed"), ago(1))
+    y = services.create_ticket(engine, "Y", "Low", ago(30)).id
+    z = services.create_ticket(engine, "Z", "Medium", ago(20)).id
+    services.update_ticket(engine, z, TicketChange(assignee="Ben"), ago(19))
+    services.add_message(engine, z, "reply", "Looking into it", ago(9), "Ben")
+    return {"X": x, "Y": y, "Z": z}
+
+
+def test_dashboard_figures_for_the_last_30_days(desk: Engine) -> None:
+    ids = three_tickets(desk)
+    at = page("app_pages/dashboard.py")
+    shown = metrics(at)
+    # Open: Y and Z; none was open on Oct 29 00:00.
+    assert (shown["Number of open tickets"].value, shown["Number of open tickets"].delta) == (
+        "2",
+        "2",
+    )
+    assert (shown["New tickets"].value, shown["New tickets"].delta) == ("3", "3")
+    # First responses: X 3 h, Z 11 h: mean 7.0, median of an even count (3 + 11) / 2 = 7.0.
+    assert shown["First response time (hours)"].value == "7.0"
+    assert shown["Median first response (hours)"].value == "7.0"
+    # Resolutions: X 9 h. Nothing in the previous period: no delta.
+    assert shown["Average resolution time (hours)"].value == "9.0"
+    assert shown["Median resolution time (hours)"].value == "9.0"
+    assert not shown["Median resolution time (hours)"].delta
+    # Answer deadlines passed in the period: X met, Y missed (unanswered), Z missed (late):
+    # 1 of 3. No resolution deadline has passed yet (X's is 14 h ahead): a dash.
+    assert shown["First responses within target"].value == "33.3 %"
+    assert shown["Resolutions within target"].value == "–"
+    # One close, no reopen: 0 %; no close before: no delta.
+    assert (shown["Reopen rate"].value, shown["Reopen rate"].delta) == ("0.0 %", "")
+    assert shown["Open tickets past a target"].value == "1"  # Y
+
+    (breached,) = at.dataframe
+    rows = breached.value.to_dict("records")
+    assert [(r["Ticket"], r["First response"], r["Resolution"]) for r in rows] == [
+        (f"TICKET-{ids['Y']}", "breached 6 h ago", "5 d 18 h left"),  # due 138 h ahead
+        (f"TICKET-{ids['Z']}", "missed by 3 h", "2 d 4 h left"),  # due 52 h ahead
+    ]
+    assert [r["Assignee"] for r in rows] == ["Unassigned", "Ben"]
+
+    by_month, by_priority, by_assignee = (chart_rows(c) for c in at.get("vega_lite_chart"))
+    assert sorted((r["Status"], r["Tickets"]) for r in by_month) == [("Closed", 1), ("Open", 2)]
+    assert sorted((r["Priority"], r["Tickets"]) for r in by_priority) == [
+        ("High", 1),
+        ("Low", 1),
+        ("Medium", 1),
+    ]
+    # Aggregated rows only: one per assignee and SLA state, the unassigned included.
+    assert sorted((r["Assignee"], r["SLA"], r["Tickets"]) for r in by_assignee) == [
+        ("Ben", "Within targets", 1),
+        ("Unassigned", "Past a target", 1),
+    ]
+
+
+def test_an_empty_desk_shows_dashes_not_numbers(desk: Engine) -> None:
+    at = page("app_pages/dashboard.py")
+    shown = metrics(at)
+    for label in (
+        "First response time (hours)",
+        "Median first response (hours)",
+        "Average resolution time (hours)",
+        "Median resolution time (hours)",
+        "First responses within target",
+        "Resolutions within target",
+        "Reopen rate",
+    ):
+        assert (shown[label].value, shown[label].delta) == ("–", ""), label
+    assert shown["Number of open tickets"].value == "0"
+    assert "No ticket is past a deadline." in at.success[0].value
+    assert "No open tickets." in at.info[0].value
+
+
+def test_periods_of_7_days_and_a_custom_range(desk: Engine) -> None:
+    three_tickets(desk)
+    at = page("app_pages/dashboard.py")
+    at.segmented_control(key="period").set_value(7).run()
+    assert not at.exception
+    assert "Nov 21, 2026 – Nov 27, 2026 (7 UTC days)" in at.caption[0].value
+    assert metrics(at)["New tickets"].value == "3"
+
+    at.segmented_control(key="period").set_value(0).run()  # Custom
+    at.date_input(key="period_dates").set_value((date(2026, 9, 1), date(2026, 9, 30))).run()
+    assert not at.exception
+    assert "Sep 01, 2026 – Sep 30, 2026 (30 UTC days)" in at.caption[0].value
+    shown = metrics(at)
+    assert shown["New tickets"].value == "0"
+    assert shown["First response time (hours)"].value == "–"
+
+    at.date_input(key="period_dates").set_value((date(2024, 1, 1), date(2026, 11, 27))).run()
+    assert not at.exception
+    assert "at most 366 days" in at.error[0].value
+    assert not at.metric
+
+
+def test_settings_shows_and_saves_the_targets(desk: Engine) -> None:
+    at = page("app_pages/settings.py")
+    assert target_input(at, "first", "High").value == 4
+    assert target_input(at, "resolution", "Low").value == 168
+    target_input(at, "first", "High").set_value(1.5)
+    target_input(at, "resolution", "High").set_value(12)
+    at.button[0].click().run()
+    assert not at.exception
+    assert "Saved" in at.success[0].value
+    assert reporting.sla_targets(desk)[Priority.HIGH] == SlaTarget(1.5, 12)
+    assert target_input(at, "first", "High").value == 1.5
+    # The dashboard uses them.
+    dashboard = page("app_pages/dashboard.py")
+    assert any("High 1.5 h / 12 h" in c.value for c in dashboard.caption)
+
+
+@pytest.mark.parametrize(
+    ("which", "value", "message"),
+    [
+        (
+            ("resolution", "Medium"),
+            5,
+            "Medium: the resolution target (5 h) cannot be shorter than the first-response "
+            "target (8 h).",
+        ),
+        (("first", "Low"), -2, "Low: the first-response target must be more than 0 hours."),
+        (("first", "High"), 0, "High: the first-response target must be more than 0 hours."),
+    ],
+)
+def test_settings_refuses_bad_targets_with_a_message(
+    desk: Engine, which: tuple[str, str], value: float, message: str
+) -> None:
+    at = page("app_pages/settings.py")
+    target_input(at, *which).set_value(value)
+    at.button[0].click().run()
+    assert not at.exception
+    assert message in at.error[0].value
+    assert target_input(at, *which).value == value  # still in the form, to correct
+    assert reporting.sla_targets(desk) == DEFAULT_TARGETS
+
+
+def test_settings_does_not_overwrite_someone_elses_targets(desk: Engine) -> None:
+    at = page("app_pages/settings.py")
+    theirs = {"High": (2, 24), "Medium": (8, 72), "Low": (24, 168)}
+    reporting.save_sla_targets(desk, theirs)  # another person, after this form was drawn
+    target_input(at, "first", "Low").set_value(12)
+    at.button[0].click().run()
+    assert not at.exception
+    assert "Someone else changed the SLA targets" in at.warning[0].value
+    assert "High 2 h / 24 h" in at.warning[0].value
+    assert reporting.sla_targets(desk)[Priority.LOW] == SlaTarget(24, 168)
+    # The form now shows their targets; saving again applies on top of them.
+    assert target_input(at, "first", "High").value == 2
+    target_input(at, "first", "Low").set_value(12)
+    at.button[0].click().run()
+    assert reporting.sla_targets(desk)[Priority.LOW] == SlaTarget(12, 168)
+    assert reporting.sla_targets(desk)[Priority.HIGH] == SlaTarget(2, 24)
+
+
+def test_settings_shows_targets_saved_elsewhere_on_the_next_run(desk: Engine) -> None:
+    at = page("app_pages/settings.py")
+    reporting.save_sla_targets(desk, {"High": (3, 30), "Medium": (8, 72), "Low": (24, 168)})
+    at.run()  # e.g. coming back to the page: the form shows what is stored now
+    assert not at.exception
+    assert (
+        target_input(at, "first", "High").value,
+        target_input(at, "resolution", "High").value,
+    ) == (3, 30)
