@@ -152,6 +152,15 @@ def render_detail(code: str) -> None:
             )
             st.text_input("…or another agent", key="detail_assignee_other", max_chars=100)
             st.form_submit_button("Save", on_click=save_fields, args=(ticket,))
+        state = services.sla_of(ticket, detail.targets, now())
+        st.subheader("Targets")
+        for name, clock in (
+            ("First response", state.first_response),
+            ("Resolution", state.resolution),
+        ):
+            colour = {"met": "green", "breached": "red"}.get(clock.outcome, "blue")
+            st.markdown(f"{name}: :{colour}-badge[{clock.label}]")
+            st.caption(f"due {when(clock.due)}")
         st.subheader("History")
         for change in reversed(detail.history):
             st.text(f"{when(change.occurred_at)}  {change.describe()}")

@@ -14,6 +14,7 @@ import streamlit as st
 from app_pages.shared import (
     actor,
     browser_timezone,
+    database_errors,
     engine,
     now,
     remember_revision,
@@ -23,12 +24,14 @@ from ticketdesk.domain import (
     ISSUE_MAX_CHARS,
     PRIORITIES,
     STATUSES,
+    Priority,
     Ticket,
     TicketChange,
     TicketDeskError,
 )
 from ticketdesk.export import to_query
 from ticketdesk.listing import Sort, SortColumn, TicketFilter
+from ticketdesk.sla import SlaTarget
 
 GRID_COLUMNS = {"Issue": "issue", "Status": "status", "Priority": "priority"}
 ORDERS = {True: "Descending", False: "Ascending"}
@@ -61,13 +64,20 @@ def save_grid_edits(grid_key: str, shown: list[Ticket]) -> None:
         except TicketDeskError as exc:
             messages.append(str(exc))
     if messages:
-        st.session_state.flash = ("error", "\n\n".join(messages))
+        st.session_state.table_flash = "\n\n".join(messages)
     # A fresh grid shows what the database now holds, with no pending edits left over.
     st.session_state.grid_revision = st.session_state.get("grid_revision", 0) + 1
 
 
-def tickets_frame(tickets: list[Ticket]) -> pd.DataFrame:
+def tickets_frame(
+    tickets: list[Ticket], targets: dict[Priority, SlaTarget] | None = None
+) -> pd.DataFrame:
     zone = browser_timezone()
+    moment = now()
+    sla_labels = [
+        services.sla_headline(services.sla_of(t, targets, moment)) if targets else ""
+        for t in tickets
+    ]
     # Explicit dtypes: an empty page must still give the grid text and datetime columns.
     return pd.DataFrame(
         {
@@ -80,6 +90,7 @@ def tickets_frame(tickets: list[Ticket]) -> pd.DataFrame:
                 dtype="datetime64[us]",
             ),
             "Assignee": pd.Series([t.assignee or "" for t in tickets], dtype="string"),
+            "SLA": pd.Series(sla_labels, dtype="string"),
             "Open": pd.Series([f"?ticket={t.code}" for t in tickets], dtype="string"),
         }
     )
@@ -154,8 +165,22 @@ def render_list() -> None:
         st.selectbox("Priority", PRIORITIES, key="new_priority", index=1)
         st.form_submit_button("Submit", on_click=submit_ticket, type="primary")
     show_flash()
-
     st.header("Existing tickets")
+    ticket_table()
+
+
+@st.fragment
+def ticket_table() -> None:
+    """The filters, one page of the grid, the pager and the export link: a fragment, so that
+    paging, searching and editing cells rerun only this part of the page."""
+    with database_errors():
+        show_table()
+
+
+def show_table() -> None:
+    refusal = st.session_state.pop("table_flash", None)
+    if refusal:
+        st.error(refusal, icon=":material/error:")
     flt, sort = read_view()
     if flt.assignee == "":
         st.info("Enter your name in the sidebar to see the tickets assigned to you.")
@@ -174,12 +199,12 @@ def render_list() -> None:
     )
     grid_key = f"grid-{state.get('grid_revision', 0)}"
     st.data_editor(
-        tickets_frame(result.tickets),
+        tickets_frame(result.tickets, result.targets),
         key=grid_key,
         hide_index=True,
         width="stretch",
         height=38 + 35 * max(len(result.tickets), 1),
-        disabled=["ID", "Date Submitted", "Assignee", "Open"],
+        disabled=["ID", "Date Submitted", "Assignee", "SLA", "Open"],
         column_config={
             "ID": st.column_config.TextColumn("ID", width="small"),
             "Issue": st.column_config.TextColumn(
@@ -195,6 +220,9 @@ def render_list() -> None:
                 "Date Submitted", format="YYYY-MM-DD HH:mm"
             ),
             "Assignee": st.column_config.TextColumn("Assignee", width="small"),
+            "SLA": st.column_config.TextColumn(
+                "SLA", help="Time left to the target that matters now, or how late it is"
+            ),
             "Open": st.column_config.LinkColumn(
                 "Open", display_text="Open", width="small", help="The ticket's page"
             ),

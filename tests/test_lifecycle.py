@@ -107,3 +107,20 @@ def test_two_agents_replying_at_once_never_conflict(engine: Engine) -> None:
         "first",
         "second",
     ]
+
+
+def test_sla_headline_follows_the_clock_that_matters(engine: Engine) -> None:
+    t = services.create_ticket(engine, "Server room is hot", "High", T0)  # 4 h / 24 h
+    page = services.ticket_page(engine, TicketFilter(), Sort())
+    targets = page.targets
+
+    def headline(at: datetime) -> str:
+        current = services.ticket_page(engine, TicketFilter(), Sort()).tickets[0]
+        return services.sla_headline(services.sla_of(current, targets, at))
+
+    assert headline(hours(1)) == "Response 3 h left"
+    assert headline(hours(6)) == "Response breached 2 h ago"
+    services.add_message(engine, t.id, "reply", "On it", hours(2), "Al")
+    assert headline(hours(10)) == "Resolve 14 h left"
+    services.update_ticket(engine, t.id, TicketChange(status="Closed"), hours(30))
+    assert headline(hours(40)) == "Resolved: missed by 6 h"

@@ -194,3 +194,13 @@ def test_first_day_filter_uses_utc_days(engine: Engine) -> None:
     services.create_ticket(engine, "late", "Low", datetime(2026, 5, 1, 23, 59, tzinfo=UTC))
     flt = TicketFilter(submitted_from=date(2026, 5, 2))
     assert services.ticket_page(engine, flt, Sort()).matching == 0
+
+
+def test_page_one_shows_a_ticket_filed_after_it_was_drawn(engine: Engine) -> None:
+    make_desk(engine, 5, seed=2)
+    first = services.ticket_page(engine, TicketFilter(), Sort(), size=3)
+    newest = services.create_ticket(engine, "just filed", "High", START + timedelta(days=9))
+    again = services.ticket_page(
+        engine, TicketFilter(), Sort(), page=1, anchor=first.anchor, size=3
+    )
+    assert again.tickets[0].id == newest.id

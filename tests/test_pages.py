@@ -62,8 +62,11 @@ def test_adding_a_ticket_stores_it_and_shows_its_details(sqlite_url: str) -> Non
         "Priority",
         "Date Submitted",
         "Assignee",
+        "SLA",
         "Open",
     ]
+    # A new High ticket: 4 hours to the first response (the seconds of this test aside).
+    assert grid.iloc[0]["SLA"] in ("Response 4 h left", "Response 3 h 59 min left")
     assert grid.iloc[0]["Open"] == f"?ticket={ticket.code}"
     assert grid.iloc[0]["ID"] == ticket.code
     assert at.text_area(key="new_issue").value == ""  # ready for the next ticket

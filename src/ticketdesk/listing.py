@@ -173,13 +173,15 @@ def fetch_page(
     """Page `page` (from 1) of the matching tickets in `sort` order. It is reached from the
     nearest known place (the start, the end when `total` is exact, or the `anchor` of the page
     shown before) so that its cost does not grow with its number."""
-    routes: list[tuple[int, str]] = [((page - 1), "start")]
+    # (pages to skip, preference, route): on a tie the start wins, so page 1 always shows
+    # the newest tickets even when the anchor is page 1 as it was drawn before they came.
+    routes: list[tuple[int, int, str]] = [(page - 1, 0, "start")]
     if total is not None:
         last_page = max(1, -(-total // size))
-        routes.append(((last_page - page), "end"))
+        routes.append((last_page - page, 2, "end"))
     if anchor is not None:
-        routes.append((abs(page - anchor.page), "anchor"))
-    _, route = min(routes)
+        routes.append((abs(page - anchor.page), 1, "anchor"))
+    *_, route = min(routes)
     if route == "start":
         query, _ = _ordered(conn, flt, sort, forward=True)
         rows = list(conn.execute(query.offset((page - 1) * size).limit(size)))

@@ -9,13 +9,14 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine
 
-from . import conversation, counters, listing, storage
+from . import conversation, counters, listing, sla, storage
 from .db import read, run_transaction
 from .domain import (
     Change,
     EventKind,
     Message,
     MessageKind,
+    Priority,
     Ticket,
     TicketChange,
     TicketDeskError,
@@ -30,6 +31,7 @@ from .domain import (
     validate_status,
 )
 from .listing import PageAnchor, Sort, TicketFilter
+from .sla import SlaState, SlaTarget
 
 
 class StaleTicket(TicketDeskError):
@@ -123,6 +125,7 @@ class TicketDetail:
     messages: list[Message]
     history: list[Change]
     revision: int
+    targets: dict[Priority, SlaTarget]
 
 
 def ticket_detail(engine: Engine, code: str, include_notes: bool = True) -> TicketDetail:
@@ -141,6 +144,7 @@ def ticket_detail(engine: Engine, code: str, include_notes: bool = True) -> Tick
             conversation.messages_for(conn, ticket_id, include_notes),
             history,
             counters.current_revision(conn),
+            sla.load_targets(conn),
         )
 
     return read(engine, work)
@@ -175,6 +179,7 @@ class TicketPage:
     matching_is_lower_bound: bool
     anchor: PageAnchor | None
     revision: int  # the desk revision this page was read at
+    targets: dict[Priority, SlaTarget]  # to show each row's time left or breach
 
 
 def ticket_page(
@@ -197,7 +202,8 @@ def ticket_page(
             conn, flt, sort, shown, size, None if capped else matching, usable
         )
         revision = counters.current_revision(conn)
-        return TicketPage(rows, shown, pages, matching, capped, new_anchor, revision)
+        targets = sla.load_targets(conn)
+        return TicketPage(rows, shown, pages, matching, capped, new_anchor, revision, targets)
 
     return read(engine, work)
 
@@ -206,3 +212,27 @@ def export_tickets(engine: Engine, flt: TicketFilter, sort: Sort) -> Iterator[Ti
     """Every ticket of the filtered view, streamed inside one read transaction."""
     with engine.connect() as conn, conn.begin():  # a deferred (read) transaction
         yield from listing.export_rows(conn, flt, sort)
+
+
+def sla_of(ticket: Ticket, targets: dict[Priority, SlaTarget], now: datetime) -> SlaState:
+    """Where `ticket` stands against its priority's targets at `now`."""
+    return sla.sla_state(
+        ticket.priority,
+        ticket.created_at,
+        ticket.first_response_at,
+        ticket.closed_at,
+        ticket.status,
+        targets,
+        now,
+    )
+
+
+def sla_headline(state: SlaState) -> str:
+    """The clock that matters now, in a few words: the first response until there is one,
+    then the resolution."""
+    first, resolution = state.first_response, state.resolution
+    if first.done_at is None:
+        return f"Response {first.label}"
+    if resolution.done_at is None:
+        return f"Resolve {resolution.label}"
+    return f"Resolved: {resolution.label}"
