@@ -235,9 +235,10 @@ def show_charts(data: Dashboard) -> None:
         alt.Chart(by_month)
         .mark_bar()
         .encode(
-            x=alt.X("Month:O", title="Month submitted"),
-            xOffset=alt.XOffset("Status:N", sort=list(STATUSES)),
-            y=alt.Y("Tickets:Q"),
+            x=alt.X("Month:O", title="Month submitted", axis=alt.Axis(labelAngle=0)),
+            # Every status keeps its slot, so bars do not change width as statuses come and go.
+            xOffset=alt.XOffset("Status:N", scale=alt.Scale(domain=list(STATUSES))),
+            y=alt.Y("Tickets:Q", axis=alt.Axis(format="d", tickMinStep=1)),
             color=alt.Color(
                 "Status:N", scale=alt.Scale(domain=list(STATUSES), range=STATUS_COLOURS)
             ),
@@ -290,7 +291,7 @@ def show_assignees(data: Dashboard) -> None:
         .mark_bar()
         .encode(
             y=alt.Y("Assignee:N", sort=order, title=None),
-            x=alt.X("Tickets:Q", title="Open tickets"),
+            x=alt.X("Tickets:Q", title="Open tickets", axis=alt.Axis(format="d", tickMinStep=1)),
             color=alt.Color("SLA:N", scale=alt.Scale(domain=states, range=LOAD_COLOURS)),
             order=alt.Order("SLA:N", sort="descending"),
             tooltip=["Assignee:N", "SLA:N", "Tickets:Q", "Open:Q"],

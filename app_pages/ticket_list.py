@@ -53,6 +53,8 @@ def submit_ticket() -> None:
 
 def save_grid_edits(grid_key: str, shown: list[Ticket]) -> None:
     """Grid callback: write each edited row to its ticket, one transaction per ticket."""
+    if grid_key != f"grid-{st.session_state.get('grid_revision', 0)}":
+        return  # an edit from a grid already replaced: its rows are not the ones shown now
     edited: dict[int, dict[str, Any]] = st.session_state[grid_key]["edited_rows"]
     messages: list[str] = []
     for row, cells in edited.items():
@@ -60,9 +62,11 @@ def save_grid_edits(grid_key: str, shown: list[Ticket]) -> None:
         change = TicketChange(**{GRID_COLUMNS[c]: v for c, v in cells.items() if c in GRID_COLUMNS})
         try:
             services.update_ticket(engine(), ticket.id, change, now(), ticket.version, actor())
-            st.toast(f"{ticket.code} saved", icon=":material/check:")
         except TicketDeskError as exc:
             messages.append(str(exc))
+        else:
+            # Shown by the fragment's own rerun: a callback of a fragment must not draw.
+            st.session_state.setdefault("table_saved", []).append(ticket.code)
     if messages:
         st.session_state.table_flash = "\n\n".join(messages)
     # A fresh grid shows what the database now holds, with no pending edits left over.
@@ -106,7 +110,15 @@ def show_flash() -> None:
             f"Ticket {payload.code} submitted. Here are its details:",
             icon=":material/check_circle:",
         )
-        st.dataframe(tickets_frame([payload]), hide_index=True, width="stretch")
+        st.dataframe(
+            tickets_frame([payload]),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "Date Submitted": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+                "Open": st.column_config.LinkColumn(display_text="Open"),
+            },
+        )
     else:
         st.error(payload, icon=":material/error:")
 
@@ -178,6 +190,8 @@ def ticket_table() -> None:
 
 
 def show_table() -> None:
+    for code in st.session_state.pop("table_saved", []):
+        st.toast(f"{code} saved", icon=":material/check:")
     refusal = st.session_state.pop("table_flash", None)
     if refusal:
         st.error(refusal, icon=":material/error:")

@@ -38,3 +38,27 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:  # type: i
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+
+
+def test_servers_starting_together_migrate_once(database: str) -> None:
+    """Several app servers may start at once on one new database (SQLite's IMMEDIATE lock,
+    PostgreSQL's advisory lock): every one of them must come up."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        engine = make_engine(database)
+        try:
+            migrate(engine)
+        except BaseException as exc:  # the test reports whatever escaped
+            errors.append(exc)
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []

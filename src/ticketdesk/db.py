@@ -23,6 +23,7 @@ SQLITE_CACHE_KIB = 65536  # per connection; the default 2 MB thrashes indexes at
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _RETRIES = 5
 WRITE_OPTION = "ticketdesk_writes"
+MIGRATION_LOCK_KEY = 0x7469636B  # "tick": the advisory lock that serialises migrations
 
 
 def make_engine(url: str) -> Engine:
@@ -74,6 +75,10 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     cfg = alembic_config(engine)
     try:
         with engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Several app servers may start at once on one database: one migrates, the
+                # others wait here and then find nothing left to do.
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
     except OperationalError as exc:

@@ -41,7 +41,7 @@ SERVER_START_TIMEOUT_S = 45.0
 UI_TIMEOUT_MS = 30_000
 """Upper bound for any single UI expectation. They normally hold within a second; a page load
 takes 2 s on a quiet machine and up to about 11 s was seen on a heavily loaded one."""
-VIEWPORT = {"width": 1400, "height": 1700}
+VIEWPORT = {"width": 1400, "height": 2300}
 """Tall enough that screenshots show the whole Tickets page and both dashboard charts
 (Streamlit scrolls an inner container, so full-page screenshots do not help)."""
 
@@ -456,7 +456,7 @@ class Desk:
     def column_index(self, column: str) -> int:
         """The `<col>` of `column`'s accessible cells `glide-cell-<col>-<row>`: its header's
         position in the grid (hide_index=True, so no index column comes first)."""
-        if self._columns is None:
+        if not self._columns:  # an empty grid may not have drawn its header row yet
             self._columns = self.grid_headers()
         assert column in self._columns, f"no column {column!r} in {self._columns}"
         return self._columns.index(column)

@@ -131,6 +131,7 @@ def test_two_app_servers_on_one_postgres(
         expect(ben.grid().locator("td").filter(has_text=re.compile(rf"^{code}$"))).to_have_count(
             1, timeout=LIVE_TIMEOUT_MS
         )
+        ben.reload()  # seen live above; a fresh page for the edit helpers' header map
         ben.edit_choice(code, "Priority", "High")  # through server 2 ...
         expect(ana.cell("Priority", ana.row_of(code))).to_have_text(  # ... seen via server 1
             "High", timeout=LIVE_TIMEOUT_MS
