@@ -8,7 +8,9 @@ import streamlit as st
 TICKETS_ICON = ":material/confirmation_number:"
 
 if __name__ == "__main__":
-    st.set_page_config(page_title="Ticket desk", page_icon=TICKETS_ICON, layout="wide")
+    # An emoji favicon: a Material one is fetched from a font server, which an internal
+    # network may not reach (a console error on every page load).
+    st.set_page_config(page_title="Ticket desk", page_icon="🎫", layout="wide")
     navigation = st.navigation(
         [
             st.Page("app_pages/tickets.py", title="Tickets", icon=TICKETS_ICON, default=True),
