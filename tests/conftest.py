@@ -65,6 +65,19 @@ def engine(database: str) -> Iterator[Engine]:
     eng.dispose()
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def app_sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """For AppTest: the app (run from the project root) on a new, empty SQLite file."""
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    monkeypatch.setenv("TICKETDESK_DATABASE_URL", url)
+    monkeypatch.setenv("TICKETDESK_DEMO_TICKETS", "0")
+    monkeypatch.chdir(ROOT)
+    return url
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "database" in metafunc.fixturenames:
         only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None

@@ -20,12 +20,8 @@ APP = str(ROOT / "ticket.py")
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'app.db'}"
-    monkeypatch.setenv("TICKETDESK_DATABASE_URL", url)
-    monkeypatch.setenv("TICKETDESK_DEMO_TICKETS", "0")
-    monkeypatch.chdir(ROOT)
-    return url
+def sqlite_url(app_sqlite_url: str) -> str:
+    return app_sqlite_url
 
 
 def tickets_page() -> AppTest:
