@@ -22,30 +22,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from ticketdesk.demo import ISSUES  # the same issue texts as our demo data
+
 STATUSES = ["Open", "In Progress", "Closed"]
 PRIORITIES = ["High", "Medium", "Low"]
-ISSUES = [
-    "Network connectivity issues in the office",
-    "Software application crashing on startup",
-    "Printer not responding to print commands",
-    "Email server downtime",
-    "Data backup failure",
-    "Login authentication problems",
-    "Website performance degradation",
-    "Security vulnerability identified",
-    "Hardware malfunction in the server room",
-    "Employee unable to access shared files",
-    "Database connection failure",
-    "Mobile application not syncing data",
-    "VoIP phone system issues",
-    "VPN connection problems for remote employees",
-    "System updates causing compatibility issues",
-    "File server running out of storage space",
-    "Intrusion detection system alerts",
-    "Inventory management system errors",
-    "Customer data not loading in CRM",
-    "Collaboration tool not sending notifications",
-]
 
 
 def demo_tickets(count: int) -> pd.DataFrame:
