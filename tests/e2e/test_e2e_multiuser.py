@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import create_engine, text
 
+from tests.conftest import postgres_schema_url
 from tests.e2e.conftest import AppServer, Desk, free_port, run_app
 from ticketdesk.config import database_url
 
@@ -104,7 +105,7 @@ def postgres_schema() -> Iterator[str]:
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
-        yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+        yield postgres_schema_url(schema)
     finally:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
