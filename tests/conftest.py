@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from ticketdesk import account_services
 from ticketdesk.config import database_url
 from ticketdesk.db import make_engine, migrate
+from ticketdesk.identity import Account
 
 POSTGRES_URL = os.environ.get("TICKETDESK_TEST_POSTGRES_URL", "").strip()
 BACKENDS = [
@@ -82,3 +84,30 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "database" in metafunc.fixturenames:
         only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
         metafunc.parametrize("database", ["sqlite"] if only_sqlite else BACKENDS, indirect=True)
+
+
+def _account(engine: Engine, name: str, role: str) -> Account:
+    """An account made the way `ticketdesk create-admin` makes one (no password: these sign
+    in through the services the tests call, not through the sign-in form)."""
+    email = name.lower().replace(" ", ".") + "@example.com"
+    return account_services.create_account(engine, None, email, name, role, None, NOW)
+
+
+@pytest.fixture
+def agent(engine: Engine) -> Account:
+    return _account(engine, "Ana Agent", "agent")
+
+
+@pytest.fixture
+def admin(engine: Engine) -> Account:
+    return _account(engine, "Ada Admin", "admin")
+
+
+@pytest.fixture
+def requester(engine: Engine) -> Account:
+    return _account(engine, "Rita Requester", "requester")
+
+
+@pytest.fixture
+def other_requester(engine: Engine) -> Account:
+    return _account(engine, "Otto Requester", "requester")

@@ -3,6 +3,7 @@ a clear message or stored exactly and shown as text; never a traceback or a part
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,10 +11,13 @@ import pytest
 from sqlalchemy import Engine, func, select
 from streamlit.testing.v1 import AppTest
 
-from ticketdesk import export, services
+from app_pages.shared import SESSION_TOKEN_KEY
+from ticketdesk import account_services, export, services
+from ticketdesk.db import make_engine, migrate
 from ticketdesk.domain import TicketChange, ValidationError
+from ticketdesk.identity import Account, validate_name
 from ticketdesk.listing import Sort, TicketFilter
-from ticketdesk.schema import ticket_events, tickets
+from ticketdesk.schema import accounts, ticket_events, tickets
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 APP = str(Path(__file__).resolve().parent.parent / "ticket.py")
@@ -49,37 +53,48 @@ def rows(engine: Engine) -> tuple[int, int]:
         )
 
 
+def account_count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(accounts)).scalar_one()
+
+
 @pytest.mark.parametrize(("value", "refused"), CORPUS, ids=IDS)
-def test_new_ticket_text(engine: Engine, value: str, refused: bool) -> None:
+def test_new_ticket_text(
+    engine: Engine, requester: Account, agent: Account, value: str, refused: bool
+) -> None:
     if refused:
         with pytest.raises(ValidationError) as error:
-            services.create_ticket(engine, value, "High", NOW)
+            services.create_ticket(engine, requester, value, "High", NOW)
         assert str(error.value)
         assert rows(engine) == (0, 0)
     else:
-        made = services.create_ticket(engine, value, "High", NOW)
-        assert services.list_tickets(engine)[0].issue == value == made.issue
+        made = services.create_ticket(engine, requester, value, "High", NOW)
+        assert services.list_tickets(engine, agent)[0].issue == value == made.issue
         assert rows(engine) == (1, 1)
 
 
 @pytest.mark.parametrize(("value", "refused"), CORPUS, ids=IDS)
-def test_table_cell_text(engine: Engine, value: str, refused: bool) -> None:
-    ticket = services.create_ticket(engine, "before", "Low", NOW)
+def test_table_cell_text(
+    engine: Engine, requester: Account, agent: Account, value: str, refused: bool
+) -> None:
+    ticket = services.create_ticket(engine, requester, "before", "Low", NOW)
     if refused:
         with pytest.raises(ValidationError):
-            services.update_ticket(engine, ticket.id, TicketChange(issue=value), NOW, 1)
-        assert services.list_tickets(engine)[0].issue == "before"
+            services.update_ticket(engine, agent, ticket.id, TicketChange(issue=value), NOW, 1)
+        assert services.list_tickets(engine, agent)[0].issue == "before"
         assert rows(engine) == (1, 1)
     else:
-        services.update_ticket(engine, ticket.id, TicketChange(issue=value), NOW, 1)
-        assert services.list_tickets(engine)[0].issue == value
+        services.update_ticket(engine, agent, ticket.id, TicketChange(issue=value), NOW, 1)
+        assert services.list_tickets(engine, agent)[0].issue == value
         assert rows(engine) == (1, 2)
 
 
 @pytest.mark.parametrize(("value", "refused"), CORPUS, ids=IDS)
-def test_search_box_and_export_parameters(engine: Engine, value: str, refused: bool) -> None:
-    services.create_ticket(engine, "Printer on fire", "Low", NOW)
-    page = services.ticket_page(engine, TicketFilter(search=value), Sort())
+def test_search_box_and_export_parameters(
+    engine: Engine, requester: Account, agent: Account, value: str, refused: bool
+) -> None:
+    services.create_ticket(engine, requester, "Printer on fire", "Low", NOW)
+    page = services.ticket_page(engine, agent, TicketFilter(search=value), Sort())
     assert page.matching in (0, 1)
     try:
         flt, _ = export.from_query({"q": value, "status": value, "from": value})
@@ -90,16 +105,30 @@ def test_search_box_and_export_parameters(engine: Engine, value: str, refused: b
 
 
 @pytest.mark.parametrize(("value", "refused"), CORPUS, ids=IDS)
-def test_display_name(engine: Engine, value: str, refused: bool) -> None:
+def test_display_name(engine: Engine, agent: Account, value: str, refused: bool) -> None:
+    # A person's name enters with their account and is shown in every history they make.
     blank = not value.strip()
     try:
-        made = services.create_ticket(engine, "Name test", "Low", NOW, actor=value)
+        checked = validate_name(value)
     except ValidationError as error:
         assert str(error)
+        assert not blank or str(error) == "Enter a name."
+        with pytest.raises(ValidationError, match=re.escape(str(error))):
+            account_services.create_account(
+                engine, None, "named@example.com", value, "requester", None, NOW
+            )
+        assert account_count(engine) == 1  # only the `agent` fixture's
         assert rows(engine) == (0, 0)
         return
-    history = services.ticket_history(engine, made.id)
-    assert history[0].actor == (None if blank else value.strip())
+    assert not blank and checked == value.strip()
+    person = account_services.create_account(
+        engine, None, "named@example.com", value, "requester", None, NOW
+    )
+    assert person.name == checked
+    made = services.create_ticket(engine, person, "Name test", "Low", NOW)
+    history = services.ticket_history(engine, agent, made.id)
+    assert history[0].actor == checked
+    assert made.requester == checked
 
 
 @pytest.mark.parametrize(
@@ -109,9 +138,19 @@ def test_display_name(engine: Engine, value: str, refused: bool) -> None:
 def test_the_form_and_search_box_through_the_app(
     value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("TICKETDESK_DATABASE_URL", f"sqlite:///{tmp_path / 'app.db'}")
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    monkeypatch.setenv("TICKETDESK_DATABASE_URL", url)
     monkeypatch.setenv("TICKETDESK_DEMO_TICKETS", "0")
-    at = AppTest.from_file(APP, default_timeout=30).run()
+    engine = make_engine(url)
+    migrate(engine)
+    password = account_services.generate_password()
+    now = datetime.now(UTC)  # the app checks the session against the real clock
+    account_services.create_account(engine, None, "a@example.com", "Agent", "agent", password, now)
+    token = account_services.sign_in(engine, "a@example.com", password, "test", now).token
+    engine.dispose()
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.session_state[SESSION_TOKEN_KEY] = token  # AppTest cannot send the session cookie
+    at.run()
     at.text_area(key="new_issue").input(value)
     at.button[0].click().run()
     assert not at.exception
@@ -123,6 +162,4 @@ def test_the_form_and_search_box_through_the_app(
         assert at.success and not at.error
         assert at.data_editor[0].value.iloc[0]["Issue"] == value
     at.text_input(key="search").input(value[:200]).run()
-    assert not at.exception
-    at.sidebar.text_input(key="actor").input(value[:100]).run()
     assert not at.exception

@@ -11,8 +11,9 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from ticketdesk import services
+from ticketdesk import account_services, services
 from ticketdesk.domain import PRIORITIES, STATUSES, TicketChange
+from ticketdesk.identity import Account
 from ticketdesk.schema import ticket_events, tickets
 from ticketdesk.storage import get_ticket
 
@@ -20,8 +21,18 @@ WRITERS, EDITS, TICKETS = 8, 500, 50
 START = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-def test_concurrent_edits_lose_nothing(engine: Engine) -> None:
-    ids = [services.create_ticket(engine, f"shared {i}", "Low", START).id for i in range(TICKETS)]
+def test_concurrent_edits_lose_nothing(engine: Engine, requester: Account) -> None:
+    ids = [
+        services.create_ticket(engine, requester, f"shared {i}", "Low", START).id
+        for i in range(TICKETS)
+    ]
+    # One agent account per writer.
+    agents = [
+        account_services.create_account(
+            engine, None, f"writer{n}@example.com", f"writer {n}", "agent", None, START
+        )
+        for n in range(WRITERS)
+    ]
     applied: dict[int, list[tuple[int, TicketChange]]] = defaultdict(list)
     refused: list[tuple[int, int, int]] = []  # (ticket, version we saw, version it had)
     unchanged: list[int] = []
@@ -42,7 +53,7 @@ def test_concurrent_edits_lose_nothing(engine: Engine) -> None:
                     now = next(clock)
                 try:
                     done = services.update_ticket(
-                        engine, ticket_id, change, now, seen.version, f"writer {seed}"
+                        engine, agents[seed], ticket_id, change, now, seen.version
                     )
                 except services.StaleTicket as stale:
                     with lock:
@@ -84,6 +95,9 @@ def test_concurrent_edits_lose_nothing(engine: Engine) -> None:
         # else wrote any.
         versions_with_events = {e.version for e in events[ticket_id] if e.kind != "created"}
         assert versions_with_events == {v for v, _ in mine}
+        # ... each event naming one of the writers' accounts.
+        writers = {(a.name, a.id) for a in agents}
+        assert all((e.actor, e.actor_id) in writers for e in events[ticket_id][1:])
     print(
         f"\nstress ({engine.dialect.name}): {total_applied} edits applied, "
         f"{len(refused)} refused as stale, {len(unchanged)} already so, 0 lost, "

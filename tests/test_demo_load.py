@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from ticketdesk import demo, services
+from ticketdesk.identity import Account
 from ticketdesk.listing import Sort, TicketFilter
 from ticketdesk.schema import tickets
 
@@ -30,28 +31,28 @@ def indexes_and_triggers(engine: Engine) -> tuple[set[str], set[str]]:
 
 
 @pytest.mark.sqlite_only
-def test_bulk_load_keeps_every_index_and_the_search_in_step(engine: Engine) -> None:
+def test_bulk_load_keeps_every_index_and_the_search_in_step(engine: Engine, agent: Account) -> None:
     before = indexes_and_triggers(engine)
     assert demo.seed_demo(engine, COUNT, NOW, seed=3) == COUNT
     assert indexes_and_triggers(engine) == before
     assert {i.name for i in tickets.indexes} <= before[0]
-    every = services.ticket_page(engine, TicketFilter(), Sort(), size=1).matching
+    every = services.ticket_page(engine, agent, TicketFilter(), Sort(), size=1).matching
     assert every == COUNT
     # The search index holds every loaded ticket: each demo issue begins with one of ISSUES.
     found = sum(
-        services.ticket_page(engine, TicketFilter(search=issue), Sort()).matching
+        services.ticket_page(engine, agent, TicketFilter(search=issue), Sort()).matching
         for issue in ("printer", "vpn")
     )
     expected = sum(
         1
-        for t in services.export_tickets(engine, TicketFilter(), Sort())
+        for t in services.export_tickets(engine, agent, TicketFilter(), Sort())
         if t.issue.startswith(("Printer", "VPN"))
     )
     assert found == expected > 0
 
 
 @pytest.mark.sqlite_only
-def test_a_failed_bulk_load_leaves_the_desk_as_it_was(engine: Engine) -> None:
+def test_a_failed_bulk_load_leaves_the_desk_as_it_was(engine: Engine, agent: Account) -> None:
     before = indexes_and_triggers(engine)
 
     def fail_after_first_batch(done: int) -> None:
@@ -60,13 +61,15 @@ def test_a_failed_bulk_load_leaves_the_desk_as_it_was(engine: Engine) -> None:
     with pytest.raises(KeyboardInterrupt):
         demo.seed_demo(engine, COUNT, NOW, seed=3, progress=fail_after_first_batch)
     assert indexes_and_triggers(engine) == before
-    assert services.ticket_page(engine, TicketFilter(), Sort()).matching == 0
+    assert services.ticket_page(engine, agent, TicketFilter(), Sort()).matching == 0
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM tickets")).scalar_one() == 0
 
 
-def test_loading_into_a_desk_with_tickets_goes_batch_by_batch(engine: Engine) -> None:
-    services.create_ticket(engine, "already here", "Low", NOW)
+def test_loading_into_a_desk_with_tickets_goes_batch_by_batch(
+    engine: Engine, requester: Account, agent: Account
+) -> None:
+    services.create_ticket(engine, requester, "already here", "Low", NOW)
     assert demo.seed_demo(engine, COUNT, NOW, seed=4) == COUNT
-    assert services.ticket_page(engine, TicketFilter(), Sort()).matching == COUNT + 1
-    assert services.ticket_page(engine, TicketFilter(search="already"), Sort()).matching == 1
+    assert services.ticket_page(engine, agent, TicketFilter(), Sort()).matching == COUNT + 1
+    assert services.ticket_page(engine, agent, TicketFilter(search="already"), Sort()).matching == 1

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, delete, select
 
 from ticketdesk import counters, demo, reporting, services, statistics
 from ticketdesk.domain import PRIORITIES, STATUSES, TicketChange
+from ticketdesk.identity import Account
 from ticketdesk.schema import (
     daily_activity,
     ticket_counts,
@@ -91,13 +92,18 @@ def open_by_replay(conn: Connection, at: datetime) -> int:
 @SETTINGS
 @given(steps=edits)
 def test_any_edit_sequence_keeps_rows_events_and_kpis_in_step(
-    engine: Engine, steps: list[tuple[int, int, str | None, str | None, str | None]]
+    engine: Engine,
+    requester: Account,
+    agent: Account,
+    steps: list[tuple[int, int, str | None, str | None, str | None]],
 ) -> None:
     with engine.begin() as conn:
         for table in (ticket_messages, ticket_events, tickets, ticket_counts, daily_activity):
             conn.execute(delete(table))
     ids = [
-        services.create_ticket(engine, f"ticket {i}", "Low", START + timedelta(minutes=i)).id
+        services.create_ticket(
+            engine, requester, f"ticket {i}", "Low", START + timedelta(minutes=i)
+        ).id
         for i in range(4)
     ]
     moment = START + timedelta(minutes=10)
@@ -105,16 +111,18 @@ def test_any_edit_sequence_keeps_rows_events_and_kpis_in_step(
     for which, minutes, status, priority, message in steps:
         moment += timedelta(minutes=minutes)
         services.update_ticket(
-            engine, ids[which], TicketChange(status=status, priority=priority), moment
+            engine, agent, ids[which], TicketChange(status=status, priority=priority), moment
         )
         if message:
-            services.add_message(engine, ids[which], message, "hello", moment, "Al")
+            # Agents reply and add notes; the requester who filed the ticket writes messages.
+            author = requester if message == "message" else agent
+            services.add_message(engine, author, ids[which], message, "hello", moment)
         checkpoints.append(moment - timedelta(seconds=1))
     with engine.connect() as conn:
         check_rows_match_their_histories(conn)
         assert statistics.open_tickets_now(conn) == open_by_replay(conn, moment)
         for days in (1, 2, 5):
-            data = reporting.dashboard(engine, moment, days)
+            data = reporting.dashboard(engine, agent, moment, days)
             start = datetime.combine(data.first_day, time(), UTC)
             before_start = start - timedelta(microseconds=1)
             assert data.open_at_period_start == open_by_replay(conn, before_start)
@@ -167,7 +175,7 @@ def test_demo_histories_are_consistent_and_never_in_the_future(
             assert ticket.row[field] == rebuilt[field]
 
 
-def test_seeded_demo_data_matches_its_event_log(engine: Engine) -> None:
+def test_seeded_demo_data_matches_its_event_log(engine: Engine, agent: Account) -> None:
     now = datetime(2026, 11, 27, 12, tzinfo=UTC)
     assert demo.seed_demo(engine, 300, now, seed=7) == 300
     with engine.connect() as conn:
@@ -175,4 +183,4 @@ def test_seeded_demo_data_matches_its_event_log(engine: Engine) -> None:
         assert statistics.open_tickets_now(conn) == open_by_replay(conn, now)
     assert_counters_equal_a_full_recount(engine)
     assert len(events) > 300  # histories, not just creations
-    assert reporting.dashboard(engine, now).first_response.count > 0
+    assert reporting.dashboard(engine, agent, now).first_response.count > 0

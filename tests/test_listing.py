@@ -13,14 +13,16 @@ from sqlalchemy import Engine, delete
 from ticketdesk import counters, services
 from ticketdesk.demo import ISSUES
 from ticketdesk.domain import PRIORITIES, PRIORITY_RANK, STATUS_RANK, STATUSES, Ticket, TicketChange
+from ticketdesk.identity import Account
 from ticketdesk.listing import Sort, SortColumn, TicketFilter
 from ticketdesk.schema import daily_activity, ticket_counts, ticket_events, tickets
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 
 
-def make_desk(engine: Engine, n: int, seed: int) -> list[Ticket]:
-    """`n` tickets with many equal statuses, priorities, issues and submission times."""
+def make_desk(engine: Engine, by: Account, n: int, seed: int) -> list[Ticket]:
+    """`n` tickets with many equal statuses, priorities, issues and submission times, filed
+    and worked by the agent `by`."""
     rng = random.Random(seed)
     with engine.begin() as conn:
         for t in (ticket_events, tickets, ticket_counts, daily_activity):
@@ -28,10 +30,11 @@ def make_desk(engine: Engine, n: int, seed: int) -> list[Ticket]:
     made = []
     for _ in range(n):
         created = START + timedelta(hours=rng.choice([0, 0, 5, 30, 30, 72]))
-        t = services.create_ticket(engine, rng.choice(ISSUES[:4]), rng.choice(PRIORITIES), created)
+        issue, priority = rng.choice(ISSUES[:4]), rng.choice(PRIORITIES)
+        t = services.create_ticket(engine, by, issue, priority, created)
         status = rng.choice(STATUSES)
         if status != "Open":
-            t = services.update_ticket(engine, t.id, TicketChange(status=status), created)
+            t = services.update_ticket(engine, by, t.id, TicketChange(status=status), created)
         made.append(t)
     return made
 
@@ -47,14 +50,16 @@ def expected_order(all_tickets: list[Ticket], sort: Sort) -> list[int]:
     return [t.id for t in ordered]
 
 
-def walk(engine: Engine, flt: TicketFilter, sort: Sort, size: int, backwards: bool) -> list[int]:
+def walk(
+    engine: Engine, by: Account, flt: TicketFilter, sort: Sort, size: int, backwards: bool
+) -> list[int]:
     """Every page in turn, each reached from the anchor of the one before, as the UI does."""
-    first = services.ticket_page(engine, flt, sort, page=1, size=size)
+    first = services.ticket_page(engine, by, flt, sort, page=1, size=size)
     pages = range(first.pages, 0, -1) if backwards else range(1, first.pages + 1)
     seen: dict[int, list[int]] = {}
     anchor = None
     for number in pages:
-        page = services.ticket_page(engine, flt, sort, page=number, anchor=anchor, size=size)
+        page = services.ticket_page(engine, by, flt, sort, page=number, anchor=anchor, size=size)
         assert page.page == number
         seen[number] = [t.id for t in page.tickets]
         anchor = page.anchor
@@ -80,71 +85,75 @@ SETTINGS = settings(
     statuses=st.sets(st.sampled_from(STATUSES)),
 )
 def test_pages_neither_skip_nor_repeat_a_row(
-    engine: Engine, seed: int, n: int, size: int, sort: Sort, statuses: set[str]
+    engine: Engine, agent: Account, seed: int, n: int, size: int, sort: Sort, statuses: set[str]
 ) -> None:
-    made = make_desk(engine, n, seed)
-    current = {t.id: t for t in services.list_tickets(engine)}
+    made = make_desk(engine, agent, n, seed)
+    current = {t.id: t for t in services.list_tickets(engine, agent)}
     flt = TicketFilter(statuses=tuple(sorted(statuses)))
     matching = [t for t in current.values() if not statuses or t.status in statuses]
     expected = expected_order(matching, sort)
     assert len(made) == n
-    assert walk(engine, flt, sort, size, backwards=False) == expected
-    assert walk(engine, flt, sort, size, backwards=True) == expected
+    assert walk(engine, agent, flt, sort, size, backwards=False) == expected
+    assert walk(engine, agent, flt, sort, size, backwards=True) == expected
     # A page jumped to directly (from the start or the end, no anchor) is the same slice.
     for number in (2, (len(expected) + size - 1) // size - 1):
-        page = services.ticket_page(engine, flt, sort, page=number, size=size)
+        page = services.ticket_page(engine, agent, flt, sort, page=number, size=size)
         start = (page.page - 1) * size  # a page past the end shows the last one
         assert [t.id for t in page.tickets] == expected[start : start + size]
         assert page.matching == len(expected)
 
 
-def test_issue_sort_pages_match_one_full_query(engine: Engine) -> None:
+def test_issue_sort_pages_match_one_full_query(engine: Engine, agent: Account) -> None:
     # Issue order follows the database's collation, so the oracle is one unpaged query.
-    make_desk(engine, 23, seed=3)
+    make_desk(engine, agent, 23, seed=3)
     sort = Sort(SortColumn.ISSUE, descending=False)
-    everything = services.ticket_page(engine, TicketFilter(), sort, size=1000)
+    everything = services.ticket_page(engine, agent, TicketFilter(), sort, size=1000)
     oracle = [t.id for t in everything.tickets]
-    assert walk(engine, TicketFilter(), sort, 4, backwards=False) == oracle
-    assert walk(engine, TicketFilter(), sort, 4, backwards=True) == oracle
+    assert walk(engine, agent, TicketFilter(), sort, 4, backwards=False) == oracle
+    assert walk(engine, agent, TicketFilter(), sort, 4, backwards=True) == oracle
     issues = [t.issue for t in everything.tickets]
     assert len(set(issues)) < len(issues)  # the column really has ties
 
 
-def test_page_numbers_past_the_end_show_the_last_page(engine: Engine) -> None:
-    make_desk(engine, 7, seed=1)
-    page = services.ticket_page(engine, TicketFilter(), Sort(), page=99, size=3)
+def test_page_numbers_past_the_end_show_the_last_page(engine: Engine, agent: Account) -> None:
+    make_desk(engine, agent, 7, seed=1)
+    page = services.ticket_page(engine, agent, TicketFilter(), Sort(), page=99, size=3)
     assert (page.page, page.pages, len(page.tickets)) == (3, 3, 1)
 
 
-def test_filters_by_priority_and_submission_day(engine: Engine) -> None:
+def test_filters_by_priority_and_submission_day(
+    engine: Engine, requester: Account, agent: Account
+) -> None:
     day = START.date()
-    services.create_ticket(engine, "a", "High", START)
-    services.create_ticket(engine, "b", "Low", START + timedelta(days=1))
-    services.create_ticket(engine, "c", "High", START + timedelta(days=2, hours=23))
+    services.create_ticket(engine, requester, "a", "High", START)
+    services.create_ticket(engine, requester, "b", "Low", START + timedelta(days=1))
+    services.create_ticket(engine, requester, "c", "High", START + timedelta(days=2, hours=23))
     flt = TicketFilter(priorities=("High",), submitted_from=day + timedelta(1))
-    page = services.ticket_page(engine, flt, Sort())
+    page = services.ticket_page(engine, agent, flt, Sort())
     assert [t.issue for t in page.tickets] == ["c"]
     assert page.matching == 1
     flt = TicketFilter(submitted_from=day, submitted_to=day + timedelta(1))
-    assert [t.issue for t in services.ticket_page(engine, flt, Sort()).tickets] == ["b", "a"]
+    shown = services.ticket_page(engine, agent, flt, Sort()).tickets
+    assert [t.issue for t in shown] == ["b", "a"]
 
 
-def test_search_follows_every_insert_and_edit(engine: Engine, now: datetime) -> None:
-    printer = services.create_ticket(engine, "Printer jams on the 3rd floor", "Low", now)
-    services.create_ticket(engine, "VPN drops at night", "High", now)
+def test_search_follows_every_insert_and_edit(
+    engine: Engine, now: datetime, requester: Account, agent: Account
+) -> None:
+    printer = services.create_ticket(engine, requester, "Printer jams on the 3rd floor", "Low", now)
+    services.create_ticket(engine, requester, "VPN drops at night", "High", now)
 
     def found(text: str) -> list[str]:
-        return [
-            t.issue for t in services.ticket_page(engine, TicketFilter(search=text), Sort()).tickets
-        ]
+        page = services.ticket_page(engine, agent, TicketFilter(search=text), Sort())
+        return [t.issue for t in page.tickets]
 
     assert found("printer") == ["Printer jams on the 3rd floor"]
     assert found("PRINT jam") == ["Printer jams on the 3rd floor"]  # prefixes, any case
     assert found("printer vpn") == []  # every word must match
-    services.update_ticket(engine, printer.id, TicketChange(issue="Scanner jams"), now)
+    services.update_ticket(engine, agent, printer.id, TicketChange(issue="Scanner jams"), now)
     assert found("printer") == []
     assert found("scanner") == ["Scanner jams"]
-    assert services.ticket_page(engine, TicketFilter(search="jams"), Sort()).matching == 1
+    assert services.ticket_page(engine, agent, TicketFilter(search="jams"), Sort()).matching == 1
 
 
 @pytest.mark.parametrize(
@@ -164,43 +173,49 @@ def test_search_follows_every_insert_and_edit(engine: Engine, now: datetime) -> 
     ],
 )
 def test_search_syntax_characters_are_only_separators(
-    engine: Engine, now: datetime, text: str, matches: int
+    engine: Engine, now: datetime, agent: Account, text: str, matches: int
 ) -> None:
-    services.create_ticket(engine, "Drop table tickets from the report", "Low", now)
-    assert services.ticket_page(engine, TicketFilter(search=text), Sort()).matching == matches
+    services.create_ticket(engine, agent, "Drop table tickets from the report", "Low", now)
+    page = services.ticket_page(engine, agent, TicketFilter(search=text), Sort())
+    assert page.matching == matches
 
 
-def test_counts_come_from_the_counters_and_agree_with_rows(engine: Engine) -> None:
-    made = make_desk(engine, 30, seed=9)
+def test_counts_come_from_the_counters_and_agree_with_rows(engine: Engine, agent: Account) -> None:
+    made = make_desk(engine, agent, 30, seed=9)
     for status in STATUSES:
         flt = TicketFilter(statuses=(status,))
-        expected = sum(1 for t in services.list_tickets(engine) if t.status == status)
-        assert services.ticket_page(engine, flt, Sort()).matching == expected
-    assert services.ticket_page(engine, TicketFilter(), Sort()).matching == len(made)
+        expected = sum(1 for t in services.list_tickets(engine, agent) if t.status == status)
+        assert services.ticket_page(engine, agent, flt, Sort()).matching == expected
+    assert services.ticket_page(engine, agent, TicketFilter(), Sort()).matching == len(made)
     with engine.begin() as conn:
         counters.rebuild(conn)
-    assert services.ticket_page(engine, TicketFilter(), Sort()).matching == len(made)
+    assert services.ticket_page(engine, agent, TicketFilter(), Sort()).matching == len(made)
 
 
-def test_export_streams_every_matching_ticket_in_order(engine: Engine) -> None:
-    make_desk(engine, 12, seed=5)
+def test_export_streams_every_matching_ticket_in_order(engine: Engine, agent: Account) -> None:
+    make_desk(engine, agent, 12, seed=5)
     flt = TicketFilter(priorities=("High", "Low"))
     sort = Sort(SortColumn.PRIORITY, descending=False)
-    shown = services.ticket_page(engine, flt, sort, size=100).tickets
-    assert [t.id for t in services.export_tickets(engine, flt, sort)] == [t.id for t in shown]
+    shown = services.ticket_page(engine, agent, flt, sort, size=100).tickets
+    exported = services.export_tickets(engine, agent, flt, sort)
+    assert [t.id for t in exported] == [t.id for t in shown]
 
 
-def test_first_day_filter_uses_utc_days(engine: Engine) -> None:
-    services.create_ticket(engine, "late", "Low", datetime(2026, 5, 1, 23, 59, tzinfo=UTC))
+def test_first_day_filter_uses_utc_days(engine: Engine, agent: Account) -> None:
+    services.create_ticket(engine, agent, "late", "Low", datetime(2026, 5, 1, 23, 59, tzinfo=UTC))
     flt = TicketFilter(submitted_from=date(2026, 5, 2))
-    assert services.ticket_page(engine, flt, Sort()).matching == 0
+    assert services.ticket_page(engine, agent, flt, Sort()).matching == 0
 
 
-def test_page_one_shows_a_ticket_filed_after_it_was_drawn(engine: Engine) -> None:
-    make_desk(engine, 5, seed=2)
-    first = services.ticket_page(engine, TicketFilter(), Sort(), size=3)
-    newest = services.create_ticket(engine, "just filed", "High", START + timedelta(days=9))
+def test_page_one_shows_a_ticket_filed_after_it_was_drawn(
+    engine: Engine, requester: Account, agent: Account
+) -> None:
+    make_desk(engine, agent, 5, seed=2)
+    first = services.ticket_page(engine, agent, TicketFilter(), Sort(), size=3)
+    newest = services.create_ticket(
+        engine, requester, "just filed", "High", START + timedelta(days=9)
+    )
     again = services.ticket_page(
-        engine, TicketFilter(), Sort(), page=1, anchor=first.anchor, size=3
+        engine, agent, TicketFilter(), Sort(), page=1, anchor=first.anchor, size=3
     )
     assert again.tickets[0].id == newest.id

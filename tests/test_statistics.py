@@ -8,8 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from ticketdesk import reporting, services
+from ticketdesk import account_services, reporting, services
 from ticketdesk.domain import TicketChange, ValidationError
+from ticketdesk.identity import Account
 from ticketdesk.statistics import AssigneeLoad, Mean, Share, SlaAchievement
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -26,23 +27,34 @@ def at(month: int, day: int, hour: int = 12) -> datetime:
     return datetime(2026, month, day, hour, tzinfo=UTC)
 
 
-def ticket(engine: Engine, created: datetime, priority: str, *moves: tuple[datetime, str]) -> int:
-    made = services.create_ticket(engine, f"filed {created:%b %d}", priority, created)
+def ticket(
+    engine: Engine, by: Account, created: datetime, priority: str, *moves: tuple[datetime, str]
+) -> int:
+    """A ticket filed and then moved through `moves` by the agent `by`."""
+    made = services.create_ticket(engine, by, f"filed {created:%b %d}", priority, created)
     for moment, status in moves:
-        services.update_ticket(engine, made.id, TicketChange(status=status), moment)
+        services.update_ticket(engine, by, made.id, TicketChange(status=status), moment)
     return made.id
 
 
+def make_agent(engine: Engine, name: str) -> Account:
+    email = name.lower().replace(" ", ".") + "@example.com"
+    return account_services.create_account(engine, None, email, name, "agent", None, NOW)
+
+
 @pytest.fixture
-def desk(engine: Engine) -> Engine:
+def desk(engine: Engine, agent: Account) -> Engine:
     # A: answered after 2 h, closed after 24 h, all in the current period.
-    ticket(engine, at(11, 20), "High", (at(11, 20, 14), "In Progress"), (at(11, 21), "Closed"))
+    ticket(
+        engine, agent, at(11, 20), "High", (at(11, 20, 14), "In Progress"), (at(11, 21), "Closed")
+    )
     # B: never answered, still Open.
-    ticket(engine, at(11, 25), "Low")
+    ticket(engine, agent, at(11, 25), "Low")
     # C: answered after 12 h and closed after 48 h in the previous period, then reopened on
     #    Nov 1 and closed again on Nov 2: its resolution is now Oct 1 -> Nov 2 = 32 days = 768 h.
     ticket(
         engine,
+        agent,
         at(10, 1),
         "Medium",
         (at(10, 2, 0), "In Progress"),
@@ -51,14 +63,16 @@ def desk(engine: Engine) -> Engine:
         (at(11, 2), "Closed"),
     )
     # D: answered after 6 h, closed after 5 days = 120 h, both in the previous period.
-    ticket(engine, at(9, 30), "Medium", (at(9, 30, 18), "In Progress"), (at(10, 5), "Closed"))
+    ticket(
+        engine, agent, at(9, 30), "Medium", (at(9, 30, 18), "In Progress"), (at(10, 5), "Closed")
+    )
     # E: answered after 4 h, still In Progress.
-    ticket(engine, at(11, 26), "High", (at(11, 26, 16), "In Progress"))
+    ticket(engine, agent, at(11, 26), "High", (at(11, 26, 16), "In Progress"))
     return engine
 
 
-def test_kpis_over_the_last_30_days(desk: Engine) -> None:
-    data = reporting.dashboard(desk, NOW, period_days=30)
+def test_kpis_over_the_last_30_days(desk: Engine, agent: Account) -> None:
+    data = reporting.dashboard(desk, agent, NOW, period_days=30)
     # Open now: B (Open) and E (In Progress).
     assert data.open_now == 2
     # On Oct 29 00:00 only C and D existed, and both were Closed then.
@@ -73,8 +87,8 @@ def test_kpis_over_the_last_30_days(desk: Engine) -> None:
     assert data.resolution_previous == mean(120.0, 1)
 
 
-def test_charts_count_tickets_by_month_submitted_and_priority(desk: Engine) -> None:
-    data = reporting.dashboard(desk, NOW)
+def test_charts_count_tickets_by_month_submitted_and_priority(desk: Engine, agent: Account) -> None:
+    data = reporting.dashboard(desk, agent, NOW)
     assert data.status_per_month == [
         ("2026-09", "Closed", 1),  # D
         ("2026-10", "Closed", 1),  # C
@@ -85,10 +99,10 @@ def test_charts_count_tickets_by_month_submitted_and_priority(desk: Engine) -> N
     assert data.priority_counts == [("High", 2), ("Low", 1), ("Medium", 2)]
 
 
-def test_a_seven_day_period(desk: Engine) -> None:
+def test_a_seven_day_period(desk: Engine, agent: Account) -> None:
     # Current = Nov 21 .. Nov 27: E answered on Nov 26 (4 h). A was answered on Nov 20 at
     # 14:00 (2 h): that is the previous period, Nov 14 .. Nov 20.
-    data = reporting.dashboard(desk, NOW, period_days=7)
+    data = reporting.dashboard(desk, agent, NOW, period_days=7)
     assert data.first_response == mean(4.0, 1)
     assert data.first_response_previous == mean(2.0, 1)
     # A closed on Nov 21 12:00 after 24 h; nothing closed Nov 14 .. 20.
@@ -98,29 +112,29 @@ def test_a_seven_day_period(desk: Engine) -> None:
     assert data.open_at_period_start == 1
 
 
-def test_empty_desk(engine: Engine) -> None:
-    data = reporting.dashboard(engine, NOW)
+def test_empty_desk(engine: Engine, agent: Account) -> None:
+    data = reporting.dashboard(engine, agent, NOW)
     assert (data.open_now, data.open_at_period_start) == (0, 0)
     assert data.first_response == mean(None, 0)
     assert data.resolution == mean(None, 0)
     assert (data.status_per_month, data.priority_counts) == ([], [])
 
 
-def test_tickets_answered_at_the_period_boundary(engine: Engine) -> None:
+def test_tickets_answered_at_the_period_boundary(engine: Engine, agent: Account) -> None:
     start = datetime(2026, 10, 29, tzinfo=UTC)  # 00:00 of the first of the last 30 days
-    ticket(engine, start - timedelta(hours=5), "Low", (start, "In Progress"))
+    ticket(engine, agent, start - timedelta(hours=5), "Low", (start, "In Progress"))
     before = start - timedelta(microseconds=1)
-    ticket(engine, before - timedelta(hours=2), "Low", (before, "In Progress"))
-    data = reporting.dashboard(engine, NOW)
+    ticket(engine, agent, before - timedelta(hours=2), "Low", (before, "In Progress"))
+    data = reporting.dashboard(engine, agent, NOW)
     # Answered at 00:00 of the first day: inside. One microsecond earlier: the period before.
     assert data.first_response == mean(5.0, 1)
     assert data.first_response_previous == mean(2.0, 1)
 
 
-def test_months_are_utc_months(engine: Engine) -> None:
-    ticket(engine, datetime(2026, 10, 31, 23, 30, tzinfo=UTC), "Low")
-    ticket(engine, datetime(2026, 11, 1, 0, 30, tzinfo=UTC), "Low")
-    assert reporting.dashboard(engine, NOW).status_per_month == [
+def test_months_are_utc_months(engine: Engine, agent: Account) -> None:
+    ticket(engine, agent, datetime(2026, 10, 31, 23, 30, tzinfo=UTC), "Low")
+    ticket(engine, agent, datetime(2026, 11, 1, 0, 30, tzinfo=UTC), "Low")
+    assert reporting.dashboard(engine, agent, NOW).status_per_month == [
         ("2026-10", "Open", 1),
         ("2026-11", "Open", 1),
     ]
@@ -141,8 +155,8 @@ def test_months_are_utc_months(engine: Engine) -> None:
 #            close due Nov 27 12:00 = NOW (not passed yet: undecided, not counted)
 
 
-def test_medians_over_the_last_30_days(desk: Engine) -> None:
-    data = reporting.dashboard(desk, NOW, period_days=30)
+def test_medians_over_the_last_30_days(desk: Engine, agent: Account) -> None:
+    data = reporting.dashboard(desk, agent, NOW, period_days=30)
     # Even counts: the mean of the two middle values. First responses A 2 h, E 4 h -> 3.0;
     # before: D 6 h, C 12 h -> 9.0.
     assert data.current.first_response_median == pytest.approx(3.0, abs=1e-6)
@@ -153,9 +167,9 @@ def test_medians_over_the_last_30_days(desk: Engine) -> None:
     assert data.previous.resolution_median == pytest.approx(120.0, abs=1e-6)
 
 
-def test_a_period_with_one_ticket_and_an_empty_one(desk: Engine) -> None:
+def test_a_period_with_one_ticket_and_an_empty_one(desk: Engine, agent: Account) -> None:
     # Nov 21 .. 27: first responses E 4 h; closes A 24 h. Nov 14 .. 20: no close at all.
-    data = reporting.dashboard(desk, NOW, period_days=7)
+    data = reporting.dashboard(desk, agent, NOW, period_days=7)
     assert data.current.first_response_median == pytest.approx(4.0, abs=1e-6)
     assert data.current.resolution_median == pytest.approx(24.0, abs=1e-6)
     assert data.previous.resolution_median is None
@@ -171,8 +185,8 @@ def test_a_period_with_one_ticket_and_an_empty_one(desk: Engine) -> None:
     assert data.previous.sla.resolution.percent is None
 
 
-def test_sla_achievement_and_reopen_rate_over_30_days(desk: Engine) -> None:
-    data = reporting.dashboard(desk, NOW, period_days=30)
+def test_sla_achievement_and_reopen_rate_over_30_days(desk: Engine, agent: Account) -> None:
+    data = reporting.dashboard(desk, agent, NOW, period_days=30)
     # Oct 29 .. NOW: answer deadlines A (met), B (missed), E (met) -> 2 of 3;
     # close deadlines A (met) -> 1 of 1 (B's and E's are not passed).
     assert data.current.sla == SlaAchievement(Share(2, 3), Share(1, 1))
@@ -186,9 +200,9 @@ def test_sla_achievement_and_reopen_rate_over_30_days(desk: Engine) -> None:
     assert data.previous.reopen_rate == 0.0
 
 
-def test_breached_tickets_now_and_in_a_past_period(desk: Engine) -> None:
+def test_breached_tickets_now_and_in_a_past_period(desk: Engine, agent: Account) -> None:
     ids = dict(zip("ABCDE", range(1, 6), strict=True))  # created in this order: IDs 1..5
-    data = reporting.dashboard(desk, NOW, period_days=30)
+    data = reporting.dashboard(desk, agent, NOW, period_days=30)
     # Open now and past a deadline: B only (unanswered, 24 h past). No deadline of the period
     # was met late. E is exactly at its close deadline: not past it.
     assert [(b.ticket_id, b.late_by) for b in data.breaches] == [(ids["B"], timedelta(hours=24))]
@@ -202,7 +216,7 @@ def test_breached_tickets_now_and_in_a_past_period(desk: Engine) -> None:
     # Sep 29 .. Oct 28: C (close 696 h late) and D (close 48 h late) met their deadlines late;
     # B is listed whatever the period (open and past its deadline now). Most overdue first.
     past = reporting.dashboard(
-        desk, NOW, period=reporting.Period(date(2026, 9, 29), date(2026, 10, 28))
+        desk, agent, NOW, period=reporting.Period(date(2026, 9, 29), date(2026, 10, 28))
     )
     assert [(x.ticket_id, x.late_by) for x in past.breaches] == [
         (ids["C"], timedelta(hours=696)),
@@ -213,17 +227,25 @@ def test_breached_tickets_now_and_in_a_past_period(desk: Engine) -> None:
     assert (c.first_response.label, c.resolution.label) == ("missed by 4 h", "missed by 29 d")
 
 
-def test_open_tickets_by_assignee_counts_the_unassigned(engine: Engine) -> None:
+def test_open_tickets_by_assignee_counts_the_unassigned(engine: Engine, agent: Account) -> None:
     # Ana: one open, one closed (not counted); Ben: one open 30 h old and unanswered High
     # (past its 4 h answer deadline); one open unassigned Low filed 1 h ago (within targets).
-    ana = ticket(engine, NOW - timedelta(hours=5), "Low")
-    services.update_ticket(engine, ana, TicketChange(assignee="Ana"), NOW - timedelta(hours=4))
-    gone = ticket(engine, NOW - timedelta(hours=5), "Low", (NOW - timedelta(hours=2), "Closed"))
-    services.update_ticket(engine, gone, TicketChange(assignee="Ana"), NOW - timedelta(hours=1))
-    ben = ticket(engine, NOW - timedelta(hours=30), "High")
-    services.update_ticket(engine, ben, TicketChange(assignee="Ben"), NOW - timedelta(hours=2))
-    ticket(engine, NOW - timedelta(hours=1), "Low")
-    data = reporting.dashboard(engine, NOW)
+    make_agent(engine, "Ana")
+    make_agent(engine, "Ben")
+
+    def assign(ticket_id: int, name: str, at: datetime) -> None:
+        services.update_ticket(engine, agent, ticket_id, TicketChange(assignee=name), at)
+
+    ana = ticket(engine, agent, NOW - timedelta(hours=5), "Low")
+    assign(ana, "Ana", NOW - timedelta(hours=4))
+    gone = ticket(
+        engine, agent, NOW - timedelta(hours=5), "Low", (NOW - timedelta(hours=2), "Closed")
+    )
+    assign(gone, "Ana", NOW - timedelta(hours=1))
+    ben = ticket(engine, agent, NOW - timedelta(hours=30), "High")
+    assign(ben, "Ben", NOW - timedelta(hours=2))
+    ticket(engine, agent, NOW - timedelta(hours=1), "Low")
+    data = reporting.dashboard(engine, agent, NOW)
     # Equal counts: by name, the unassigned (None) last.
     assert data.by_assignee == [
         AssigneeLoad("Ana", 1, 0),
@@ -233,20 +255,24 @@ def test_open_tickets_by_assignee_counts_the_unassigned(engine: Engine) -> None:
     assert data.open_past_target == 1
 
 
-def test_median_of_an_odd_count_and_a_reply_as_first_response(engine: Engine) -> None:
+def test_median_of_an_odd_count_and_a_reply_as_first_response(
+    engine: Engine, agent: Account
+) -> None:
     # First responses on Nov 27: 1 h (a public reply), 2 h and 10 h (status changes):
     # median 2 h, mean 13 / 3 h.
-    one = ticket(engine, NOW - timedelta(hours=3), "Low")
-    services.add_message(engine, one, "reply", "On it", NOW - timedelta(hours=2), "Al")
-    ticket(engine, NOW - timedelta(hours=4), "Low", (NOW - timedelta(hours=2), "In Progress"))
-    ticket(engine, NOW - timedelta(hours=11), "Low", (NOW - timedelta(hours=1), "Closed"))
-    data = reporting.dashboard(engine, NOW, period_days=1)
+    one = ticket(engine, agent, NOW - timedelta(hours=3), "Low")
+    services.add_message(engine, agent, one, "reply", "On it", NOW - timedelta(hours=2))
+    ticket(
+        engine, agent, NOW - timedelta(hours=4), "Low", (NOW - timedelta(hours=2), "In Progress")
+    )
+    ticket(engine, agent, NOW - timedelta(hours=11), "Low", (NOW - timedelta(hours=1), "Closed"))
+    data = reporting.dashboard(engine, agent, NOW, period_days=1)
     assert data.current.first_response_median == pytest.approx(2.0, abs=1e-6)
     assert data.first_response == mean(13 / 3, 3)
 
 
-def test_an_empty_desk_has_no_figures(engine: Engine) -> None:
-    data = reporting.dashboard(engine, NOW, period_days=7)
+def test_an_empty_desk_has_no_figures(engine: Engine, agent: Account) -> None:
+    data = reporting.dashboard(engine, agent, NOW, period_days=7)
     for figures in (data.current, data.previous):
         assert (figures.first_response_median, figures.resolution_median) == (None, None)
         assert figures.reopen_rate is None
@@ -254,13 +280,13 @@ def test_an_empty_desk_has_no_figures(engine: Engine) -> None:
     assert (data.breaches, data.by_assignee, data.open_past_target) == ([], [], 0)
 
 
-def test_a_custom_period_in_the_past(desk: Engine) -> None:
+def test_a_custom_period_in_the_past(desk: Engine, agent: Account) -> None:
     period = reporting.custom_period(NOW, date(2026, 10, 1), date(2026, 10, 31))
     assert (period.days, period.previous()) == (
         31,
         reporting.Period(date(2026, 8, 31), date(2026, 9, 30)),
     )
-    data = reporting.dashboard(desk, NOW, period=period)
+    data = reporting.dashboard(desk, agent, NOW, period=period)
     # Oct 1 00:00: only D existed (Open). Oct 31 24:00: C and D existed, both Closed then.
     assert (data.open_at_period_start, data.open_at_period_end) == (1, 0)
     assert data.created == 1  # C

@@ -3,23 +3,37 @@ after its transaction committed ("acknowledged"), until it is killed."""
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import UTC, datetime
 
-from ticketdesk import services
+from ticketdesk import account_services, services
 from ticketdesk.db import make_engine
 from ticketdesk.domain import TicketChange
 
 
 def main(url: str, tag: str) -> None:
     engine = make_engine(url)
+    # This writer's own agent account (one per run; `tag` differs between runs).
+    slug = re.sub(r"[^a-z0-9]+", "-", tag.lower()).strip("-")
+    agent = account_services.create_account(
+        engine,
+        None,
+        f"writer-{slug}@example.com",
+        f"Writer {tag}",
+        "agent",
+        None,
+        datetime.now(UTC),
+    )
     n = 0
     while True:
         n += 1
-        ticket = services.create_ticket(engine, f"{tag} ticket {n}", "Medium", datetime.now(UTC))
+        ticket = services.create_ticket(
+            engine, agent, f"{tag} ticket {n}", "Medium", datetime.now(UTC)
+        )
         print(f"created {ticket.id}", flush=True)
         edited = services.update_ticket(
-            engine, ticket.id, TicketChange(status="In Progress"), datetime.now(UTC)
+            engine, agent, ticket.id, TicketChange(status="In Progress"), datetime.now(UTC)
         )
         print(f"edited {edited.id} {edited.version}", flush=True)
 

@@ -1,4 +1,4 @@
-"""Make a database ready for the app: schema up to date, demo tickets in a new one."""
+"""Make a database ready for the app: schema up to date, demo data in a new one."""
 
 from __future__ import annotations
 
@@ -6,12 +6,19 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from . import demo, storage
+from . import account_storage, demo, storage
 from .db import migrate, read
+from .identity import Account
 
 
-def prepare(engine: Engine, now: datetime, demo_tickets: int) -> None:
-    """Apply migrations; seed `demo_tickets` demo tickets if the database holds none."""
+def prepare(engine: Engine, now: datetime, demo_tickets: int) -> list[tuple[Account, str]]:
+    """Apply migrations; into a database without tickets or accounts, put `demo_tickets` demo
+    tickets and the demo accounts. Returns the accounts made with their one-time passwords."""
     migrate(engine)
-    if demo_tickets and read(engine, storage.count_tickets) == 0:
-        demo.seed_demo(engine, demo_tickets, now)
+    if not demo_tickets or read(engine, storage.count_tickets):
+        return []
+    made = []
+    if not read(engine, account_storage.list_accounts):
+        made = demo.create_demo_accounts(engine, now)
+    demo.seed_demo(engine, demo_tickets, now)
+    return made

@@ -1,4 +1,5 @@
-"""Command line: `ticketdesk migrate`, `ticketdesk seed-demo --count N`, `ticketdesk recount`."""
+"""Command line: `ticketdesk migrate`, `ticketdesk create-admin --email E --name N`,
+`ticketdesk seed-demo --count N`, `ticketdesk recount`."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import sys
 import time
 from datetime import UTC, datetime
 
+from sqlalchemy import Engine
 from tqdm import tqdm
 
-from . import counters, demo
+from . import account_services, account_storage, counters, demo
 from .config import database_url, redact
-from .db import make_engine, migrate, run_transaction
+from .db import make_engine, migrate, read, run_transaction
 from .domain import TicketDeskError
 
 
@@ -25,6 +27,16 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply the Alembic migrations up to the latest")
     commands.add_parser("recount", help="rebuild the dashboard counters from tickets and events")
+    admin = commands.add_parser(
+        "create-admin", help="create an admin account (the first one, on a new desk)"
+    )
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--name", required=True)
+    admin.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input instead of generating one",
+    )
     seed = commands.add_parser("seed-demo", help="add N demo tickets with event histories")
     seed.add_argument("--count", type=int, default=100, help="how many tickets (default 100)")
     seed.add_argument("--seed", type=int, default=None, help="random seed, for repeatable data")
@@ -42,9 +54,13 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "recount":
             run_transaction(engine, counters.rebuild)
             print(f"Counters rebuilt in {redact(url)}")
+        elif args.command == "create-admin":
+            create_admin(engine, args.email, args.name, args.password_stdin)
         elif args.command == "seed-demo":
             if args.count < 1:
                 parser.error("--count must be at least 1")
+            if not read(engine, account_storage.list_accounts):
+                print(demo.describe_accounts(demo.create_demo_accounts(engine, datetime.now(UTC))))
             started = time.perf_counter()
             with tqdm(total=args.count, unit="ticket", unit_scale=True) as bar:
                 made = demo.seed_demo(
@@ -64,6 +80,20 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         engine.dispose()
     return 0
+
+
+def create_admin(engine: Engine, email: str, name: str, password_from_stdin: bool) -> None:
+    """Make an admin account. Without --password-stdin a password is generated and printed
+    once (nothing fixed, nothing in the shell history)."""
+    generated = not password_from_stdin
+    password = (
+        account_services.generate_password() if generated else sys.stdin.readline().rstrip("\n")
+    )
+    now = datetime.now(UTC)
+    account = account_services.create_account(engine, None, email, name, "admin", password, now)
+    print(f"Admin account created: {account.name} <{account.email}>")
+    if generated:
+        print(f"Password (shown once; change it after signing in): {password}")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from . import counters, storage
 from .domain import EventKind, Message, MessageKind, Ticket
+from .identity import Account
 from .schema import ticket_messages, tickets
 
 _EVENT_KIND = {
@@ -24,7 +25,7 @@ def add_message(
     current: Ticket,
     kind: MessageKind,
     body: str,
-    author: str | None,
+    author: Account,
     now: datetime,
 ) -> Ticket:
     """Store a message with its event. The first public reply is the ticket's first response
@@ -43,7 +44,14 @@ def add_message(
     )
     message_id = conn.execute(
         insert(ticket_messages)
-        .values(ticket_id=current.id, created_at=now, author=author, kind=kind.value, body=body)
+        .values(
+            ticket_id=current.id,
+            created_at=now,
+            author=author.name,
+            author_id=author.id,
+            kind=kind.value,
+            body=body,
+        )
         .returning(ticket_messages.c.id)
     ).scalar_one()
     storage.insert_events(
@@ -55,7 +63,8 @@ def add_message(
                 "kind": _EVENT_KIND[kind].value,
                 "old_value": None,
                 "new_value": str(message_id),
-                "actor": author,
+                "actor": author.name,
+                "actor_id": author.id,
                 "version": after.version,
             }
         ],

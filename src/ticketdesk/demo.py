@@ -14,9 +14,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from . import counters, storage
-from .db import run_transaction
+from . import account_services, account_storage, counters, storage
+from .db import read, run_transaction
 from .domain import PRIORITY_RANK, STATUS_RANK, EventKind, Priority, Status
+from .identity import Account, Role
 
 ISSUES = (
     "Network connectivity issues in the office",
@@ -61,6 +62,37 @@ REQUESTERS = (
     "Lev (Engineering)",
     "Mia (Front desk)",
 )
+DEMO_ADMIN = AGENTS[0]
+
+
+def demo_people() -> list[tuple[str, str, Role]]:
+    """(name, email, role) of the demo accounts: the demo agents (the first one an admin)
+    and requesters, so that demo tickets belong to people who can sign in."""
+    people = [
+        (name, name.lower().replace(" ", ".") + "@example.com", Role.AGENT) for name in AGENTS
+    ]
+    people[0] = (people[0][0], people[0][1], Role.ADMIN)
+    people += [
+        (name, name.split(" ")[0].lower() + "@example.com", Role.REQUESTER) for name in REQUESTERS
+    ]
+    return people
+
+
+def create_demo_accounts(engine: Engine, now: datetime) -> list[tuple[Account, str]]:
+    """The demo accounts, each with a newly generated password (returned, to be shown once;
+    only argon2 hashes are stored). Call on a desk without accounts."""
+    made = []
+    for name, email, role in demo_people():
+        password = account_services.generate_password()
+        made.append(
+            (
+                account_services.create_account(engine, None, email, name, role, password, now),
+                password,
+            )
+        )
+    return made
+
+
 # Mean hours to first response and to resolution, by priority.
 _RESPONSE_MEAN = {Priority.HIGH: 2.0, Priority.MEDIUM: 8.0, Priority.LOW: 20.0}
 _RESOLUTION_MEAN = {Priority.HIGH: 20.0, Priority.MEDIUM: 60.0, Priority.LOW: 120.0}
@@ -161,6 +193,7 @@ class _Job:
     now: datetime
     span_days: int
     dialect: str
+    people: dict[str, int]  # demo names that have an account: name -> account id
 
 
 @dataclass
@@ -189,6 +222,7 @@ def _prepare(job: _Job) -> _Prepared:
                 "old_value": old,
                 "new_value": new,
                 "actor": who,
+                "actor_id": job.people.get(who) if who else None,
                 "version": version,  # each demo change is a version of its own
             },
         )
@@ -213,6 +247,8 @@ def _prepare(job: _Job) -> _Prepared:
             resolved = days[counters.day_key(row["closed_at"])]
             resolved["resolutions"] += 1
             resolved["resolution_hours"] += counters.hours(created, row["closed_at"])
+    for ticket in batch:
+        ticket.row["requester_id"] = job.people.get(ticket.row["requester"])
     rows = storage.prepare_bulk(job.dialect, [t.row for t in batch], events)
     return _Prepared(rows, dict(counts), {day: dict(amounts) for day, amounts in days.items()})
 
@@ -239,8 +275,18 @@ def seed_demo(
     `worker_process` (the command line's choice: a spawned process re-imports the caller's
     main module), a worker prepares the next batches while this process writes."""
     base = str(seed if seed is not None else random.SystemRandom().getrandbits(64))
+    people = {a.name: a.id for a in read(engine, account_storage.list_accounts)}
     jobs = [
-        _Job(base, first, min(BATCH, count - first), count, now, span_days, engine.dialect.name)
+        _Job(
+            base,
+            first,
+            min(BATCH, count - first),
+            count,
+            now,
+            span_days,
+            engine.dialect.name,
+            people,
+        )
         for first in range(0, count, BATCH)
     ]
     if not worker_process or len(jobs) <= 2:
@@ -288,3 +334,12 @@ def _write_all(
         for prepared in batches:
             run_transaction(engine, functools.partial(write, prepared=prepared))
     return made
+
+
+def describe_accounts(made: list[tuple[Account, str]]) -> str:
+    """The demo accounts and their passwords, to print once."""
+    lines = [
+        "Demo accounts (passwords are shown only now; only their hashes are stored):",
+        *(f"  {a.role.value:<9}  {a.email:<28}  {password}" for a, password in made),
+    ]
+    return "\n".join(lines)

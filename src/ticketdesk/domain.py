@@ -126,22 +126,6 @@ def _checked_text(text: str, limit: int, what: str, empty: str) -> str:
     return text
 
 
-ACTOR_MAX_CHARS = 100
-
-
-def validate_actor(name: str | None) -> str | None:
-    """A display name for the history: trimmed, at most ACTOR_MAX_CHARS, no control
-    characters; blank means anonymous (None)."""
-    if name is None or not name.strip():
-        return None
-    name = name.strip()
-    if len(name) > ACTOR_MAX_CHARS:
-        raise ValidationError(f"Your name can be at most {ACTOR_MAX_CHARS} characters long.")
-    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in name):
-        raise ValidationError("Your name contains an invisible control character.")
-    return name
-
-
 def validate_status(value: str) -> Status:
     try:
         return Status(value)
@@ -173,6 +157,7 @@ class Ticket:
     closed_at: datetime | None = None
     requester: str | None = None
     assignee: str | None = None
+    requester_id: int | None = None  # the account that filed it
 
     @property
     def code(self) -> str:

@@ -59,11 +59,17 @@ class TicketFilter:
     search: str = ""
     assignee: str | None = None  # only this agent's tickets
     unassigned: bool = False  # only tickets nobody is working on
+    requester_id: int | None = None  # only the tickets this account filed
 
     @property
     def counted_by_counters(self) -> bool:
         """Whether the counters can count this view (they know day, status and priority)."""
-        return not search_terms(self.search) and self.assignee is None and not self.unassigned
+        return (
+            not search_terms(self.search)
+            and self.assignee is None
+            and not self.unassigned
+            and self.requester_id is None
+        )
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,8 @@ def _conditions(conn: Connection, flt: TicketFilter) -> list[ColumnElement[bool]
         conditions.append(tickets.c.assignee == flt.assignee)
     if flt.unassigned:
         conditions.append(tickets.c.assignee.is_(None))
+    if flt.requester_id is not None:
+        conditions.append(tickets.c.requester_id == flt.requester_id)
     terms = search_terms(flt.search)
     if terms:
         conditions.append(_search_condition(conn, terms))

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine
 from . import counters, sla, statistics
 from .db import read, run_transaction
 from .domain import Priority, ValidationError, ticket_code
+from .identity import Account, Action, require
 from .schema import tickets
 from .sla import SlaState, SlaTarget, Targets
 from .statistics import Activity, AssigneeLoad, Mean
@@ -151,10 +152,15 @@ class Dashboard:
 
 
 def dashboard(
-    engine: Engine, now: datetime, period_days: int = 30, period: Period | None = None
+    engine: Engine,
+    by: Account,
+    now: datetime,
+    period_days: int = 30,
+    period: Period | None = None,
 ) -> Dashboard:
     """KPIs for `period` (default: the `period_days` UTC days ending today, today included),
-    against the period of the same length before it; one read transaction."""
+    against the period of the same length before it; one read transaction. Staff only."""
+    require(by, Action.VIEW_DASHBOARD)
     chosen = period or last_days(now, period_days)
     today = now.astimezone(UTC).date()
 
@@ -243,10 +249,14 @@ def sla_targets(engine: Engine) -> dict[Priority, SlaTarget]:
 
 
 def save_sla_targets(
-    engine: Engine, raw: Mapping[str, tuple[object, object]], expected: Targets | None = None
+    engine: Engine,
+    by: Account,
+    raw: Mapping[str, tuple[object, object]],
+    expected: Targets | None = None,
 ) -> dict[Priority, SlaTarget]:
     """Validate and store all three priorities' targets in one transaction. With `expected`
     (the targets the form was drawn from), refuse with StaleTargets if someone changed them
-    since. Returns the stored targets."""
+    since. Returns the stored targets. Admins only."""
+    require(by, Action.CHANGE_SETTINGS)
     targets = sla.validate_targets(raw)
     return run_transaction(engine, lambda conn: sla.store_targets(conn, targets, expected))

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -26,6 +27,7 @@ from sqlalchemy import (
 )
 
 from .domain import PRIORITIES, STATUSES, EventKind, MessageKind
+from .identity import ROLES
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -55,6 +57,52 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 metadata = MetaData()
 
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(254), nullable=False),
+    Column("email_key", String(254), nullable=False, unique=True),  # trimmed, case-folded
+    # Unique: histories and the assignee column show people by name.
+    Column("name", String(100), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("password_hash", String(255), nullable=True),  # argon2id; None = single sign-on only
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint(_in("role", ROLES), name="ck_accounts_role"),
+    sqlite_autoincrement=True,
+)
+
+auth_sessions = Table(
+    "auth_sessions",
+    metadata,
+    # SHA-256 of the cookie's random token: a copy of this table opens no session.
+    Column("token_hash", String(64), primary_key=True),
+    Column(
+        "account_id",
+        Integer,
+        ForeignKey("accounts.id", ondelete="CASCADE", name="fk_auth_sessions_account"),
+        nullable=False,
+    ),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+Index("ix_auth_sessions_account", auth_sessions.c.account_id)
+Index("ix_auth_sessions_expires_at", auth_sessions.c.expires_at)
+
+signin_failures = Table(
+    "signin_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email_key", String(254), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
+"""Failed sign-ins of the last window, counted per account and per address to slow down
+password guessing (shared by every app server)."""
+Index("ix_signin_failures_email", signin_failures.c.email_key, signin_failures.c.at)
+Index("ix_signin_failures_address", signin_failures.c.address, signin_failures.c.at)
+
 ISSUE_SORT_CHARS = 100
 """Sorting by issue compares the first 100 characters (an index on the whole text would
 exceed PostgreSQL's index row limit); ties fall back to the ticket ID."""
@@ -76,8 +124,11 @@ tickets = Table(
     # Sort keys: 1 = Open / High ... so that ordering by them reads as people expect.
     Column("status_rank", SmallInteger, nullable=False),
     Column("priority_rank", SmallInteger, nullable=False),
-    Column("requester", String(100), nullable=True),  # who asked (display name, for now)
+    Column("requester", String(100), nullable=True),  # who asked: their name when they asked
     Column("assignee", String(100), nullable=True),  # the agent working it; None = unassigned
+    # The account that filed it (None for tickets from before accounts): requesters see
+    # the tickets whose requester_id is theirs.
+    Column("requester_id", Integer, ForeignKey("accounts.id", name="fk_tickets_requester")),
     CheckConstraint(_in("status", STATUSES), name="ck_tickets_status"),
     CheckConstraint(_in("priority", PRIORITIES), name="ck_tickets_priority"),
     sqlite_autoincrement=True,
@@ -93,6 +144,7 @@ Index("ix_tickets_status_rank_id", tickets.c.status_rank, tickets.c.id)
 Index("ix_tickets_priority_rank_id", tickets.c.priority_rank, tickets.c.id)
 Index("ix_tickets_issue_prefix_id", ISSUE_SORT_KEY, tickets.c.id)
 Index("ix_tickets_assignee_id", tickets.c.assignee, tickets.c.id)
+Index("ix_tickets_requester_id", tickets.c.requester_id, tickets.c.id)
 Index("ix_tickets_first_response_at", tickets.c.first_response_at)
 Index("ix_tickets_closed_at", tickets.c.closed_at)
 
@@ -110,7 +162,8 @@ ticket_events = Table(
     Column("kind", String(20), nullable=False),
     Column("old_value", Text, nullable=True),
     Column("new_value", Text, nullable=True),
-    Column("actor", String(100), nullable=True),  # who made the change, as they named themselves
+    Column("actor", String(100), nullable=True),  # the actor's name when they made the change
+    Column("actor_id", Integer, ForeignKey("accounts.id", name="fk_ticket_events_actor")),
     Column("version", Integer, nullable=True),  # the ticket's version this change produced
     CheckConstraint(_in("kind", tuple(k.value for k in EventKind)), name="ck_events_kind"),
     sqlite_autoincrement=True,
@@ -165,6 +218,7 @@ ticket_messages = Table(
     ),
     Column("created_at", UTCDateTime, nullable=False),
     Column("author", String(100), nullable=True),
+    Column("author_id", Integer, ForeignKey("accounts.id", name="fk_ticket_messages_author")),
     Column("kind", String(20), nullable=False),
     Column("body", Text, nullable=False),
     CheckConstraint(_in("kind", tuple(k.value for k in MessageKind)), name="ck_messages_kind"),

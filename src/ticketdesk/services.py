@@ -4,12 +4,12 @@ owns its transaction."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine
 
-from . import conversation, counters, listing, sla, storage
+from . import account_storage, conversation, counters, listing, sla, storage
 from .db import read, run_transaction
 from .domain import (
     Change,
@@ -24,12 +24,12 @@ from .domain import (
     ValidationError,
     parse_ticket_code,
     ticket_code,
-    validate_actor,
     validate_issue,
     validate_message,
     validate_priority,
     validate_status,
 )
+from .identity import Account, Action, PermissionDenied, require, require_ticket_access
 from .listing import PageAnchor, Sort, TicketFilter
 from .sla import SlaState, SlaTarget
 
@@ -48,42 +48,56 @@ class StaleTicket(TicketDeskError):
         self.since = since
 
 
-def create_ticket(
-    engine: Engine, issue: str, priority: str, now: datetime, actor: str | None = None
-) -> Ticket:
+def create_ticket(engine: Engine, by: Account, issue: str, priority: str, now: datetime) -> Ticket:
+    """File a ticket as `by` (its requester)."""
+    require(by, Action.FILE_TICKET)
     text = validate_issue(issue)
     level = validate_priority(priority)
-    who = validate_actor(actor)
-    return run_transaction(engine, lambda conn: storage.insert_ticket(conn, text, level, now, who))
+    return run_transaction(engine, lambda conn: storage.insert_ticket(conn, text, level, now, by))
+
+
+def _ticket_for(conn: Connection, by: Account, ticket_id: int, action: Action) -> Ticket:
+    """The ticket, if `by` may do `action` on it (requesters: only their own)."""
+    current = storage.get_ticket(conn, ticket_id, for_update=action is not Action.VIEW_OWN_TICKET)
+    if current is None and by.is_staff:
+        raise TicketNotFound(f"{ticket_code(ticket_id)} does not exist.")
+    require_ticket_access(by, None if current is None else current.requester_id, action)
+    assert current is not None
+    return current
 
 
 def update_ticket(
     engine: Engine,
+    by: Account,
     ticket_id: int,
     change: TicketChange,
     now: datetime,
     expected_version: int | None = None,
-    actor: str | None = None,
 ) -> Ticket:
-    """Apply `change` to one ticket, with its events, in one transaction.
+    """Apply `change` to one ticket, with its events, in one transaction (agents and admins).
 
-    With `expected_version`, the change is refused (StaleTicket) if the ticket has moved on."""
+    With `expected_version`, the change is refused (StaleTicket) if the ticket has moved on.
+    An assignee must be the name of an active agent or admin."""
+    require(by, Action.EDIT_TICKET)
     checked = TicketChange(
         status=None if change.status is None else validate_status(change.status),
         priority=None if change.priority is None else validate_priority(change.priority),
         issue=None if change.issue is None else validate_issue(change.issue),
-        assignee=validate_actor(change.assignee),
+        assignee=change.assignee,
         unassign=change.unassign,
     )
-    who = validate_actor(actor)
 
     def work(conn: Connection) -> Ticket:
+        if checked.assignee is not None and checked.assignee not in {
+            a.name for a in account_storage.staff(conn)
+        }:
+            raise ValidationError(f"{checked.assignee[:100]!r} is not an active agent.")
         current = storage.get_ticket(conn, ticket_id)
         if current is None:
             raise TicketNotFound(f"{ticket_code(ticket_id)} does not exist.")
         if expected_version is not None and current.version != expected_version:
             raise StaleTicket(current, storage.events_for(conn, ticket_id, expected_version))
-        updated = storage.apply_change(conn, current, checked, now, who)
+        updated = storage.apply_change(conn, current, checked, now, by)
         if updated is None:  # changed between our read and our write
             latest = storage.get_ticket(conn, ticket_id)
             assert latest is not None
@@ -93,28 +107,31 @@ def update_ticket(
     return run_transaction(engine, work)
 
 
+_MESSAGE_ACTION = {
+    MessageKind.REPLY: Action.REPLY,
+    MessageKind.NOTE: Action.ADD_NOTE,
+    MessageKind.MESSAGE: Action.WRITE_TO_OWN_TICKET,
+}
+
+
 def add_message(
-    engine: Engine,
-    ticket_id: int,
-    kind: str,
-    body: str,
-    now: datetime,
-    author: str | None = None,
+    engine: Engine, by: Account, ticket_id: int, kind: str, body: str, now: datetime
 ) -> Ticket:
-    """Add a public reply, an internal note or a requester's message to a ticket. Messages
-    never conflict with each other or with edits: nothing is overwritten."""
+    """Add a public reply or an internal note (agents), or a requester's message (on their
+    own ticket). Messages never conflict with each other or with edits."""
     text = validate_message(body)
-    who = validate_actor(author)
     try:
         what = MessageKind(kind)
     except ValueError:
         raise ValidationError(f"{kind!r} is not a kind of message.") from None
+    action = _MESSAGE_ACTION[what]
+    require(by, action)
 
     def work(conn: Connection) -> Ticket:
-        current = storage.get_ticket(conn, ticket_id, for_update=True)
-        if current is None:
-            raise TicketNotFound(f"{ticket_code(ticket_id)} does not exist.")
-        return conversation.add_message(conn, current, what, text, who, now)
+        current = _ticket_for(conn, by, ticket_id, action)
+        if what is MessageKind.MESSAGE and current.requester_id != by.id:
+            raise PermissionDenied("Only the person who filed a ticket writes as its requester.")
+        return conversation.add_message(conn, current, what, text, by, now)
 
     return run_transaction(engine, work)
 
@@ -128,14 +145,14 @@ class TicketDetail:
     targets: dict[Priority, SlaTarget]
 
 
-def ticket_detail(engine: Engine, code: str, include_notes: bool = True) -> TicketDetail:
-    """Everything the detail view shows for `TICKET-<n>`, from one snapshot."""
+def ticket_detail(engine: Engine, by: Account, code: str) -> TicketDetail:
+    """Everything the detail view shows for `TICKET-<n>`, from one snapshot. Requesters see
+    only their own tickets, and never internal notes."""
     ticket_id = parse_ticket_code(code)
+    include_notes = by.may(Action.READ_NOTES)
 
     def work(conn: Connection) -> TicketDetail:
-        ticket = storage.get_ticket(conn, ticket_id)
-        if ticket is None:
-            raise TicketNotFound(f"{ticket_code(ticket_id)} does not exist.")
+        ticket = _ticket_for(conn, by, ticket_id, Action.VIEW_OWN_TICKET)
         history = storage.events_for(conn, ticket_id)
         if not include_notes:
             history = [c for c in history if c.kind is not EventKind.NOTE]
@@ -150,15 +167,29 @@ def ticket_detail(engine: Engine, code: str, include_notes: bool = True) -> Tick
     return read(engine, work)
 
 
-def known_assignees(engine: Engine) -> list[str]:
+def visible_to(by: Account, flt: TicketFilter) -> TicketFilter:
+    """`flt` narrowed to what `by` may see: a requester's own tickets only."""
+    if by.may(Action.VIEW_ANY_TICKET):
+        return flt
+    require(by, Action.VIEW_OWN_TICKET)
+    return replace(flt, requester_id=by.id)
+
+
+def known_assignees(engine: Engine, by: Account) -> list[str]:
+    """Everyone who has tickets assigned, for the table's filter (staff only)."""
+    require(by, Action.VIEW_ANY_TICKET)
     return read(engine, listing.assignees)
 
 
-def list_tickets(engine: Engine) -> list[Ticket]:
-    return read(engine, storage.list_tickets)
+def list_tickets(engine: Engine, by: Account) -> list[Ticket]:
+    """Every ticket `by` may see, newest first (small desks and tests; the UI pages)."""
+    if by.may(Action.VIEW_ANY_TICKET):
+        return read(engine, storage.list_tickets)
+    return list(export_tickets(engine, by, TicketFilter(), Sort()))
 
 
-def ticket_history(engine: Engine, ticket_id: int) -> list[Change]:
+def ticket_history(engine: Engine, by: Account, ticket_id: int) -> list[Change]:
+    require(by, Action.VIEW_ANY_TICKET)
     return read(engine, lambda conn: storage.events_for(conn, ticket_id))
 
 
@@ -184,6 +215,7 @@ class TicketPage:
 
 def ticket_page(
     engine: Engine,
+    by: Account,
     flt: TicketFilter,
     sort: Sort,
     page: int = 1,
@@ -191,7 +223,9 @@ def ticket_page(
     size: int = PAGE_SIZE,
 ) -> TicketPage:
     """One page of the ticket table, filtered, searched and sorted in SQL. Pass the `anchor`
-    of the page shown before to step from it cheaply; a page past the end shows the last."""
+    of the page shown before to step from it cheaply; a page past the end shows the last.
+    Requesters get only their own tickets."""
+    flt = visible_to(by, flt)
 
     def work(conn: Connection) -> TicketPage:
         matching, capped = listing.count(conn, flt)
@@ -208,8 +242,13 @@ def ticket_page(
     return read(engine, work)
 
 
-def export_tickets(engine: Engine, flt: TicketFilter, sort: Sort) -> Iterator[Ticket]:
-    """Every ticket of the filtered view, streamed inside one read transaction."""
+def export_tickets(engine: Engine, by: Account, flt: TicketFilter, sort: Sort) -> Iterator[Ticket]:
+    """Every ticket of the filtered view that `by` may see, streamed inside one read
+    transaction. Who may see what is checked now, not when the first row is read."""
+    return _stream_rows(engine, visible_to(by, flt), sort)
+
+
+def _stream_rows(engine: Engine, flt: TicketFilter, sort: Sort) -> Iterator[Ticket]:
     with engine.connect() as conn, conn.begin():  # a deferred (read) transaction
         yield from listing.export_rows(conn, flt, sort)
 

@@ -22,6 +22,7 @@ from .domain import (
     Ticket,
     TicketChange,
 )
+from .identity import Account
 from .schema import ticket_events, tickets
 
 TICKET_COLUMNS = (
@@ -36,6 +37,7 @@ TICKET_COLUMNS = (
     tickets.c.closed_at,
     tickets.c.requester,
     tickets.c.assignee,
+    tickets.c.requester_id,
 )
 
 
@@ -52,13 +54,15 @@ def ticket_from_row(row: Any) -> Ticket:
         closed_at=row.closed_at,
         requester=row.requester,
         assignee=row.assignee,
+        requester_id=row.requester_id,
     )
 
 
 def insert_ticket(
-    conn: Connection, issue: str, priority: Priority, now: datetime, actor: str | None = None
+    conn: Connection, issue: str, priority: Priority, now: datetime, actor: Account | None = None
 ) -> Ticket:
     """Store a new Open ticket, filed by `actor` (its requester), and its `created` event."""
+    name, actor_id = (None, None) if actor is None else (actor.name, actor.id)
     ticket_id = conn.execute(
         insert(tickets)
         .values(
@@ -70,7 +74,8 @@ def insert_ticket(
             version=1,
             status_rank=STATUS_RANK[Status.OPEN],
             priority_rank=PRIORITY_RANK[priority],
-            requester=actor,
+            requester=name,
+            requester_id=actor_id,
         )
         .returning(tickets.c.id)
     ).scalar_one()
@@ -78,7 +83,9 @@ def insert_ticket(
     counters.count_ticket(conn, now, Status.OPEN, priority, +1)
     counters.add_activity(conn, now, created=1)
     counters.bump_revision(conn)
-    return Ticket(ticket_id, issue, Status.OPEN, priority, now, now, 1, requester=actor)
+    return Ticket(
+        ticket_id, issue, Status.OPEN, priority, now, now, 1, requester=name, requester_id=actor_id
+    )
 
 
 def get_ticket(conn: Connection, ticket_id: int, for_update: bool = False) -> Ticket | None:
@@ -106,7 +113,7 @@ def apply_change(
     current: Ticket,
     change: TicketChange,
     now: datetime,
-    actor: str | None = None,
+    actor: Account | None = None,
 ) -> Ticket | None:
     """Write `change` to one ticket with one event per changed field, and keep the counters in
     step. The update only applies if the ticket is still at `current.version`; returns None
@@ -201,7 +208,7 @@ def _event(
     kind: EventKind,
     old: str | None,
     new: str | None,
-    actor: str | None,
+    actor: Account | None,
     version: int,
 ) -> dict[str, Any]:
     return {
@@ -211,7 +218,8 @@ def _event(
         "kind": kind.value,
         "old_value": None if old is None else str(old),
         "new_value": None if new is None else str(new),
-        "actor": actor,
+        "actor": None if actor is None else actor.name,
+        "actor_id": None if actor is None else actor.id,
     }
 
 
@@ -247,6 +255,7 @@ _BULK_TICKET_COLUMNS = (
     "priority_rank",
     "requester",
     "assignee",
+    "requester_id",
 )
 _BULK_EVENT_COLUMNS = (
     "ticket_id",
@@ -255,6 +264,7 @@ _BULK_EVENT_COLUMNS = (
     "old_value",
     "new_value",
     "actor",
+    "actor_id",
     "version",
 )
 
