@@ -1,25 +1,36 @@
 """Ticket desk: `streamlit run ticket.py`.
 
-Streamlit imports this file to find `app` (the ASGI server with our extra HTTP routes) and
-runs it as the app's script, where `__name__` is "__main__", for every browser session."""
+Streamlit imports this file to find `app` (the ASGI server with our sign-in routes, the
+middleware that requires a session for everything else, and the CSV export) and runs it as
+the app's script, where `__name__` is "__main__", for every browser session."""
 
 import streamlit as st
 
 TICKETS_ICON = ":material/confirmation_number:"
 
 if __name__ == "__main__":
+    from app_pages.shared import show_identity, signed_in
+    from ticketdesk.identity import Action
+
     # An emoji favicon: a Material one is fetched from a font server, which an internal
     # network may not reach (a console error on every page load).
     st.set_page_config(page_title="Ticket desk", page_icon="🎫", layout="wide")
-    navigation = st.navigation(
-        [
-            st.Page("app_pages/tickets.py", title="Tickets", icon=TICKETS_ICON, default=True),
-            st.Page("app_pages/dashboard.py", title="Dashboard", icon=":material/monitoring:"),
-            st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:"),
-        ]
-    )
+    account = signed_in()  # the middleware let the browser in; this checks again per run
+    tickets_title = "Tickets" if account.is_staff else "My tickets"
+    pages = [st.Page("app_pages/tickets.py", title=tickets_title, icon=TICKETS_ICON, default=True)]
+    if account.may(Action.VIEW_DASHBOARD):
+        pages.append(
+            st.Page("app_pages/dashboard.py", title="Dashboard", icon=":material/monitoring:")
+        )
+    if account.may(Action.MANAGE_ACCOUNTS):
+        pages.append(st.Page("app_pages/people.py", title="People", icon=":material/group:"))
+    if account.may(Action.CHANGE_SETTINGS):
+        pages.append(st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:"))
+    pages.append(st.Page("app_pages/account.py", title="Your account", icon=":material/person:"))
+    navigation = st.navigation(pages)
+    show_identity(account)
     navigation.run()
 else:
-    from ticketdesk.web import routes
+    from ticketdesk.web import lifespan, middleware, routes
 
-    app = st.App("ticket.py", routes=routes())
+    app = st.App("ticket.py", lifespan=lifespan, routes=routes(), middleware=middleware())

@@ -11,15 +11,16 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.shared import (
-    choose_actor,
-    database_errors,
     engine,
     follow_changes,
     now,
+    page_errors,
     remember_revision,
+    signed_in,
 )
 from ticketdesk import reporting, services
 from ticketdesk.domain import PRIORITIES, STATUSES, TicketDeskError
+from ticketdesk.identity import Account, Action, require
 from ticketdesk.reporting import Dashboard, Period
 
 STATUS_COLOURS = ["#f97316", "#3b82f6", "#22c55e"]  # Open, In Progress, Closed
@@ -183,7 +184,7 @@ def show_metrics(data: Dashboard) -> None:
         )
 
 
-def show_breaches(data: Dashboard) -> None:
+def show_breaches(data: Dashboard, may_change_targets: bool) -> None:
     st.subheader("Breached tickets")
     count, about = st.columns([1, 2], vertical_alignment="center")
     count.metric(
@@ -202,7 +203,8 @@ def show_breaches(data: Dashboard) -> None:
         f"{reporting.BREACH_LIMIT} furthest past a deadline, most overdue first. "
         f"SLA targets (first response / resolution): {targets}."
     )
-    about.page_link("app_pages/settings.py", label="Change the targets", icon=":material/tune:")
+    if may_change_targets:  # the Settings page exists only in an admin's navigation
+        about.page_link("app_pages/settings.py", label="Change the targets", icon=":material/tune:")
     if not data.breaches:
         st.success("No ticket is past a deadline.", icon=":material/task_alt:")
         return
@@ -302,22 +304,24 @@ def show_assignees(data: Dashboard) -> None:
 
 
 @st.cache_data(max_entries=64, show_spinner="Counting…")
-def dashboard_at(revision: int, minute: datetime, period: Period) -> Dashboard:
+def dashboard_at(_by: Account, revision: int, minute: datetime, period: Period) -> Dashboard:
     """The dashboard, shared by every session of this server until the desk's revision (a row
     in the database, so never stale across servers) or the minute changes. At a million
     tickets the medians and SLA figures cost up to a second; viewers redraw on every change,
-    and this way they pay for it once."""
-    return reporting.dashboard(engine(), minute, period=period)
+    and this way they pay for it once. (`_by`, a staff account, is not part of the key: the
+    figures are the same for everyone allowed to see them; the page checks that first.)"""
+    return reporting.dashboard(engine(), _by, minute, period=period)
 
 
 st.title(":material/monitoring: Dashboard")
-choose_actor()
 follow_changes()
 period = chosen_period()
 if period is not None:
-    with database_errors():
+    with page_errors():
+        viewer = signed_in()
+        require(viewer, Action.VIEW_DASHBOARD)
         minute = now().replace(second=0, microsecond=0)
-        data = dashboard_at(services.desk_revision(engine()), minute, period)
+        data = dashboard_at(viewer, services.desk_revision(engine()), minute, period)
         remember_revision(data.revision)
         previous = period.previous()
         st.caption(
@@ -326,5 +330,5 @@ if period is not None:
             "“–”: nothing to count in the period."
         )
         show_metrics(data)
-        show_breaches(data)
+        show_breaches(data, viewer.may(Action.CHANGE_SETTINGS))
         show_charts(data)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.shared import choose_actor, database_errors, engine
+from app_pages.shared import engine, page_errors, signed_in
 from ticketdesk import reporting
 from ticketdesk.domain import Priority, ValidationError
 from ticketdesk.sla import MAX_TARGET_HOURS, StaleTargets, Targets
@@ -38,7 +38,6 @@ def redraw_with(targets: Targets, notice: tuple[str, str]) -> None:
 
 
 st.title(":material/settings: Settings")
-choose_actor()
 st.subheader("SLA targets")
 st.markdown(
     "Per priority, the hours a ticket may wait from its creation **to its first response** (the "
@@ -51,7 +50,7 @@ st.caption(
     "target cannot be shorter than the first-response one. Decimals are fine (0.5 = 30 min)."
 )
 
-with database_errors():
+with page_errors():
     if not st.session_state.get(SAVE):
         # Any run but a save shows the targets as stored now; a save is checked against the
         # ones its form was drawn from (someone may have changed them meanwhile).
@@ -97,7 +96,7 @@ with database_errors():
 
     if submitted:
         try:
-            saved = reporting.save_sla_targets(engine(), typed, expected=shown)
+            saved = reporting.save_sla_targets(engine(), signed_in(), typed, expected=shown)
         except ValidationError as exc:
             st.error(str(exc), icon=":material/error:")  # the typed values stay in the form
         except StaleTargets as exc:

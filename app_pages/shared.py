@@ -11,10 +11,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import streamlit as st
 from sqlalchemy import Engine
 
-from ticketdesk import bootstrap, services
-from ticketdesk.config import database_url, demo_tickets_on_first_start
-from ticketdesk.db import make_engine
-from ticketdesk.domain import ACTOR_MAX_CHARS, DatabaseUnavailable
+from ticketdesk import account_services, services
+from ticketdesk.config import database_url
+from ticketdesk.db import make_engine, migrate
+from ticketdesk.domain import DatabaseUnavailable
+from ticketdesk.identity import Account, PermissionDenied, SessionEnded
+from ticketdesk.web.engine import SESSION_COOKIE
 
 LIVE_SECONDS = float(os.environ.get("TICKETDESK_LIVE_SECONDS", "3"))
 """How often a page asks whether anyone changed the desk (one indexed read)."""
@@ -28,7 +30,7 @@ def now() -> datetime:
 def _engine(url: str) -> Engine:
     engine = make_engine(url)
     try:
-        bootstrap.prepare(engine, now(), demo_tickets_on_first_start())
+        migrate(engine)  # the server's start prepared it already; AppTest starts no server
     except Exception:
         engine.dispose()
         raise
@@ -41,11 +43,14 @@ def engine() -> Engine:
 
 
 @contextmanager
-def database_errors() -> Iterator[None]:
-    """Show an unreachable database as a message, never a traceback; follow_changes() keeps
-    asking and redraws the page when the database is back."""
+def page_errors() -> Iterator[None]:
+    """Show a refusal or an unreachable database as a message, never a traceback;
+    follow_changes() keeps asking and redraws the page when the database is back."""
     try:
         yield
+    except PermissionDenied as exc:
+        st.error(str(exc), icon=":material/block:")
+        st.stop()
     except DatabaseUnavailable:
         st.session_state.database_down = True  # follow_changes() said so and keeps asking
         st.stop()
@@ -59,20 +64,54 @@ def browser_timezone() -> tzinfo:
         return UTC
 
 
-def actor() -> str | None:
-    """The display name this browser session works under (until accounts exist)."""
-    name = st.session_state.get("actor", "")
-    return name.strip() or None
+SESSION_TOKEN_KEY = "session_token"  # noqa: S105 (a state key, not a secret)
+"""Where AppTest puts a session token (it cannot send cookies); browsers send the cookie."""
 
 
-def choose_actor() -> None:
-    st.sidebar.text_input(
-        "Your name",
-        key="actor",
-        max_chars=ACTOR_MAX_CHARS,
-        placeholder="Shown in ticket histories",
-        help="Recorded with every change you make. Chosen once per browser session.",
-    )
+def session_token() -> str | None:
+    token = st.context.cookies.get(SESSION_COOKIE)
+    if isinstance(token, str) and token:
+        return token
+    kept = st.session_state.get(SESSION_TOKEN_KEY)  # AppTest's cookies are a mock object
+    return kept if isinstance(kept, str) else None
+
+
+def signed_in() -> Account:
+    """The account of this browser's session, checked against the database on every call
+    (one indexed read), so a sign-out, a deactivation or a password change elsewhere takes
+    effect at once. Without one, the page says so, links to the sign-in page and stops."""
+    try:
+        return account_services.session_account(engine(), session_token(), now())
+    except SessionEnded as exc:
+        st.session_state.session_ended = True
+        st.warning(str(exc), icon=":material/lock:")
+        st.link_button("Sign in", "/signin?ended=1", type="primary")
+        st.stop()
+    except DatabaseUnavailable:
+        follow_changes()  # says so, and redraws the page when the database is back
+        st.stop()
+
+
+def show_identity(account: Account) -> None:
+    """Who is signed in, and the sign-out button (a form posting to /signout: the session
+    ends in the database and the cookie goes)."""
+    st.sidebar.markdown(f"Signed in as **{escape_markdown(account.name)}**  \n{account.role}")
+    with st.sidebar:
+        st.html(SIGN_OUT_FORM)
+
+
+SIGN_OUT_FORM = """
+<form method="post" action="/signout" style="margin:0">
+  <button type="submit" style="background:none;border:1px solid rgba(49,51,63,.2);
+    border-radius:8px;padding:.3rem .8rem;cursor:pointer;font:inherit;color:inherit">
+    Sign out</button>
+</form>
+"""
+
+
+def escape_markdown(text: str) -> str:
+    """Text shown literally inside Markdown (names are people's input)."""
+    return "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~$:" else ch for ch in text)
 
 
 def remember_revision(revision: int) -> None:
@@ -88,6 +127,9 @@ def follow_changes() -> None:
     state = st.session_state
     try:
         revision = services.desk_revision(engine())
+        account_services.session_account(engine(), session_token(), now())
+    except SessionEnded:
+        st.rerun(scope="app")  # signed out elsewhere, deactivated...: the page says so
     except DatabaseUnavailable as exc:
         state.database_down = True
         st.warning(str(exc), icon=":material/cloud_off:")

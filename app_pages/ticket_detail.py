@@ -7,8 +7,15 @@ from datetime import datetime
 
 import streamlit as st
 
-from app_pages.shared import actor, browser_timezone, engine, now, remember_revision
-from ticketdesk import services
+from app_pages.shared import (
+    browser_timezone,
+    engine,
+    escape_markdown,
+    now,
+    remember_revision,
+    signed_in,
+)
+from ticketdesk import account_services, services
 from ticketdesk.domain import (
     MESSAGE_MAX_CHARS,
     PRIORITIES,
@@ -21,6 +28,7 @@ from ticketdesk.domain import (
     TicketNotFound,
     ValidationError,
 )
+from ticketdesk.identity import Account, Action, PermissionDenied
 
 KINDS = {
     MessageKind.REPLY: "Public reply",
@@ -47,20 +55,19 @@ def save_fields(ticket: Ticket) -> None:
     """Form callback: status, priority and assignee, refused if the ticket moved on."""
     state = st.session_state
     chosen = state.detail_assignee
-    other = state.get("detail_assignee_other", "").strip()
     change = TicketChange(
         status=state.detail_status,
         priority=state.detail_priority,
-        assignee=other or (None if chosen == UNASSIGNED else chosen),
-        unassign=not other and chosen == UNASSIGNED,
+        assignee=None if chosen == UNASSIGNED else chosen,
+        unassign=chosen == UNASSIGNED,
     )
     try:
-        services.update_ticket(engine(), ticket.id, change, now(), ticket.version, actor())
+        services.update_ticket(engine(), signed_in(), ticket.id, change, now(), ticket.version)
     except TicketDeskError as exc:
         state.detail_flash = ("error", str(exc))
     else:
         state.detail_flash = ("saved", "Saved.")
-    for key in ("detail_status", "detail_priority", "detail_assignee", "detail_assignee_other"):
+    for key in ("detail_status", "detail_priority", "detail_assignee"):
         state.pop(key, None)  # show what the database holds now
 
 
@@ -69,7 +76,7 @@ def send_message(ticket: Ticket) -> None:
     state = st.session_state
     try:
         services.add_message(
-            engine(), ticket.id, state.message_kind, state.message_body, now(), actor()
+            engine(), signed_in(), ticket.id, state.message_kind, state.message_body, now()
         )
     except TicketDeskError as exc:
         state.detail_flash = ("error", str(exc))
@@ -92,9 +99,10 @@ def show_message(message: Message) -> None:
 
 def render_detail(code: str) -> None:
     st.button("All tickets", icon=":material/arrow_back:", on_click=back_to_list, type="tertiary")
+    by = signed_in()
     try:
-        detail = services.ticket_detail(engine(), code)
-    except (ValidationError, TicketNotFound) as exc:
+        detail = services.ticket_detail(engine(), by, code)
+    except (ValidationError, TicketNotFound, PermissionDenied) as exc:
         st.error(str(exc), icon=":material/search_off:")
         return
     ticket = detail.ticket
@@ -123,44 +131,60 @@ def render_detail(code: str) -> None:
                 key="message_body",
                 help=f"Markdown; up to {MESSAGE_MAX_CHARS:,} characters.",
             )
+            kinds = [MessageKind.REPLY, MessageKind.NOTE] if by.is_staff else [MessageKind.MESSAGE]
             st.segmented_control(
                 "Kind",
-                list(KINDS),
+                kinds,
                 format_func=KINDS.__getitem__,
-                default=MessageKind.REPLY,
+                default=kinds[0],
                 key="message_kind",
+                disabled=len(kinds) == 1,
             )
             st.form_submit_button("Send", on_click=send_message, args=(ticket,), type="primary")
     with side:
-        with st.form("fields"):
-            st.selectbox(
-                "Status", STATUSES, index=STATUSES.index(ticket.status), key="detail_status"
-            )
-            st.selectbox(
-                "Priority",
-                PRIORITIES,
-                index=PRIORITIES.index(ticket.priority),
-                key="detail_priority",
-            )
-            names = sorted({*services.known_assignees(engine()), *filter(None, [actor()])})
-            options = [UNASSIGNED, *names]
-            st.selectbox(
-                "Assignee",
-                options,
-                index=options.index(ticket.assignee) if ticket.assignee else 0,
-                key="detail_assignee",
-            )
-            st.text_input("…or another agent", key="detail_assignee_other", max_chars=100)
-            st.form_submit_button("Save", on_click=save_fields, args=(ticket,))
-        state = services.sla_of(ticket, detail.targets, now())
-        st.subheader("Targets")
-        for name, clock in (
-            ("First response", state.first_response),
-            ("Resolution", state.resolution),
-        ):
-            colour = {"met": "green", "breached": "red"}.get(clock.outcome, "blue")
-            st.markdown(f"{name}: :{colour}-badge[{clock.label}]")
-            st.caption(f"due {when(clock.due)}")
-        st.subheader("History")
-        for change in reversed(detail.history):
-            st.text(f"{when(change.occurred_at)}  {change.describe()}")
+        if by.may(Action.EDIT_TICKET):
+            ticket_fields(ticket, by)
+        else:
+            st.markdown(f"**Status:** {ticket.status}  \n**Priority:** {ticket.priority}")
+            st.markdown(f"**Assigned to:** {escape_markdown(ticket.assignee or 'nobody yet')}")
+        show_targets_and_history(detail)
+
+
+def ticket_fields(ticket: Ticket, by: Account) -> None:
+    """Status, priority and assignee, for the people who work tickets."""
+    with st.form("fields"):
+        st.selectbox("Status", STATUSES, index=STATUSES.index(ticket.status), key="detail_status")
+        st.selectbox(
+            "Priority",
+            PRIORITIES,
+            index=PRIORITIES.index(ticket.priority),
+            key="detail_priority",
+        )
+        names = [a.name for a in account_services.staff(engine(), by)]
+        if ticket.assignee and ticket.assignee not in names:
+            names.append(ticket.assignee)  # assigned to someone no longer active
+        options = [UNASSIGNED, *names]
+        st.selectbox(
+            "Assignee",
+            options,
+            index=options.index(ticket.assignee) if ticket.assignee else 0,
+            key="detail_assignee",
+            help="Agents and admins with an active account.",
+        )
+        st.form_submit_button("Save", on_click=save_fields, args=(ticket,))
+
+
+def show_targets_and_history(detail: services.TicketDetail) -> None:
+    ticket = detail.ticket
+    state = services.sla_of(ticket, detail.targets, now())
+    st.subheader("Targets")
+    for name, clock in (
+        ("First response", state.first_response),
+        ("Resolution", state.resolution),
+    ):
+        colour = {"met": "green", "breached": "red"}.get(clock.outcome, "blue")
+        st.markdown(f"{name}: :{colour}-badge[{clock.label}]")
+        st.caption(f"due {when(clock.due)}")
+    st.subheader("History")
+    for change in reversed(detail.history):
+        st.text(f"{when(change.occurred_at)}  {change.describe()}")

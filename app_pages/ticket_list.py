@@ -12,12 +12,12 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.shared import (
-    actor,
     browser_timezone,
-    database_errors,
     engine,
     now,
+    page_errors,
     remember_revision,
+    signed_in,
 )
 from ticketdesk import services
 from ticketdesk.domain import (
@@ -30,6 +30,7 @@ from ticketdesk.domain import (
     TicketDeskError,
 )
 from ticketdesk.export import to_query
+from ticketdesk.identity import Account, Action
 from ticketdesk.listing import Sort, SortColumn, TicketFilter
 from ticketdesk.sla import SlaTarget
 
@@ -42,7 +43,7 @@ def submit_ticket() -> None:
     state = st.session_state
     try:
         ticket = services.create_ticket(
-            engine(), state.new_issue, state.new_priority, now(), actor()
+            engine(), signed_in(), state.new_issue, state.new_priority, now()
         )
     except TicketDeskError as exc:
         state.flash = ("error", str(exc))
@@ -57,11 +58,12 @@ def save_grid_edits(grid_key: str, shown: list[Ticket]) -> None:
         return  # an edit from a grid already replaced: its rows are not the ones shown now
     edited: dict[int, dict[str, Any]] = st.session_state[grid_key]["edited_rows"]
     messages: list[str] = []
+    by = signed_in()
     for row, cells in edited.items():
         ticket = shown[int(row)]
         change = TicketChange(**{GRID_COLUMNS[c]: v for c, v in cells.items() if c in GRID_COLUMNS})
         try:
-            services.update_ticket(engine(), ticket.id, change, now(), ticket.version, actor())
+            services.update_ticket(engine(), by, ticket.id, change, now(), ticket.version)
         except TicketDeskError as exc:
             messages.append(str(exc))
         else:
@@ -126,18 +128,19 @@ def show_flash() -> None:
 WHO = {"anyone": "Anyone", "mine": "Assigned to me", "unassigned": "Unassigned"}
 
 
-def read_view() -> tuple[TicketFilter, Sort]:
-    """The filter and sort widgets, as plain values."""
-    search_col, who_col, status_col, priority_col, dates_col, sort_col, order_col = st.columns(
-        [3, 2, 2, 2, 2, 2, 2], vertical_alignment="bottom"
+def read_view(by: Account) -> tuple[TicketFilter, Sort]:
+    """The filter and sort widgets, as plain values (requesters have no assignee filter:
+    they see only their own tickets)."""
+    columns = st.columns(
+        [3, 2, 2, 2, 2, 2, 2][: 7 if by.is_staff else 6], vertical_alignment="bottom"
     )
-    who = who_col.selectbox(
-        "Assigned",
-        list(WHO),
-        format_func=WHO.__getitem__,
-        key="filter_who",
-        help="'Assigned to me' uses the name in the sidebar.",
-    )
+    search_col, *who_cols = columns[: len(columns) - 5]
+    status_col, priority_col, dates_col, sort_col, order_col = columns[-5:]
+    who = "anyone"
+    for who_col in who_cols:
+        who = who_col.selectbox(
+            "Assigned", list(WHO), format_func=WHO.__getitem__, key="filter_who"
+        )
     search = search_col.text_input(
         "Search", key="search", placeholder="Words in the issue…", max_chars=200
     )
@@ -157,8 +160,7 @@ def read_view() -> tuple[TicketFilter, Sort]:
         submitted_from=chosen[0] if chosen else None,
         submitted_to=chosen[-1] if chosen else None,
         search=search,
-        # Blank names are never stored, so "" (no name given yet) matches no ticket.
-        assignee=(actor() or "") if who == "mine" else None,
+        assignee=by.name if who == "mine" else None,
         unassigned=who == "unassigned",
     )
     return flt, Sort(SortColumn(column or SortColumn.ID), bool(descending))
@@ -185,7 +187,7 @@ def render_list() -> None:
 def ticket_table() -> None:
     """The filters, one page of the grid, the pager and the export link: a fragment, so that
     paging, searching and editing cells rerun only this part of the page."""
-    with database_errors():
+    with page_errors():
         show_table()
 
 
@@ -195,21 +197,28 @@ def show_table() -> None:
     refusal = st.session_state.pop("table_flash", None)
     if refusal:
         st.error(refusal, icon=":material/error:")
-    flt, sort = read_view()
-    if flt.assignee == "":
-        st.info("Enter your name in the sidebar to see the tickets assigned to you.")
+    by = signed_in()
+    flt, sort = read_view(by)
     state = st.session_state
     if state.get("view") != (flt, sort):  # a new view starts on its first page
         state.view, state.page, state.anchor = (flt, sort), 1, None
-    result = services.ticket_page(engine(), flt, sort, state.get("page", 1), state.get("anchor"))
+    result = services.ticket_page(
+        engine(), by, flt, sort, state.get("page", 1), state.get("anchor")
+    )
     state.anchor = result.anchor
     remember_revision(result.revision)
     more = "+" if result.matching_is_lower_bound else ""
     st.write(f"Number of tickets: `{result.matching:,}{more}`")
+    editable = by.may(Action.EDIT_TICKET)
     st.caption(
-        "Double-click a Status, Priority or Issue cell to change it; every change is saved at "
-        "once. Sorting and filtering apply to all tickets; a click on a column header only "
-        "re-orders the page shown."
+        (
+            "Double-click a Status, Priority or Issue cell to change it; every change is saved "
+            "at once. "
+            if editable
+            else "The tickets you filed. Open one to follow its conversation or add to it. "
+        )
+        + "Sorting and filtering apply to all pages; a click on a column header only re-orders "
+        "the page shown."
     )
     grid_key = f"grid-{state.get('grid_revision', 0)}"
     st.data_editor(
@@ -218,7 +227,7 @@ def show_table() -> None:
         hide_index=True,
         width="stretch",
         height=38 + 35 * max(len(result.tickets), 1),
-        disabled=["ID", "Date Submitted", "Assignee", "SLA", "Open"],
+        disabled=["ID", "Date Submitted", "Assignee", "SLA", "Open"] if editable else True,
         column_config={
             "ID": st.column_config.TextColumn("ID", width="small"),
             "Issue": st.column_config.TextColumn(

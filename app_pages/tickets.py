@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.shared import choose_actor, database_errors, engine, follow_changes
+from app_pages.shared import engine, follow_changes, page_errors, signed_in
 from app_pages.ticket_detail import render_detail
 from app_pages.ticket_list import render_list
 
-choose_actor()
 follow_changes()
 code = st.query_params.get("ticket")
 if code is None:
-    st.title(":material/confirmation_number: Support tickets")
-with database_errors():
+    title = "Support tickets" if signed_in().is_staff else "My tickets"
+    st.title(f":material/confirmation_number: {title}")
+with page_errors():
     engine()
     if code is None:
         render_list()

@@ -1,9 +1,11 @@
-"""The Dashboard and Settings pages in AppTest, on a real SQLite file, with the clock fixed."""
+"""The Dashboard and Settings pages in AppTest, on a real SQLite file, with the clock fixed;
+signed in as an admin (who may use both) unless a test says otherwise."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,23 +15,46 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from ticketdesk import reporting, services
+from ticketdesk import account_services, reporting, services
 from ticketdesk.db import make_engine, migrate
 from ticketdesk.domain import Priority, TicketChange
+from ticketdesk.identity import Account
 from ticketdesk.sla import DEFAULT_TARGETS, SlaTarget
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "ticket.py")
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+PASSWORD = "correct horse battery"
 
 
 def ago(hours: float) -> datetime:
     return NOW - timedelta(hours=hours)
 
 
+@dataclass(frozen=True)
+class Desk:
+    engine: Engine
+    ana: Account  # agent
+    ben: Account  # agent
+    rita: Account  # requester: files the tickets
+    admin: Account
+    admin_token: str  # a session of the admin's, opened at NOW
+    agent_token: str  # a session of Ana's, opened at NOW
+
+
+def person(engine: Engine, name: str, role: str) -> Account:
+    email = name.lower().replace(" ", ".") + "@example.com"
+    return account_services.create_account(engine, None, email, name, role, PASSWORD, NOW)
+
+
+def session_of(engine: Engine, account: Account) -> str:
+    return account_services.sign_in(engine, account.email, PASSWORD, "test", NOW).token
+
+
 @pytest.fixture
-def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    """An empty, migrated SQLite desk that the app opens, and the app's clock at NOW."""
+def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Desk]:
+    """An empty, migrated SQLite desk that the app opens, the app's clock at NOW, and the
+    people who work it."""
     url = f"sqlite:///{tmp_path / 'app.db'}"
     monkeypatch.setenv("TICKETDESK_DATABASE_URL", url)
     monkeypatch.setenv("TICKETDESK_DEMO_TICKETS", "0")
@@ -41,12 +66,23 @@ def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     monkeypatch.setattr(app_pages.shared, "now", lambda: NOW)
     engine = make_engine(url)
     migrate(engine)
-    yield engine
+    ana, ben = person(engine, "Ana", "agent"), person(engine, "Ben", "agent")
+    admin = person(engine, "Ada Admin", "admin")
+    yield Desk(
+        engine,
+        ana,
+        ben,
+        person(engine, "Rita", "requester"),
+        admin,
+        session_of(engine, admin),
+        session_of(engine, ana),
+    )
     engine.dispose()
 
 
-def page(path: str) -> AppTest:
+def page(path: str, token: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=30)
+    at.session_state["session_token"] = token
     at.switch_page(path).run()
     assert not at.exception
     return at
@@ -69,24 +105,27 @@ def chart_rows(chart: Any) -> list[dict[str, Any]]:
     return list(pa.ipc.open_stream(dataset.data.data).read_all().to_pylist())
 
 
-def three_tickets(engine: Engine) -> dict[str, int]:
-    """X: High, answered after 3 h by a status change, closed after 9 h (Ana).
+def three_tickets(d: Desk) -> dict[str, int]:
+    """All filed by Rita.
+    X: High, answered after 3 h by a status change, closed after 9 h (Ana).
     Y: Low, filed 30 h ago, never answered (answer due 24 h after: 6 h ago). Unassigned.
     Z: Medium, filed 20 h ago, answered by a public reply after 11 h (due after 8 h: 3 h
        late), still Open (Ben)."""
-    x = services.create_ticket(engine, "X", "High", ago(10)).id
-    services.update_ticket(engine, x, TicketChange(status="In Progress", assignee="Ana"), ago(7))
-    services.update_ticket(engine, x, TicketChange(status="Closed"), ago(1))
-    y = services.create_ticket(engine, "Y", "Low", ago(30)).id
-    z = services.create_ticket(engine, "Z", "Medium", ago(20)).id
-    services.update_ticket(engine, z, TicketChange(assignee="Ben"), ago(19))
-    services.add_message(engine, z, "reply", "Looking into it", ago(9), "Ben")
+    engine, ana, ben = d.engine, d.ana, d.ben
+    x = services.create_ticket(engine, d.rita, "X", "High", ago(10)).id
+    change = TicketChange(status="In Progress", assignee="Ana")
+    services.update_ticket(engine, ana, x, change, ago(7))
+    services.update_ticket(engine, ana, x, TicketChange(status="Closed"), ago(1))
+    y = services.create_ticket(engine, d.rita, "Y", "Low", ago(30)).id
+    z = services.create_ticket(engine, d.rita, "Z", "Medium", ago(20)).id
+    services.update_ticket(engine, ben, z, TicketChange(assignee="Ben"), ago(19))
+    services.add_message(engine, ben, z, "reply", "Looking into it", ago(9))
     return {"X": x, "Y": y, "Z": z}
 
 
-def test_dashboard_figures_for_the_last_30_days(desk: Engine) -> None:
+def test_dashboard_figures_for_the_last_30_days(desk: Desk) -> None:
     ids = three_tickets(desk)
-    at = page("app_pages/dashboard.py")
+    at = page("app_pages/dashboard.py", desk.admin_token)
     shown = metrics(at)
     # Open: Y and Z; none was open on Oct 29 00:00.
     assert (shown["Number of open tickets"].value, shown["Number of open tickets"].delta) == (
@@ -131,8 +170,8 @@ def test_dashboard_figures_for_the_last_30_days(desk: Engine) -> None:
     ]
 
 
-def test_an_empty_desk_shows_dashes_not_numbers(desk: Engine) -> None:
-    at = page("app_pages/dashboard.py")
+def test_an_empty_desk_shows_dashes_not_numbers(desk: Desk) -> None:
+    at = page("app_pages/dashboard.py", desk.admin_token)
     shown = metrics(at)
     for label in (
         "First response time (hours)",
@@ -149,9 +188,36 @@ def test_an_empty_desk_shows_dashes_not_numbers(desk: Engine) -> None:
     assert "No open tickets." in at.info[0].value
 
 
-def test_periods_of_7_days_and_a_custom_range(desk: Engine) -> None:
+def test_an_admins_dashboard_links_to_the_settings(desk: Desk) -> None:
+    at = page("app_pages/dashboard.py", desk.admin_token)
+    assert [link.value for link in at.page_link] == ["Change the targets"]
+
+
+def test_an_agent_sees_the_dashboard_without_a_link_to_the_settings(desk: Desk) -> None:
+    """Agents may see the dashboard but not change the targets: their navigation has no
+    Settings page, so the page must not link to it."""
     three_tickets(desk)
-    at = page("app_pages/dashboard.py")
+    at = page("app_pages/dashboard.py", desk.agent_token)
+    shown = metrics(at)
+    assert (shown["New tickets"].value, shown["Open tickets past a target"].value) == ("3", "1")
+    assert len(at.dataframe) == 1  # the breached tickets
+    assert not at.page_link
+
+
+def test_an_agent_cannot_open_the_settings(desk: Desk) -> None:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.session_state["session_token"] = desk.agent_token
+    at.switch_page("app_pages/settings.py").run()  # a link to it, say: the ticket list opens
+    assert not at.exception
+    assert not at.number_input
+    assert "Settings" not in [t.value for t in at.title]
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("app_pages/settings.py")  # not among the agent's pages
+
+
+def test_periods_of_7_days_and_a_custom_range(desk: Desk) -> None:
+    three_tickets(desk)
+    at = page("app_pages/dashboard.py", desk.admin_token)
     at.segmented_control(key="period").set_value(7).run()
     assert not at.exception
     assert "Nov 21, 2026 – Nov 27, 2026 (7 UTC days)" in at.caption[0].value
@@ -171,8 +237,8 @@ def test_periods_of_7_days_and_a_custom_range(desk: Engine) -> None:
     assert not at.metric
 
 
-def test_settings_shows_and_saves_the_targets(desk: Engine) -> None:
-    at = page("app_pages/settings.py")
+def test_settings_shows_and_saves_the_targets(desk: Desk) -> None:
+    at = page("app_pages/settings.py", desk.admin_token)
     assert target_input(at, "first", "High").value == 4
     assert target_input(at, "resolution", "Low").value == 168
     target_input(at, "first", "High").set_value(1.5)
@@ -180,10 +246,10 @@ def test_settings_shows_and_saves_the_targets(desk: Engine) -> None:
     at.button[0].click().run()
     assert not at.exception
     assert "Saved" in at.success[0].value
-    assert reporting.sla_targets(desk)[Priority.HIGH] == SlaTarget(1.5, 12)
+    assert reporting.sla_targets(desk.engine)[Priority.HIGH] == SlaTarget(1.5, 12)
     assert target_input(at, "first", "High").value == 1.5
     # The dashboard uses them.
-    dashboard = page("app_pages/dashboard.py")
+    dashboard = page("app_pages/dashboard.py", desk.admin_token)
     assert any("High 1.5 h / 12 h" in c.value for c in dashboard.caption)
 
 
@@ -201,38 +267,40 @@ def test_settings_shows_and_saves_the_targets(desk: Engine) -> None:
     ],
 )
 def test_settings_refuses_bad_targets_with_a_message(
-    desk: Engine, which: tuple[str, str], value: float, message: str
+    desk: Desk, which: tuple[str, str], value: float, message: str
 ) -> None:
-    at = page("app_pages/settings.py")
+    at = page("app_pages/settings.py", desk.admin_token)
     target_input(at, *which).set_value(value)
     at.button[0].click().run()
     assert not at.exception
     assert message in at.error[0].value
     assert target_input(at, *which).value == value  # still in the form, to correct
-    assert reporting.sla_targets(desk) == DEFAULT_TARGETS
+    assert reporting.sla_targets(desk.engine) == DEFAULT_TARGETS
 
 
-def test_settings_does_not_overwrite_someone_elses_targets(desk: Engine) -> None:
-    at = page("app_pages/settings.py")
+def test_settings_does_not_overwrite_someone_elses_targets(desk: Desk) -> None:
+    at = page("app_pages/settings.py", desk.admin_token)
     theirs = {"High": (2, 24), "Medium": (8, 72), "Low": (24, 168)}
-    reporting.save_sla_targets(desk, theirs)  # another person, after this form was drawn
+    # Another admin, after this form was drawn:
+    reporting.save_sla_targets(desk.engine, desk.admin, theirs)
     target_input(at, "first", "Low").set_value(12)
     at.button[0].click().run()
     assert not at.exception
     assert "Someone else changed the SLA targets" in at.warning[0].value
     assert "High 2 h / 24 h" in at.warning[0].value
-    assert reporting.sla_targets(desk)[Priority.LOW] == SlaTarget(24, 168)
+    assert reporting.sla_targets(desk.engine)[Priority.LOW] == SlaTarget(24, 168)
     # The form now shows their targets; saving again applies on top of them.
     assert target_input(at, "first", "High").value == 2
     target_input(at, "first", "Low").set_value(12)
     at.button[0].click().run()
-    assert reporting.sla_targets(desk)[Priority.LOW] == SlaTarget(12, 168)
-    assert reporting.sla_targets(desk)[Priority.HIGH] == SlaTarget(2, 24)
+    assert reporting.sla_targets(desk.engine)[Priority.LOW] == SlaTarget(12, 168)
+    assert reporting.sla_targets(desk.engine)[Priority.HIGH] == SlaTarget(2, 24)
 
 
-def test_settings_shows_targets_saved_elsewhere_on_the_next_run(desk: Engine) -> None:
-    at = page("app_pages/settings.py")
-    reporting.save_sla_targets(desk, {"High": (3, 30), "Medium": (8, 72), "Low": (24, 168)})
+def test_settings_shows_targets_saved_elsewhere_on_the_next_run(desk: Desk) -> None:
+    at = page("app_pages/settings.py", desk.admin_token)
+    theirs = {"High": (3, 30), "Medium": (8, 72), "Low": (24, 168)}
+    reporting.save_sla_targets(desk.engine, desk.admin, theirs)
     at.run()  # e.g. coming back to the page: the form shows what is stored now
     assert not at.exception
     assert (

@@ -1,4 +1,5 @@
-"""The ticket page (?ticket=TICKET-n) run headless with AppTest on a real SQLite file."""
+"""The ticket page (?ticket=TICKET-n) run headless with AppTest on a real SQLite file, signed
+in as an agent."""
 
 from __future__ import annotations
 
@@ -6,37 +7,56 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from ticketdesk import services
+from app_pages.shared import SESSION_TOKEN_KEY
+from ticketdesk import account_services, services
 from ticketdesk.db import make_engine, migrate
 from ticketdesk.domain import TicketChange
+from ticketdesk.identity import Account
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "ticket.py")
+PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def sqlite_url(app_sqlite_url: str) -> str:
-    migrate(make_engine(app_sqlite_url))
-    return app_sqlite_url
+def desk(app_sqlite_url: str) -> Engine:
+    engine = make_engine(app_sqlite_url)
+    migrate(engine)
+    return engine
 
 
-def open_ticket(code: str) -> AppTest:
+def person(engine: Engine, name: str, role: str) -> Account:
+    email = name.lower().replace(" ", ".") + "@example.com"
+    now = datetime.now(UTC)
+    return account_services.create_account(engine, None, email, name, role, PASSWORD, now)
+
+
+def token_of(engine: Engine, account: Account) -> str:
+    """A session opened now (the app checks sessions against the real clock)."""
+    return account_services.sign_in(
+        engine, account.email, PASSWORD, "test", datetime.now(UTC)
+    ).token
+
+
+def open_ticket(code: str, token: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=30)
+    at.session_state[SESSION_TOKEN_KEY] = token
     at.query_params["ticket"] = code
     return at.run()
 
 
-def test_the_ticket_page_shows_text_conversation_and_history(sqlite_url: str) -> None:
-    engine = make_engine(sqlite_url)
+def test_the_ticket_page_shows_text_conversation_and_history(desk: Engine) -> None:
+    rita, al = person(desk, "Rita", "requester"), person(desk, "Al", "agent")
     now = datetime.now(UTC)
     t = services.create_ticket(
-        engine, "Monitor <b>flickers</b>", "High", now - timedelta(hours=2), actor="Rita"
+        desk, rita, "Monitor <b>flickers</b>", "High", now - timedelta(hours=2)
     )
-    services.add_message(engine, t.id, "note", "Cable?", now - timedelta(hours=1), "Al")
-    services.update_ticket(engine, t.id, TicketChange(assignee="Al"), now, actor="Al")
-    at = open_ticket(t.code)
+    services.add_message(desk, al, t.id, "note", "Cable?", now - timedelta(hours=1))
+    services.update_ticket(desk, al, t.id, TicketChange(assignee="Al"), now)
+    at = open_ticket(t.code, token_of(desk, al))
     assert not at.exception
     assert at.title[0].value == t.code
     assert "Monitor <b>flickers</b>" in [x.value for x in at.text]  # as text, never HTML
@@ -47,16 +67,52 @@ def test_the_ticket_page_shows_text_conversation_and_history(sqlite_url: str) ->
     assert at.selectbox(key="detail_assignee").value == "Al"
 
 
-def test_a_reply_through_the_page_is_stored_and_shown(sqlite_url: str) -> None:
-    engine = make_engine(sqlite_url)
-    t = services.create_ticket(engine, "Phone dead", "Low", datetime.now(UTC))
-    at = open_ticket(t.code)
+def test_the_assignee_is_chosen_from_the_active_agents_and_admins(desk: Engine) -> None:
+    rita, al = person(desk, "Rita", "requester"), person(desk, "Al", "agent")
+    person(desk, "Bea", "admin")
+    gone = person(desk, "Cy", "agent")
+    account_services.set_active(desk, person(desk, "Root", "admin"), gone.id, False)
+    t = services.create_ticket(desk, rita, "Laptop slow", "Medium", datetime.now(UTC))
+    at = open_ticket(t.code, token_of(desk, al))
+    assignee = at.selectbox(key="detail_assignee")
+    # Active staff by name; no requester, no deactivated agent, no free text.
+    assert assignee.options == ["Unassigned", "Al", "Bea", "Root"]
+    assert assignee.value == "Unassigned"
+    assignee.select("Bea")
+    next(b for b in at.button if b.label == "Save").click().run()
+    assert not at.exception
+    assert at.success[0].value == "Saved."
+    assert services.ticket_detail(desk, al, t.code).ticket.assignee == "Bea"
+    assert at.selectbox(key="detail_assignee").value == "Bea"
+    history = [x.value for x in at.text if "  " in x.value]
+    assert any("Al reassigned it from nobody to Bea" in h for h in history)
+
+
+def test_a_reply_through_the_page_is_stored_and_shown(desk: Engine) -> None:
+    rita, al = person(desk, "Rita", "requester"), person(desk, "Al", "agent")
+    t = services.create_ticket(desk, rita, "Phone dead", "Low", datetime.now(UTC))
+    at = open_ticket(t.code, token_of(desk, al))
+    kind = at.segmented_control(key="message_kind")
+    assert (kind.options, kind.value) == (["Public reply", "Internal note"], "reply")
     at.text_area(key="message_body").input("We are on it")
     next(b for b in at.button if b.label == "Send").click().run()
     assert not at.exception
-    messages = services.ticket_detail(engine, t.code).messages
-    assert [(m.kind.value, m.body) for m in messages] == [("reply", "We are on it")]
+    assert at.success[0].value == "Public reply added."
+    messages = services.ticket_detail(desk, al, t.code).messages
+    assert [(m.kind.value, m.body, m.author) for m in messages] == [("reply", "We are on it", "Al")]
     assert at.text_area(key="message_body").value == ""
+
+    at.segmented_control(key="message_kind").set_value("note")
+    at.text_area(key="message_body").input("Battery swollen?")
+    next(b for b in at.button if b.label == "Send").click().run()
+    assert not at.exception
+    assert at.success[0].value == "Internal note added."
+    messages = services.ticket_detail(desk, al, t.code).messages
+    assert [(m.kind.value, m.body) for m in messages] == [
+        ("reply", "We are on it"),
+        ("note", "Battery swollen?"),
+    ]
+    assert any(c.value.startswith("Al · Internal note · ") for c in at.caption)
 
 
 @pytest.mark.parametrize(
@@ -69,8 +125,8 @@ def test_a_reply_through_the_page_is_stored_and_shown(sqlite_url: str) -> None:
     ],
 )
 def test_a_missing_or_malformed_ticket_in_the_url_is_a_message(
-    sqlite_url: str, code: str, message: str
+    desk: Engine, code: str, message: str
 ) -> None:
-    at = open_ticket(code)
+    at = open_ticket(code, token_of(desk, person(desk, "Al", "agent")))
     assert not at.exception
     assert message in at.error[0].value

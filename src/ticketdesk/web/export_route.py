@@ -1,44 +1,35 @@
-"""HTTP routes served beside the Streamlit app (st.App in ticket.py): the CSV export, streamed
-from a server-side cursor so a million rows never sit in memory."""
+"""The CSV export of the table's current view, streamed from a server-side cursor so a million
+rows never sit in memory. A requester's export holds only their own tickets."""
 
 from __future__ import annotations
 
-import functools
-
-from sqlalchemy import Engine
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
-from starlette.routing import BaseRoute, Route
 
-from . import export, services
-from .config import database_url
-from .db import make_engine, migrate
-from .domain import TicketDeskError, ValidationError
-
-
-@functools.cache
-def _engine(url: str) -> Engine:
-    engine = make_engine(url)
-    migrate(engine)
-    return engine
+from .. import account_services, export, services
+from ..domain import TicketDeskError, ValidationError
+from ..identity import PermissionDenied, SessionEnded
+from .engine import SESSION_COOKIE, engine, now
 
 
-async def export_csv(request: Request) -> Response:
+def export_csv(request: Request) -> Response:
+    """GET /export.csv?<the table's filter>: run by Starlette in a worker thread."""
     try:
         flt, sort = export.from_query(request.query_params)
-        engine = _engine(database_url())
+        by = account_services.session_account(engine(), request.cookies.get(SESSION_COOKIE), now())
+        rows = services.export_tickets(engine(), by, flt, sort)
     except ValidationError as exc:
         return PlainTextResponse(f"Cannot export: {exc}", status_code=400)
+    except SessionEnded as exc:
+        return PlainTextResponse(str(exc), status_code=401)
+    except PermissionDenied as exc:
+        return PlainTextResponse(str(exc), status_code=403)
     except TicketDeskError as exc:
         return PlainTextResponse(str(exc), status_code=503)
     # A sync iterator: Starlette pulls it in a worker thread, chunk by chunk.
-    chunks = export.csv_chunks(services.export_tickets(engine, flt, sort))
+    chunks = export.csv_chunks(rows)
     return StreamingResponse(
         chunks,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="tickets.csv"'},
     )
-
-
-def routes() -> list[BaseRoute]:
-    return [Route("/export.csv", export_csv, methods=["GET"])]

@@ -1,0 +1,117 @@
+"""People (admins): the accounts, a form to add one, and for each one its role, whether it
+may sign in, and a new password. Passwords are generated and shown once."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app_pages.shared import engine, now, page_errors, signed_in
+from ticketdesk import account_services
+from ticketdesk.domain import TicketDeskError
+from ticketdesk.identity import ROLES
+
+SIGN_IN_WAYS = {"password": "Generated password", "sso": "Single sign-on only"}
+
+
+def notify(kind: str, text: str) -> None:
+    st.session_state.people_notice = (kind, text)
+
+
+def add_account() -> None:
+    """Form callback: create the account; keep what was typed if it was refused."""
+    state = st.session_state
+    password = account_services.generate_password() if state.new_way == "password" else None
+    try:
+        made = account_services.create_account(
+            engine(), signed_in(), state.new_email, state.new_name, state.new_role, password, now()
+        )
+    except TicketDeskError as exc:
+        notify("error", str(exc))
+        return
+    state.new_email = state.new_name = ""
+    shown = f" Their password, shown only now: `{password}`" if password else ""
+    notify("success", f"Account made for {made.name} ({made.role}).{shown}")
+
+
+def change(account_id: int, what: str) -> None:
+    """Button callback for one account: role, (de)activation or a new password. The account
+    is read afresh: the one drawn may be a run old."""
+    by, state = signed_in(), st.session_state
+    try:
+        account = next(
+            a for a in account_services.list_accounts(engine(), by) if a.id == account_id
+        )
+        if what == "role":
+            role = state[f"person_role_{account_id}"]
+            changed = account_services.set_role(engine(), by, account_id, role)
+            notify("success", f"{changed.name} is now {changed.role}.")
+        elif what == "active":
+            changed = account_services.set_active(engine(), by, account_id, not account.active)
+            done = "may sign in again" if changed.active else "is signed out and may not sign in"
+            notify("success", f"{changed.name} {done}.")
+        else:
+            password = account_services.reset_password(engine(), by, account_id)
+            notify(
+                "success",
+                f"{account.name}'s new password, shown only now: `{password}`. "
+                "Their sessions have ended.",
+            )
+    except StopIteration:
+        notify("error", "That account no longer exists.")
+    except TicketDeskError as exc:
+        notify("error", str(exc))
+
+
+st.title(":material/group: People")
+with page_errors():
+    people = account_services.list_accounts(engine(), signed_in())
+    notice = st.session_state.pop("people_notice", None)
+    if notice:
+        (st.error if notice[0] == "error" else st.success)(notice[1])
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "Name": [a.name for a in people],
+                "Email": [a.email for a in people],
+                "Role": [a.role.value for a in people],
+                "Active": [a.active for a in people],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    left, right = st.columns(2, gap="large")
+    with left, st.form("add_account"):
+        st.subheader("Add a person")
+        st.text_input("Name", key="new_name", max_chars=100)
+        st.text_input("Email", key="new_email", max_chars=254)
+        st.selectbox("Role", ROLES, key="new_role")
+        st.radio("Signs in with", list(SIGN_IN_WAYS), format_func=SIGN_IN_WAYS.get, key="new_way")
+        st.form_submit_button("Add", on_click=add_account, type="primary")
+    with right:
+        st.subheader("Change an account")
+        by_id = {a.id: a for a in people}
+        chosen_id = st.selectbox(
+            "Account",
+            list(by_id),
+            format_func=lambda i: f"{by_id[i].name} <{by_id[i].email}>",
+            key="person",
+        )
+        chosen = by_id.get(chosen_id) if chosen_id is not None else None
+        if chosen is not None:
+            role_col, button_col = st.columns([2, 1], vertical_alignment="bottom")
+            role_col.selectbox(
+                "Role", ROLES, index=ROLES.index(chosen.role), key=f"person_role_{chosen.id}"
+            )
+            button_col.button("Set role", on_click=change, args=(chosen.id, "role"))
+            st.button(
+                "Deactivate (ends their sessions)" if chosen.active else "Reactivate",
+                on_click=change,
+                args=(chosen.id, "active"),
+            )
+            st.button(
+                "New password (ends their sessions)",
+                on_click=change,
+                args=(chosen.id, "password"),
+            )

@@ -1,0 +1,50 @@
+"""The HTTP side of the app, served by Streamlit's ASGI server (st.App in ticket.py): sign-in
+and sign-out pages, the middleware that keeps everything else behind a signed-in session, the
+single sign-on bridge and the streamed CSV export."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from anyio import to_thread
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Route
+
+from .. import bootstrap, demo
+from ..config import demo_tickets_on_first_start
+from . import export_route, signin, sso
+from .engine import engine, now
+from .guard import SignInRequired
+
+
+def prepare_database() -> None:
+    """Migrate; give a new, empty desk its demo tickets and demo accounts, printing the
+    accounts' generated passwords once on the server's terminal."""
+    made = bootstrap.prepare(engine(), now(), demo_tickets_on_first_start())
+    if made:
+        print(demo.describe_accounts(made), flush=True)
+
+
+@asynccontextmanager
+async def lifespan(_app: Any) -> AsyncIterator[None]:
+    """Server start: the database is ready (and the demo accounts exist) before anyone can
+    reach the sign-in page."""
+    await to_thread.run_sync(prepare_database)
+    yield
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/export.csv", export_route.export_csv, methods=["GET"]),
+        Route(signin.SIGNIN_PATH, signin.signin_page, methods=["GET"]),
+        Route(signin.SIGNIN_PATH, signin.signin_submit, methods=["POST"]),
+        Route(signin.SIGNOUT_PATH, signin.signout, methods=["POST"]),
+        Route(sso.START_PATH, sso.start, methods=["GET"]),
+        Route(sso.COMPLETE_PATH, sso.complete, methods=["GET"]),
+    ]
+
+
+def middleware() -> list[Middleware]:
+    return [Middleware(SignInRequired)]

@@ -1,0 +1,28 @@
+"""The database engine of the HTTP routes and the middleware (one per process)."""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from ..config import database_url
+from ..db import make_engine, migrate
+
+SESSION_COOKIE = "ticketdesk_session"
+
+
+@functools.cache
+def _engine(url: str) -> Engine:
+    engine = make_engine(url)
+    migrate(engine)
+    return engine
+
+
+def engine() -> Engine:
+    return _engine(database_url())
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,94 @@
+"""The middleware that puts the whole app behind sign-in: every HTTP request and WebSocket
+handshake needs a valid server-side session, except the sign-in pages themselves, the single
+sign-on round trip and the health check. Checked on the server for every request, so a
+signed-out or deactivated person's cookie stops working at once."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from anyio import to_thread
+from starlette.requests import cookie_parser
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .. import account_services
+from ..domain import DatabaseUnavailable
+from ..identity import SessionEnded
+from . import signin, sso
+from .engine import SESSION_COOKIE, engine, now
+
+OPEN_PATHS = frozenset(
+    {
+        signin.SIGNIN_PATH,
+        signin.SIGNOUT_PATH,  # ending a session must work even when it has expired
+        sso.START_PATH,
+        sso.COMPLETE_PATH,
+        *sso.STREAMLIT_PATHS,
+        "/_stcore/health",  # for load balancers; says only "ok"
+    }
+)
+
+
+def _cookies(scope: Scope) -> dict[str, str]:
+    """The request's cookies, parsed as leniently as browsers send them (http.cookies would
+    drop every cookie after one it dislikes, e.g. another app's JSON cookie)."""
+    return cookie_parser(_header(scope, b"cookie"))
+
+
+def _header(scope: Scope, wanted: bytes) -> str:
+    for name, value in scope.get("headers", []):
+        if name == wanted:
+            return str(value.decode("latin-1"))
+    return ""
+
+
+def _session_valid(token: str | None) -> bool:
+    try:
+        account_services.session_account(engine(), token, now())
+    except SessionEnded:
+        return False
+    return True
+
+
+class SignInRequired:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        cookies = _cookies(scope)
+        try:
+            valid = await to_thread.run_sync(_session_valid, cookies.get(SESSION_COOKIE))
+        except DatabaseUnavailable as exc:
+            await self._refuse(scope, receive, send, PlainTextResponse(str(exc), 503), 1013)
+            return
+        if valid:
+            await self.app(scope, receive, send)
+            return
+        await self._refuse(scope, receive, send, self._sign_in_first(scope, cookies), 1008)
+
+    @staticmethod
+    def _sign_in_first(scope: Scope, cookies: dict[str, str]) -> Response:
+        """A person's browser goes to the sign-in page (back here afterwards); anything else
+        gets 401."""
+        wants_page = scope["type"] == "http" and scope["method"] in ("GET", "HEAD")
+        if not wants_page or "text/html" not in _header(scope, b"accept"):
+            return PlainTextResponse("Sign in first: /signin", 401)
+        if sso.STREAMLIT_USER_COOKIE in cookies:  # back from the identity provider
+            return RedirectResponse(sso.COMPLETE_PATH, 303)
+        target = scope["path"]
+        if scope.get("query_string"):
+            target += "?" + scope["query_string"].decode("latin-1")
+        return RedirectResponse(f"{signin.SIGNIN_PATH}?next={quote(target, safe='')}", 303)
+
+    @staticmethod
+    async def _refuse(
+        scope: Scope, receive: Receive, send: Send, response: Response, close_code: int
+    ) -> None:
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": close_code})
+            return
+        await response(scope, receive, send)

@@ -1,0 +1,453 @@
+"""The sign-in gate over plain HTTP against the real server (`streamlit run ticket.py`): nothing
+but the sign-in pages and the health check answers without a session; the sign-in form's
+CSRF check, refusals, throttling and redirects; the session cookie's attributes; server-side
+invalidation (sign-out, expiry, deactivation, forged tokens); the CSV export per person.
+
+One server for the module (it starts in about a second); every test makes its own accounts.
+All tests sign in from 127.0.0.1, which may fail 20 times in 15 minutes (the per-address
+throttle): the tests here fail 8 times in all."""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import quote, urljoin, urlsplit
+
+import httpx
+import pytest
+import streamlit
+from sqlalchemy import Engine
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from tests.e2e.conftest import AppServer, run_app
+from tests.signin_support import (
+    CSRF_COOKIE,
+    HTML,
+    Person,
+    add_person,
+    deletes_cookie,
+    new_database,
+    session_token,
+    set_cookies,
+)
+from ticketdesk import account_services, services
+from ticketdesk.web.engine import SESSION_COOKIE
+
+WRONG_CREDENTIALS = account_services.WRONG_CREDENTIALS
+STATIC_SCRIPT = next(
+    path.name for path in (Path(streamlit.__file__).parent / "static/static/js").glob("*.js")
+)
+
+
+@dataclass
+class Desk:
+    server: AppServer
+    engine: Engine
+
+    def client(self, session: str | None = None) -> httpx.Client:
+        """A client that, like a browser, keeps cookies and asks for pages; redirects are
+        checked by the tests, not followed."""
+        client = httpx.Client(base_url=self.server.url, headers=HTML, timeout=20)
+        if session is not None:
+            client.cookies.set(SESSION_COOKIE, session)
+        return client
+
+    @contextmanager
+    def signed_in(self, person: Person) -> Iterator[httpx.Client]:
+        with self.client() as client:
+            response = submit(client, person.email, person.password or "")
+            assert response.status_code == 303, response.text
+            yield client
+
+    def stream_url(self) -> str:
+        return self.server.url.replace("http://", "ws://") + "/_stcore/stream"
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
+    workdir = tmp_path_factory.mktemp("http_signin")
+    url, engine = new_database(workdir)
+    with run_app(workdir, demo_tickets=0, database_url=url) as server:
+        yield Desk(server, engine)
+    engine.dispose()
+
+
+def csrf_of(client: httpx.Client) -> str:
+    """Load the sign-in form (as a browser does before posting it); its CSRF token."""
+    page = client.get("/signin")
+    assert page.status_code == 200
+    return set_cookies(page)[CSRF_COOKIE].value
+
+
+def submit(
+    client: httpx.Client, email: str, password: str, next_path: str = "/", csrf: str | None = None
+) -> httpx.Response:
+    token = csrf_of(client) if csrf is None else csrf
+    form = {"email": email, "password": password, "csrf": token, "next": next_path}
+    return client.post("/signin", data=form)
+
+
+def refused(client: httpx.Client) -> bool:
+    """Does the server refuse this client (page load, export, any other request)?"""
+    page = client.get("/")
+    export = client.get("/export.csv", headers={"Accept": "*/*"})
+    return (
+        page.status_code == 303
+        and page.headers["location"] == "/signin?next=%2F"
+        and export.status_code == 401
+        and "ticket" not in export.text.lower()
+    )
+
+
+# --------------------------------------------------------------------------- without a session
+
+
+def test_a_page_load_goes_to_the_sign_in_page(desk: Desk) -> None:
+    with desk.client() as client:
+        response = client.get("/")
+        assert response.status_code == 303
+        assert response.headers["location"] == "/signin?next=%2F"
+        deep = client.get("/dashboard?view=all")
+        assert deep.status_code == 303
+        assert deep.headers["location"] == "/signin?next=%2Fdashboard%3Fview%3Dall"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/dashboard",
+        "/export.csv",
+        "/_stcore/host-config",
+        "/_stcore/metrics",
+        "/index.html",
+        "/favicon.png",
+        "/manifest.json",
+        f"/static/js/{STATIC_SCRIPT}",  # an asset that exists
+        "/static/anything/at/all.css",
+        "/media/x.png",
+        "/auth/logout",
+        "/signin/sso/other",
+        "/signin/",
+    ],
+)
+@pytest.mark.parametrize("accept", ["text/html", "*/*", "application/json"])
+def test_nothing_else_answers_without_a_session(desk: Desk, path: str, accept: str) -> None:
+    with desk.client() as client:
+        response = client.get(path, headers={"Accept": accept})
+    if accept == "text/html":  # a page load: on to the sign-in page, and back here after
+        assert response.status_code == 303, (response.status_code, response.text[:200])
+        assert response.headers["location"] == f"/signin?next={quote(path, safe='')}"
+    else:
+        assert response.status_code == 401, (response.status_code, response.text[:200])
+        assert response.text == "Sign in first: /signin"
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "OPTIONS", "HEAD"])
+def test_other_methods_are_refused_without_a_session(desk: Desk, method: str) -> None:
+    with desk.client() as client:
+        response = client.request(method, "/export.csv", headers={"Accept": "*/*"})
+    assert response.status_code == 401
+
+
+def test_the_websocket_is_refused_without_a_valid_session(desk: Desk) -> None:
+    for cookie in (None, f"{SESSION_COOKIE}={secrets.token_urlsafe(32)}"):
+        headers = {"Cookie": cookie} if cookie else None
+        with pytest.raises(InvalidStatus) as refusal:
+            connect(desk.stream_url(), additional_headers=headers, open_timeout=10)
+        assert refusal.value.response.status_code == 403
+
+
+def test_the_websocket_opens_with_a_session(desk: Desk) -> None:
+    """The positive control of the test above: with a session the same handshake succeeds."""
+    person = add_person(desk.engine)
+    with desk.signed_in(person) as client:
+        token = client.cookies[SESSION_COOKIE]
+    cookie = {"Cookie": f"{SESSION_COOKIE}={token}"}
+    with connect(desk.stream_url(), additional_headers=cookie, open_timeout=10) as socket:
+        assert socket.response.status_code == 101
+
+
+def test_the_health_check_is_open(desk: Desk) -> None:
+    with desk.client() as client:
+        response = client.get("/_stcore/health")
+    assert response.status_code == 200
+    assert response.text == "ok"
+
+
+def test_the_sign_in_page_has_the_form_and_a_csrf_cookie(desk: Desk) -> None:
+    with desk.client() as client:
+        response = client.get("/signin", params={"next": "/dashboard"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["cache-control"] == "no-store"
+    body = response.text
+    assert '<form method="post" action="/signin">' in body
+    for field in ('name="email"', 'name="password"', 'name="csrf"', 'name="next"'):
+        assert field in body
+    assert 'name="next" value="/dashboard"' in body
+    csrf = set_cookies(response)[CSRF_COOKIE]
+    assert csrf.value and f'value="{csrf.value}"' in body
+    assert csrf["httponly"] is True
+    assert csrf["samesite"].lower() == "strict"
+    assert "Sign in with single sign-on" not in body  # not configured on this server
+
+
+def test_the_signed_out_notice(desk: Desk) -> None:
+    with desk.client() as client:
+        response = client.get("/signin", params={"signed_out": "1"})
+    assert "You are signed out." in response.text
+
+
+# --------------------------------------------------------------------------- the sign-in form
+
+
+@pytest.mark.parametrize("csrf", ["", "not-the-token"])
+def test_a_post_without_the_forms_csrf_token_is_refused(desk: Desk, csrf: str) -> None:
+    person = add_person(desk.engine)
+    with desk.client() as client:
+        csrf_of(client)
+        response = submit(client, person.email, person.password or "", csrf=csrf)
+        assert response.status_code == 400
+        assert "The sign-in form had expired" in response.text
+        assert session_token(response) is None
+        assert refused(client)
+
+
+def test_a_post_without_the_csrf_cookie_is_refused(desk: Desk) -> None:
+    """A cross-site form post: the token may be known, the SameSite=Strict cookie is not sent."""
+    person = add_person(desk.engine)
+    with desk.client() as loader:
+        csrf = csrf_of(loader)
+    with desk.client() as client:
+        response = submit(client, person.email, person.password or "", csrf=csrf)
+        assert response.status_code == 400
+        assert session_token(response) is None
+        assert refused(client)
+
+
+def test_a_wrong_password_is_refused_with_a_clear_message(desk: Desk) -> None:
+    person = add_person(desk.engine)
+    with desk.client() as client:
+        response = submit(client, person.email, "not the password at all")
+        assert response.status_code == 401
+        assert WRONG_CREDENTIALS in response.text
+        assert f'value="{person.email}"' in response.text  # the form keeps the email
+        assert session_token(response) is None
+        assert refused(client)
+
+
+def test_the_right_password_opens_a_session(desk: Desk) -> None:
+    person = add_person(desk.engine)
+    with desk.client() as client:
+        response = submit(client, person.email.upper(), person.password or "", "/dashboard?x=1")
+        assert response.status_code == 303
+        assert response.headers["location"] == "/dashboard?x=1"
+        cookie = set_cookies(response)[SESSION_COOKIE]
+        assert len(cookie.value) >= 40
+        assert cookie["httponly"] is True
+        assert cookie["samesite"].lower() == "lax"
+        assert cookie["path"] == "/"
+        assert cookie["max-age"] == str(12 * 60 * 60)
+        assert not cookie["secure"]  # plain HTTP here; Secure over HTTPS
+        assert deletes_cookie(response, CSRF_COOKIE)
+        page = client.get("/")
+        assert page.status_code == 200
+        assert "<html" in page.text.lower()
+        assert client.get(f"/static/js/{STATIC_SCRIPT}").status_code == 200
+        # Already signed in: the sign-in page sends on.
+        again = client.get("/signin", params={"next": "/dashboard"})
+        assert again.status_code == 303
+        assert again.headers["location"] == "/dashboard"
+    # Only a hash of the token is stored: the cookie's value is nowhere in the database.
+    raw = desk.engine.raw_connection()
+    try:
+        dump = "\n".join(raw.driver_connection.iterdump())  # SQLite: the whole database
+    finally:
+        raw.close()
+    assert cookie.value not in dump
+    assert account_services.token_hash(cookie.value) in dump
+
+
+@pytest.fixture(scope="module")
+def redirected(desk: Desk) -> Person:
+    """One person for the many sign-ins of the redirect tests."""
+    return add_person(desk.engine)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example",
+        "//evil.example/path",
+        "https://evil.example",
+        "https://evil.example/",
+        "http:evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "evil.example",
+        "/signin",
+        "/signin?next=//evil.example",
+    ],
+)
+def test_no_redirect_off_the_site_after_sign_in(
+    desk: Desk, redirected: Person, target: str
+) -> None:
+    with desk.client() as client:
+        response = submit(client, redirected.email, redirected.password or "", target)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/"
+
+
+@pytest.mark.parametrize("target", ["/\t/evil.example", "/\n/evil.example", "/%2F/evil.example"])
+def test_a_redirect_with_odd_characters_stays_on_the_site(
+    desk: Desk, redirected: Person, target: str
+) -> None:
+    """Browsers drop tabs and newlines from URLs, so "/<tab>/evil.example" would be
+    "//evil.example"; the Location header must keep them encoded."""
+    with desk.client() as client:
+        response = submit(client, redirected.email, redirected.password or "", target)
+    assert response.status_code == 303
+    location = response.headers["location"]
+    assert "\t" not in location and "\n" not in location
+    resolved = urlsplit(urljoin(desk.server.url + "/signin", location))
+    assert resolved.netloc == urlsplit(desk.server.url).netloc
+
+
+def test_the_echoed_email_and_next_are_escaped(desk: Desk) -> None:
+    with desk.client() as client:
+        response = submit(client, "<script>x</script>@a.b", "whatever password")
+        assert response.status_code == 401
+        assert "<script>x</script>" not in response.text
+        assert "&lt;script&gt;x&lt;/script&gt;@a.b" in response.text
+        page = client.get("/signin", params={"next": '/"><script>alert(1)</script>'})
+        assert "<script>alert(1)</script>" not in page.text
+        assert '"><script>' not in page.text
+
+
+def test_repeated_wrong_passwords_are_throttled(desk: Desk) -> None:
+    person = add_person(desk.engine)
+    with desk.client() as client:
+        for _ in range(account_services.MAX_FAILURES_PER_ACCOUNT):
+            assert submit(client, person.email, "wrong password!!").status_code == 401
+        response = submit(client, person.email, person.password or "")
+        assert response.status_code == 429
+        assert "Too many failed sign-ins" in response.text
+        assert session_token(response) is None
+        assert refused(client)
+
+
+# --------------------------------------------------------------------------- the session
+
+
+def test_a_forged_session_cookie_is_refused(desk: Desk) -> None:
+    with desk.client(session=secrets.token_urlsafe(32)) as client:
+        assert refused(client)
+        page = client.get("/signin")  # shows the form and drops the forged cookie
+        assert page.status_code == 200
+        assert deletes_cookie(page, SESSION_COOKIE)
+    with desk.client(session="x" * 5000) as client:  # oversized: refused, not an error
+        assert refused(client)
+
+
+@pytest.mark.parametrize("foreign", ['consent={"ads":false}', "theme=dark mode", 'pref="a'])
+def test_a_session_is_found_among_other_sites_cookies(desk: Desk, foreign: str) -> None:
+    """Cookies of other apps on the same host (or a parent domain) come first in the header
+    when they are older; the session must still be found. Otherwise the middleware sends the
+    browser to /signin, whose handler (Starlette's lenient parser) finds the session and
+    sends it back: a redirect loop the person cannot leave."""
+    person = add_person(desk.engine)
+    token = account_services.sign_in(
+        desk.engine, person.email, person.password or "", "pytest", datetime.now(UTC)
+    ).token
+    cookie = {"Cookie": f"{foreign}; {SESSION_COOKIE}={token}"}
+    with desk.client() as client:
+        assert client.get("/signin", headers=cookie).status_code == 303  # "signed in: go on"
+        page = client.get("/", headers=cookie)
+        assert page.status_code == 200, page.headers.get("location")
+        assert client.get("/export.csv", headers=cookie).status_code == 200
+    with connect(desk.stream_url(), additional_headers=cookie, open_timeout=10) as socket:
+        assert socket.response.status_code == 101
+
+
+def test_an_expired_session_is_refused(desk: Desk) -> None:
+    person = add_person(desk.engine)
+    long_ago = datetime.now(UTC) - timedelta(hours=13)
+    signed_in = account_services.sign_in(
+        desk.engine, person.email, person.password or "", "pytest", long_ago
+    )
+    with desk.client(session=signed_in.token) as client:
+        assert refused(client)
+    fresh = account_services.sign_in(
+        desk.engine, person.email, person.password or "", "pytest", datetime.now(UTC)
+    )
+    with desk.client(session=fresh.token) as client:  # the control: same account, in time
+        assert client.get("/").status_code == 200
+
+
+def test_sign_out_ends_the_session_on_the_server(desk: Desk) -> None:
+    person = add_person(desk.engine)
+    with desk.signed_in(person) as client:
+        token = client.cookies[SESSION_COOKIE]
+        response = client.post("/signout")
+        assert response.status_code == 303
+        assert response.headers["location"] == "/signin?signed_out=1"
+        assert deletes_cookie(response, SESSION_COOKIE)
+    with desk.client(session=token) as replay:  # the old cookie, kept by an attacker
+        assert refused(replay)
+        # Sign-out is open (an expired session can still sign out); it opens nothing.
+        again = replay.post("/signout")
+        assert again.status_code == 303
+        assert again.headers["location"] == "/signin?signed_out=1"
+        assert refused(replay)
+
+
+def test_deactivation_ends_the_session_at_once(desk: Desk) -> None:
+    admin = add_person(desk.engine, "admin")
+    person = add_person(desk.engine)
+    with desk.signed_in(person) as client:
+        assert client.get("/").status_code == 200
+        account_services.set_active(desk.engine, admin.account, person.account.id, False)
+        assert refused(client)
+        again = submit(client, person.email, person.password or "")
+        assert again.status_code == 401
+        assert WRONG_CREDENTIALS in again.text
+
+
+# --------------------------------------------------------------------------- the CSV export
+
+
+def exported_codes(client: httpx.Client) -> set[str]:
+    response = client.get("/export.csv")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    rows = list(csv.reader(io.StringIO(response.text, newline="")))
+    assert rows[0][0] == "ID"
+    return {row[0] for row in rows[1:]}
+
+
+def test_a_requesters_export_holds_only_their_own_tickets(desk: Desk) -> None:
+    rita, otto = add_person(desk.engine), add_person(desk.engine)
+    agent = add_person(desk.engine, "agent")
+    now = datetime.now(UTC)
+    ritas = {
+        services.create_ticket(desk.engine, rita.account, f"Rita's issue {n}", "High", now).code
+        for n in range(3)
+    }
+    ottos = {
+        services.create_ticket(desk.engine, otto.account, f"Otto's issue {n}", "Low", now).code
+        for n in range(2)
+    }
+    with desk.signed_in(rita) as client:
+        assert exported_codes(client) == ritas
+    with desk.signed_in(otto) as client:
+        assert exported_codes(client) == ottos
+    with desk.signed_in(agent) as client:
+        assert exported_codes(client) >= ritas | ottos
