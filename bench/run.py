@@ -25,6 +25,7 @@ import math
 import os
 import platform
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -480,10 +481,55 @@ def done(page: Any, name: str, since: str, want: list[str], timeout_s: float, **
     return {k: v / 1000 for k, v in marks.items()}
 
 
-def new_page(browser: Any, timeout_s: float) -> tuple[Any, Any]:
+BENCH_EMAIL = "bench.agent@example.com"
+BENCH_PASSWORD = secrets.token_urlsafe(16)  # generated per run, never stored
+
+
+def create_bench_account(url: str) -> None:
+    """The agent the benchmark signs in as (our app needs a session; the others do not)."""
+    subprocess.run(
+        [
+            str(BIN / "ticketdesk"),
+            "--database-url",
+            url,
+            "create-admin",
+            "--email",
+            BENCH_EMAIL,
+            "--name",
+            "Bench Agent",
+            "--password-stdin",
+        ],
+        cwd=SNAPSHOT,
+        env=snapshot_env(),
+        input=BENCH_PASSWORD + "\n",
+        text=True,
+        check=False,  # a reused database may have it already
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def sign_in(context: Any, base_url: str) -> None:
+    """Through the real sign-in form's POST, before any measurement: the context keeps the
+    session cookie."""
+    base_url = base_url.rstrip("/")
+    form = context.request.get(f"{base_url}/signin").text()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert csrf, "no sign-in form"
+    answer = context.request.post(
+        f"{base_url}/signin",
+        form={"email": BENCH_EMAIL, "password": BENCH_PASSWORD, "csrf": csrf[1], "next": "/"},
+        max_redirects=0,
+    )
+    assert answer.status == 303, f"sign-in refused: {answer.status}"
+
+
+def new_page(browser: Any, app: AppUnderTest, timeout_s: float) -> tuple[Any, Any]:
     context = browser.new_context(viewport=VIEWPORT)
     context.add_init_script(INIT_SCRIPT)
     context.set_default_timeout(timeout_s * 1000)
+    if app.name == "ours":
+        sign_in(context, app.server.url)
     return context, context.new_page()
 
 
@@ -566,7 +612,7 @@ def measure_search(page: Any, app: AppUnderTest, timeout_s: float) -> Measured:
 def run_repeat(browser: Any, app: AppUnderTest, timeout_s: float, samples: dict) -> None:
     """One fresh context per page load; the actions follow the first page's load."""
     for index, (path, want, metric_of) in enumerate(app.loads):
-        context, page = new_page(browser, timeout_s)
+        context, page = new_page(browser, app, timeout_s)
         try:
             try:
                 marks = load(page, app.server.url + path, want, timeout_s)
@@ -623,7 +669,7 @@ def measure_memory(browser: Any, app: AppUnderTest, extra: int, timeout_s: float
     result: dict[str, Any] = {"rss_start_mb": app.server.rss_mb()}
     try:
         for i in range(extra + 1):
-            context, page = new_page(browser, timeout_s)
+            context, page = new_page(browser, app, timeout_s)
             contexts.append(context)
             load(page, app.server.url + path, want, timeout_s)
             if i == 0:
@@ -717,6 +763,8 @@ def bench_size(
         "floor": Server("floor", "bench/trivial_app.py", {}, logs / f"{count}-floor.log"),
     }
     apps = [a for a in make_apps(servers) if a.name in args.apps]
+    if "ours" in args.apps:
+        create_bench_account(db_url)
     for a in apps:
         results[a.name] = {m: [] for m in METRICS} | {
             "script_runs": {m: [] for m in METRICS},
@@ -734,7 +782,7 @@ def bench_size(
             log(f"  {app.name}: {fmt_memory(memory.get('mb_per_session'))} MB per session")
             for _ in range(args.warmup):  # the rest of the pages, once, unmeasured
                 for path, want, _metrics in app.loads:
-                    context, page = new_page(browser, args.timeout)
+                    context, page = new_page(browser, app, args.timeout)
                     try:
                         load(page, app.server.url + path, want, args.timeout)
                     except Exception as exc:
