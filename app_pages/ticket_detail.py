@@ -98,8 +98,9 @@ def show_message(message: Message) -> None:
 
 
 def render_detail(code: str) -> None:
-    st.button("All tickets", icon=":material/arrow_back:", on_click=back_to_list, type="tertiary")
     by = signed_in()
+    back = "All tickets" if by.is_staff else "My tickets"
+    st.button(back, icon=":material/arrow_back:", on_click=back_to_list, type="tertiary")
     try:
         detail = services.ticket_detail(engine(), by, code)
     except (ValidationError, TicketNotFound, PermissionDenied) as exc:

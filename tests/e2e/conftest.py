@@ -1,6 +1,10 @@
 """End-to-end fixtures: the real app (`streamlit run ticket.py`) on a free port with its own
 SQLite file, driven by Debian's Chromium through Playwright.
 
+The app is behind sign-in: every Desk is a person with an account in the app's database (made
+here through the account services) and, unless a test wants to sign in through the form
+itself, a browser context already holding that person's session cookie.
+
 Set TICKETDESK_SKIP_E2E=1 to skip these tests; without it a missing /usr/bin/chromium is a
 failure, not a skip, so that CI cannot go green without having run them.
 """
@@ -19,12 +23,19 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
+from sqlalchemy import Engine
+
+from ticketdesk import account_services, account_storage
+from ticketdesk.db import make_engine, migrate, read
+from ticketdesk.identity import Account, email_key
+from ticketdesk.web.engine import SESSION_COOKIE
 
 PROJECT = Path(__file__).resolve().parents[2]
 ARTIFACTS = PROJECT / "test-artifacts"
@@ -60,11 +71,75 @@ def e2e_skipped() -> bool:
 # --------------------------------------------------------------------------- the app server
 
 
+STAFF_NAMES = ("Ana Ortiz", "Ben Castro", "Cleo Park", "Dev Rao")
+"""The people of a test, in the order it asks for Desks: person 1 is Ana, person 2 Ben...
+(none of them a demo account's name, which would be taken in a demo database)."""
+
+
+@dataclass(frozen=True)
+class Person:
+    """An account of the app under test, with the password it signs in with."""
+
+    account: Account
+    password: str
+
+    @property
+    def name(self) -> str:
+        return self.account.name
+
+    @property
+    def email(self) -> str:
+        return self.account.email
+
+    @property
+    def is_staff(self) -> bool:
+        """An agent or admin, by role (Account.is_staff is also False while inactive)."""
+        return self.account.role.value in ("agent", "admin")
+
+
+def email_of(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", ".", name.lower()).strip(".")
+    return f"{slug}@e2e.example.com"
+
+
+def password_of(name: str) -> str:
+    return f"e2e password of {name}"  # >= 12 characters, as the app requires
+
+
 @dataclass
 class AppServer:
     url: str
     database_url: str
     log: Path
+    engine: Engine = field(repr=False)
+
+    def person(self, name: str, role: str = "agent") -> Person:
+        """The account called `name` in this app's database, made now (with `role`) if it
+        does not exist yet. Tests that share an app (demo_app) share its people."""
+        email = email_of(name)
+        found = read(
+            self.engine, lambda conn: account_storage.account_by_email(conn, email_key(email))
+        )
+        if found is None:
+            account = account_services.create_account(
+                self.engine, None, email, name, role, password_of(name), utc_now()
+            )
+        else:
+            account = found[0]
+            assert (account.name, account.role.value) == (name, role), (
+                f"{email} exists already as {account.name} ({account.role})"
+            )
+        return Person(account, password_of(name))
+
+    def session_token(self, person: Person) -> str:
+        """A new session of `person` (as the sign-in form would open), for its cookie."""
+        return account_services.sign_in(
+            self.engine, person.email, person.password, "e2e-fixture", utc_now()
+        ).token
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def free_port() -> int:
@@ -125,11 +200,18 @@ def run_app(
             start_new_session=True,  # its own process group, killed as a whole at teardown
         )
     url = f"http://127.0.0.1:{port}"
+    engine: Engine | None = None
     try:
         _wait_healthy(process, url, log)
-        yield AppServer(url=url, database_url=database_url, log=log)
+        # The server has migrated (and seeded) the database before answering; migrating here
+        # too only checks that, and the tests can then make accounts and tickets directly.
+        engine = make_engine(database_url)
+        migrate(engine)
+        yield AppServer(url=url, database_url=database_url, log=log, engine=engine)
     finally:
         _stop(process)
+        if engine is not None:
+            engine.dispose()
         # Kept with the screenshots: pytest's temporary directories are soon recycled.
         ARTIFACTS.mkdir(exist_ok=True)
         shutil.copyfile(log, ARTIFACTS / f"{workdir.name}-{log_name}")
@@ -248,22 +330,38 @@ def warm_context(browser: Browser) -> Iterator[BrowserContext]:
 def new_desk(
     browser: Browser, warm_context: BrowserContext, request: pytest.FixtureRequest
 ) -> Iterator[Callable[..., Desk]]:
-    """Factory of Desks. The first call gives a new tab; later calls give a new browser
-    context each (cookies, storage and cache of its own): another person.
+    """Factory of Desks: `new_desk(server)` is the test's next person (Ana Ortiz, then Ben
+    Castro, ...: agents), signed in on `server`. `name` and `role` choose someone else;
+    `signed_in=False` gives a browser without a session (to sign in through the form).
+
+    The first call gives a new tab in the module's warm context (its cookies replaced by
+    this person's); later calls give a new browser context each (cookies, storage and cache
+    of its own): another person.
 
     When the test fails, each person's page is saved as a screenshot and the tail of the
     server's log is printed (shown with the failure)."""
     own_contexts: list[BrowserContext] = []
     desks: list[tuple[Desk, AppServer]] = []
 
-    def make(server: AppServer) -> Desk:
+    def make(
+        server: AppServer,
+        name: str | None = None,
+        role: str = "agent",
+        *,
+        signed_in: bool = True,
+    ) -> Desk:
+        name = name or STAFF_NAMES[len(desks)]
+        person = server.person(name, role)
         if desks:
             context = _new_context(browser)
             own_contexts.append(context)
         else:
             context = warm_context
+            context.clear_cookies()  # the previous test's person, on its server
+        if signed_in:
+            sign_in_context(context, server.url, server.session_token(person))
         page = context.new_page()
-        desk = Desk(page, server.url, request.node.name)
+        desk = Desk(page, server.url, request.node.name, person)
         page.on("pageerror", lambda exc: desk.page_errors.append(str(exc)))
         page.on("dialog", lambda dialog: (desk.dialogs.append(dialog.message), dialog.dismiss()))
         desks.append((desk, server))
@@ -279,6 +377,12 @@ def new_desk(
         desk.page.close()
     for context in own_contexts:
         context.close()
+
+
+def sign_in_context(context: BrowserContext, base_url: str, token: str) -> None:
+    """Give `context` the session cookie of `token` for the app at `base_url` (cookies are
+    per host, not per port: this replaces any session cookie set for another test's app)."""
+    context.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": base_url}])
 
 
 # --------------------------------------------------------------------------- the page object
@@ -315,9 +419,10 @@ def parse_mark_label(label: str) -> dict[str, str]:
 class Desk:
     """One person's browser tab on the Ticket desk, with the few things the tests do there."""
 
-    def __init__(self, page: Page, base_url: str, test_name: str) -> None:
+    def __init__(self, page: Page, base_url: str, test_name: str, person: Person) -> None:
         self.page = page
         self.base_url = base_url
+        self.person = person
         self.test_name = re.sub(r"[^A-Za-z0-9_.-]+", "_", test_name)
         self.page_errors: list[str] = []
         self.dialogs: list[str] = []
@@ -333,20 +438,23 @@ class Desk:
 
     def load_tickets(self) -> None:
         self.page.goto(f"{self.base_url}/")
-        self._wait_tickets_page()
+        self.wait_tickets_page()
 
     def go_to_tickets(self) -> None:
-        """Go to the Tickets page through the sidebar (no page load: a new script run)."""
-        self.page.get_by_test_id("stSidebarNav").get_by_role("link", name="Tickets").click()
+        """Go to the Tickets page ("My tickets" for a requester) through the sidebar (no page
+        load: a new script run)."""
+        title = "Tickets" if self.person.is_staff else "My tickets"
+        self.nav_link(title).click()
         expect(self.page).to_have_url(f"{self.base_url}/")
-        self._wait_tickets_page()
+        self.wait_tickets_page()
 
     def reload(self) -> None:
         self.page.reload()
-        self._wait_tickets_page()
+        self.wait_tickets_page()
 
-    def _wait_tickets_page(self) -> None:
-        expect(self.page.get_by_role("heading", name="Support tickets")).to_be_visible()
+    def wait_tickets_page(self) -> None:
+        title = "Support tickets" if self.person.is_staff else "My tickets"
+        expect(self.page.get_by_role("heading", name=title)).to_be_visible()
         expect(self.ticket_count_text()).to_be_visible()
         expect(self.grid().locator("canvas").first).to_be_visible()
         # The grid's accessible table (read by the tests) is filled in a moment later.
@@ -354,27 +462,90 @@ class Desk:
         if self.ticket_count():
             expect(self.cell("ID", 0)).to_have_text(re.compile(r"^TICKET-\d+$"))
         self.wait_idle()
+        self.expect_no_app_error()
 
     def go_to_dashboard(self) -> None:
         """Go to the Dashboard through the sidebar, as a person would."""
-        self.page.get_by_test_id("stSidebarNav").get_by_role("link", name="Dashboard").click()
+        self.nav_link("Dashboard").click()
         expect(self.page).to_have_url(re.compile(r"/dashboard$"))
-        self._wait_dashboard()
+        self.wait_dashboard()
 
     def load_dashboard(self) -> None:
         self.page.goto(f"{self.base_url}/dashboard")
-        self._wait_dashboard()
+        self.wait_dashboard()
 
-    def _wait_dashboard(self) -> None:
+    def wait_dashboard(self) -> None:
         expect(self.page.get_by_role("heading", name="Dashboard")).to_be_visible()
-        expect(self.page.get_by_role("heading", name="Current ticket priorities")).to_be_visible()
+        expect(self.page.get_by_test_id("stMetric").first).to_be_visible()
         self.wait_idle()
+        self.expect_no_app_error()
+        expect(self.page.get_by_role("heading", name="Current ticket priorities")).to_be_visible()
+
+    def expect_no_app_error(self) -> None:
+        """No uncaught exception in the script run shown (Streamlit draws it in place of the
+        rest of the page, details only in the server's log)."""
+        expect(
+            self.page.get_by_test_id("stException"),
+            f"the app failed on {self.page.url} for {self.person.name} "
+            f"({self.person.account.role}); see the server log",
+        ).to_have_count(0)
+
+    def nav_link(self, title: str) -> Locator:
+        """The sidebar's link to page `title` (exactly)."""
+        return self.page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True)
 
     def screenshot(self, moment: str) -> Path:
         ARTIFACTS.mkdir(exist_ok=True)
         path = ARTIFACTS / f"{self.test_name}--{moment}.png"
         self.page.screenshot(path=str(path))
         return path
+
+    # -- signing in and out
+
+    def signin_url(self) -> re.Pattern[str]:
+        return re.compile(rf"^{re.escape(self.base_url)}/signin(\?|$)")
+
+    def load_signin(self) -> None:
+        self.page.goto(f"{self.base_url}/signin")
+        expect(self.page.locator("#email")).to_be_visible()
+
+    def sign_in_with_form(self, email: str | None = None, password: str | None = None) -> None:
+        """Fill in and send the sign-in page's form (this Desk's person by default); the page
+        must be showing it. Returns once the browser has the answer's page."""
+        expect(self.page, "the sign-in form should be showing").to_have_url(self.signin_url())
+        self.page.locator("#email").fill(self.person.email if email is None else email)
+        self.page.locator("#password").fill(self.person.password if password is None else password)
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name="Sign in", exact=True).click()
+
+    def signin_error(self) -> Locator:
+        return self.page.locator("p.error")
+
+    def signin_notice(self) -> Locator:
+        return self.page.locator("p.notice")
+
+    def session_cookie(self) -> str | None:
+        cookies = self.page.context.cookies(self.base_url)
+        return next((c["value"] for c in cookies if c["name"] == SESSION_COOKIE), None)
+
+    def identity(self) -> Locator:
+        """The sidebar's "Signed in as **Name**" and role."""
+        return (
+            self.page.get_by_test_id("stSidebar")
+            .get_by_test_id("stMarkdown")
+            .filter(has_text="Signed in as")
+        )
+
+    def expect_signed_in(self) -> None:
+        expect(self.identity()).to_contain_text(f"Signed in as {self.person.name}")
+        expect(self.identity()).to_contain_text(self.person.account.role.value)
+
+    def sign_out(self) -> None:
+        """The sidebar's Sign out button; returns on the sign-in page it leads to."""
+        button = self.page.get_by_test_id("stSidebar").get_by_role("button", name="Sign out")
+        with self.page.expect_navigation():
+            button.click()
+        expect(self.page).to_have_url(self.signin_url())
 
     # -- the form
 
@@ -480,6 +651,11 @@ class Desk:
             if text == code:
                 return int(cell_id.rsplit("-", 1)[1])
         raise AssertionError(f"{code} is not in the grid")
+
+    def ticket_codes(self) -> list[str]:
+        """The TICKET-<n> codes the grid shows, top to bottom (fine for a page of up to 50
+        rows, which the grid's height shows in full)."""
+        return self.grid().locator('td[id^="glide-cell-0-"]').all_inner_texts()
 
     def row_values(self, row: int) -> dict[str, str]:
         return {column: self.cell(column, row).inner_text() for column in self.grid_headers()}

@@ -60,18 +60,22 @@ def live_app(chromium: Path, tmp_path: Path) -> Iterator[AppServer]:
 
 
 def test_a_stale_edit_is_refused_and_shows_who_changed_what(
-    slow_poll_app: AppServer, new_desk: Callable[[AppServer], Desk]
+    slow_poll_app: AppServer, new_desk: Callable[..., Desk]
 ) -> None:
-    ana, ben = new_desk(slow_poll_app), new_desk(slow_poll_app)
+    ana, ben = new_desk(slow_poll_app), new_desk(slow_poll_app)  # two agents
     ana.load_tickets()
     code = ana.add_ticket("Shared printer on floor 2 jams", "Low")
     ben.load_tickets()  # Ben sees the ticket Open / Low ...
+    ben.expect_signed_in()
     assert cell_of(ben, code, "Status") == "Open"
     ana.edit_choice(code, "Status", "In Progress")  # ... then Ana takes it.
-    pick(ben, code, "Priority", "High")  # Ben's edit comes from a stale view.
+    pick(ben, code, "Priority", "High")  # Ben's edit comes from a stale view ...
     refusal = ben.error_message()
     expect(refusal).to_contain_text(f"{code} was changed after you loaded it")
-    expect(refusal).to_contain_text("changed the status from Open to In Progress")
+    # ... named by the account that made it.
+    expect(refusal).to_contain_text(
+        f"{ana.person.name} changed the status from Open to In Progress"
+    )
     ben.screenshot("stale-edit-refused")
     # Ben's table now shows the current values, without a reload; his edit was not applied.
     expect(ben.cell("Status", ben.row_of(code))).to_have_text("In Progress")
@@ -81,7 +85,7 @@ def test_a_stale_edit_is_refused_and_shows_who_changed_what(
 
 
 def test_others_changes_appear_without_a_reload(
-    live_app: AppServer, new_desk: Callable[[AppServer], Desk]
+    live_app: AppServer, new_desk: Callable[..., Desk]
 ) -> None:
     ana, ben = new_desk(live_app), new_desk(live_app)
     ana.load_tickets()
@@ -117,7 +121,7 @@ def test_two_app_servers_on_one_postgres(
     chromium: Path,
     tmp_path: Path,
     postgres_schema: str,
-    new_desk: Callable[[AppServer], Desk],
+    new_desk: Callable[..., Desk],
 ) -> None:
     live = {"TICKETDESK_LIVE_SECONDS": "1"}
     with (
@@ -195,7 +199,7 @@ def test_a_page_says_the_database_is_down_and_recovers_by_itself(
     chromium: Path,
     tmp_path: Path,
     postgres_schema: str,
-    new_desk: Callable[[AppServer], Desk],
+    new_desk: Callable[..., Desk],
 ) -> None:
     proxy = Proxy(("127.0.0.1", 5432))
     proxy.start()

@@ -14,18 +14,21 @@ pytestmark = pytest.mark.e2e
 
 
 def test_reply_note_and_assignee_show_in_the_history(
-    empty_app: AppServer, new_desk: Callable[[AppServer], Desk]
+    empty_app: AppServer, new_desk: Callable[..., Desk]
 ) -> None:
-    desk = new_desk(empty_app)
+    ben = empty_app.person("Ben Castro", "agent")  # someone to assign the ticket to
+    empty_app.person("Rita Rossi", "requester")  # not staff: never offered as an assignee
+    desk = new_desk(empty_app)  # Ana Ortiz, an agent
+    ana = desk.person.name
     desk.load_tickets()
+    desk.expect_signed_in()
     code = desk.add_ticket("Conference room screen shows no signal", "Medium")
     page = desk.page
     page.goto(f"{empty_app.url}/?ticket={code}")
     expect(page.get_by_role("heading", name=code)).to_be_visible()
-    name = page.get_by_label("Your name", exact=True)
-    name.fill("Ana Agent")
-    name.press("Enter")
     desk.wait_idle()
+    # Who acts is the signed-in account: there is nothing to type one's name into.
+    expect(page.get_by_label("Your name", exact=True)).to_have_count(0)
 
     box = page.get_by_label("Message", exact=True)
     box.fill("Checked the HDMI cable, **replacing** it <script>window.__pwned=1</script>")
@@ -37,7 +40,16 @@ def test_reply_note_and_assignee_show_in_the_history(
     page.get_by_role("button", name="Send").click()
     expect(page.get_by_text("Internal note added.")).to_be_visible()
     desk.wait_idle()
-    page.get_by_label("…or another agent").fill("Ben Okafor")
+
+    # The assignee is chosen among the active agents and admins; no free text any more.
+    expect(page.get_by_label("…or another agent")).to_have_count(0)
+    assignee = page.get_by_role("combobox", name="Assignee")
+    expect(assignee).to_have_value("Unassigned")
+    assignee.click()
+    expect(page.get_by_role("option")).to_have_text(["Unassigned", ana, ben.name])
+    desk.screenshot("assignee-options")
+    page.get_by_role("option", name=ben.name, exact=True).click()
+    expect(assignee).to_have_value(ben.name)
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Saved.")).to_be_visible()
     desk.wait_idle()
@@ -45,13 +57,15 @@ def test_reply_note_and_assignee_show_in_the_history(
     page.reload()
     expect(page.get_by_role("heading", name=code)).to_be_visible()
     desk.wait_idle()
+    expect(page.get_by_role("combobox", name="Assignee")).to_have_value(ben.name)
     history = page.get_by_test_id("stText")
-    # A reload is a new session: the name is gone, but the history keeps who did what.
-    expect(history.filter(has_text="Ana Agent replied")).to_have_count(1)
-    expect(history.filter(has_text="Ana Agent added an internal note")).to_have_count(1)
-    expect(
-        history.filter(has_text="Ana Agent reassigned it from nobody to Ben Okafor")
-    ).to_have_count(1)
+    # The history names the signed-in account that did each thing.
+    expect(history.filter(has_text=f"{ana} filed it with priority Medium")).to_have_count(1)
+    expect(history.filter(has_text=f"{ana} replied")).to_have_count(1)
+    expect(history.filter(has_text=f"{ana} added an internal note")).to_have_count(1)
+    expect(history.filter(has_text=f"{ana} reassigned it from nobody to {ben.name}")).to_have_count(
+        1
+    )
     expect(page.get_by_text("<script>window.__pwned=1</script>")).to_be_visible()  # text only
     expect(page.get_by_text("not visible to the requester")).to_be_visible()
     assert desk.js("window.__pwned") is None
