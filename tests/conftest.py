@@ -58,13 +58,18 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture
-def engine(database: str) -> Iterator[Engine]:
-    """An engine on a migrated, empty database."""
-    eng = make_engine(database)
+def _migrated(url: str) -> Iterator[Engine]:
+    """An engine on the database at `url`, migrated; disposed of when the fixture ends."""
+    eng = make_engine(url)
     migrate(eng)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+def engine(database: str) -> Iterator[Engine]:
+    """An engine on a migrated, empty database."""
+    yield from _migrated(database)
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,6 +83,12 @@ def app_sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("TICKETDESK_DEMO_TICKETS", "0")
     monkeypatch.chdir(ROOT)
     return url
+
+
+@pytest.fixture
+def app_engine(app_sqlite_url: str) -> Iterator[Engine]:
+    """For AppTest: an engine on the migrated SQLite file the app opens (app_sqlite_url)."""
+    yield from _migrated(app_sqlite_url)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -12,7 +12,6 @@ import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,25 +19,14 @@ from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from app_pages.shared import SESSION_TOKEN_KEY
+from tests.apptest_support import PASSWORD, ROOT, open_app, person, session_of
 from ticketdesk import account_services, services
-from ticketdesk.db import make_engine, migrate
 from ticketdesk.domain import TicketChange
 from ticketdesk.identity import Account, Role, SessionEnded, SignInRefused
 
-ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "ticket.py")
-PASSWORD = "correct horse battery"
 SIGN_IN_PLEASE = "Please sign in."
 SESSION_ENDED = "Your session has ended. Please sign in again."
 NOT_YOURS = "That ticket does not exist or is not one of yours."
-
-
-@pytest.fixture
-def desk(app_sqlite_url: str) -> Iterator[Engine]:
-    engine = make_engine(app_sqlite_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def clock() -> datetime:
@@ -46,30 +34,10 @@ def clock() -> datetime:
     return datetime.now(UTC)
 
 
-def email_of(name: str) -> str:
-    return name.split()[0].lower() + "@example.com"
-
-
-def person(engine: Engine, name: str, role: str, password: str = PASSWORD) -> Account:
-    return account_services.create_account(
-        engine, None, email_of(name), name, role, password, clock()
-    )
-
-
-def session_of(engine: Engine, account: Account, password: str = PASSWORD) -> str:
-    return account_services.sign_in(engine, account.email, password, "test", clock()).token
-
-
 def app(token: str | None, *, page: str | None = None, ticket: str | None = None) -> AppTest:
-    """The app as a browser with this session token opens it (at `page`, or at one ticket)."""
-    at = AppTest.from_file(APP, default_timeout=30)
-    if token is not None:
-        at.session_state[SESSION_TOKEN_KEY] = token
-    if ticket is not None:
-        at.query_params["ticket"] = ticket
-    if page is not None:
-        at.switch_page(page)
-    at.run()
+    """The app as a browser with this session token opens it (at `page`, or at one ticket),
+    run without an exception."""
+    at = open_app(token, page=page, ticket=ticket)
     assert not at.exception
     return at
 
@@ -99,10 +67,12 @@ def grid_codes(at: AppTest) -> set[str]:
 
 
 @pytest.fixture
-def filed(desk: Engine) -> services.Ticket:
+def filed(app_engine: Engine) -> services.Ticket:
     """A ticket on the desk that a browser without a session must not see."""
-    rita = person(desk, "Rita Requester", "requester")
-    return services.create_ticket(desk, rita, "Badge reader at door 3 is dead", "High", clock())
+    rita = person(app_engine, "Rita Requester", "requester", email="rita@example.com")
+    return services.create_ticket(
+        app_engine, rita, "Badge reader at door 3 is dead", "High", clock()
+    )
 
 
 WHERE = {
@@ -138,9 +108,7 @@ def _forged(engine: Engine, account: Account, admin: Account) -> str:
 
 def _expired(engine: Engine, account: Account, admin: Account) -> str:
     thirteen_hours_ago = clock() - timedelta(hours=13)  # sessions last 12 h
-    return account_services.sign_in(
-        engine, account.email, PASSWORD, "test", thirteen_hours_ago
-    ).token
+    return session_of(engine, account, now=thirteen_hours_ago)
 
 
 def _signed_out(engine: Engine, account: Account, admin: Account) -> str:
@@ -162,14 +130,14 @@ def _deactivated(engine: Engine, account: Account, admin: Account) -> str:
 )
 @pytest.mark.parametrize("where", list(WHERE))
 def test_an_invalid_session_token_is_refused_like_no_session(
-    desk: Engine,
+    app_engine: Engine,
     filed: services.Ticket,
     make_token: Callable[[Engine, Account, Account], str],
     where: str,
 ) -> None:
-    admin = person(desk, "Ada Admin", "admin")
-    agent = person(desk, "Al Agent", "agent")
-    at = app(make_token(desk, agent, admin), **WHERE[where])
+    admin = person(app_engine, "Ada Admin", "admin", email="ada@example.com")
+    agent = person(app_engine, "Al Agent", "agent", email="al@example.com")
+    at = app(make_token(app_engine, agent, admin), **WHERE[where])
     assert_asked_to_sign_in(at, SESSION_ENDED, filed)
 
 
@@ -189,26 +157,26 @@ class Filed:
 
 
 @pytest.fixture
-def two_requesters(desk: Engine) -> Filed:
+def two_requesters(app_engine: Engine) -> Filed:
     """Rita (two tickets) and Otto (one), and a ticket an agent filed for themselves."""
-    rita = person(desk, "Rita Requester", "requester")
-    otto = person(desk, "Otto Requester", "requester")
-    al = person(desk, "Al Agent", "agent")
+    rita = person(app_engine, "Rita Requester", "requester", email="rita@example.com")
+    otto = person(app_engine, "Otto Requester", "requester", email="otto@example.com")
+    al = person(app_engine, "Al Agent", "agent", email="al@example.com")
     now = clock()
     made = [
-        services.create_ticket(desk, rita, "Printer jams on A3", "Low", now),
-        services.create_ticket(desk, otto, "Otto's VPN certificate expired", "High", now),
-        services.create_ticket(desk, rita, "Second monitor stays black", "Medium", now),
-        services.create_ticket(desk, al, "Al's own laptop battery", "Low", now),
+        services.create_ticket(app_engine, rita, "Printer jams on A3", "Low", now),
+        services.create_ticket(app_engine, otto, "Otto's VPN certificate expired", "High", now),
+        services.create_ticket(app_engine, rita, "Second monitor stays black", "Medium", now),
+        services.create_ticket(app_engine, al, "Al's own laptop battery", "Low", now),
     ]
     return Filed(rita, otto, al, made)
 
 
 def test_a_requester_sees_only_their_own_tickets_and_cannot_edit_them(
-    desk: Engine, two_requesters: Filed
+    app_engine: Engine, two_requesters: Filed
 ) -> None:
     rita, made = two_requesters.rita, two_requesters.tickets
-    at = app(session_of(desk, rita))
+    at = app(session_of(app_engine, rita))
     assert grid_codes(at) == two_requesters.ritas_codes
     assert "Number of tickets: `2`" in [m.value for m in at.markdown]
     shown = everything_shown(at)
@@ -225,24 +193,24 @@ def test_a_requester_sees_only_their_own_tickets_and_cannot_edit_them(
 
 
 def test_an_agents_grid_is_editable_where_a_requesters_is_not(
-    desk: Engine, two_requesters: Filed
+    app_engine: Engine, two_requesters: Filed
 ) -> None:
     """The contrast to the test above: the same grid, for staff, every ticket and editable
     Issue, Status and Priority."""
-    at = app(session_of(desk, two_requesters.al))
+    at = app(session_of(app_engine, two_requesters.al))
     assert grid_codes(at) == {t.code for t in two_requesters.tickets}
     (grid,) = at.data_editor
     assert grid.proto.disabled is False
     assert "filter_who" in [s.key for s in at.selectbox]
 
 
-def test_a_requester_files_a_ticket_of_their_own(desk: Engine) -> None:
-    rita = person(desk, "Rita Requester", "requester")
-    at = app(session_of(desk, rita))
+def test_a_requester_files_a_ticket_of_their_own(app_engine: Engine) -> None:
+    rita = person(app_engine, "Rita Requester", "requester", email="rita@example.com")
+    at = app(session_of(app_engine, rita))
     at.text_area(key="new_issue").input("Keyboard missing the letter Q")
     at.button[0].click().run()
     assert not at.exception
-    (ticket,) = services.list_tickets(desk, rita)
+    (ticket,) = services.list_tickets(app_engine, rita)
     assert (ticket.issue, ticket.requester, ticket.requester_id) == (
         "Keyboard missing the letter Q",
         "Rita Requester",
@@ -255,10 +223,10 @@ def test_a_requester_files_a_ticket_of_their_own(desk: Engine) -> None:
     "page", ["app_pages/dashboard.py", "app_pages/people.py", "app_pages/settings.py"]
 )
 def test_a_requester_has_no_dashboard_people_or_settings(
-    desk: Engine, two_requesters: Filed, page: str
+    app_engine: Engine, two_requesters: Filed, page: str
 ) -> None:
     # Followed as a link: the page is not among Rita's, so her ticket list opens instead.
-    at = app(session_of(desk, two_requesters.rita), page=page)
+    at = app(session_of(app_engine, two_requesters.rita), page=page)
     assert not at.metric and not at.number_input
     assert grid_codes(at) == two_requesters.ritas_codes
     assert "otto@example.com" not in everything_shown(at)
@@ -274,25 +242,25 @@ def test_a_requester_has_no_dashboard_people_or_settings(
 
 
 @pytest.fixture
-def conversation(desk: Engine, two_requesters: Filed) -> services.Ticket:
+def conversation(app_engine: Engine, two_requesters: Filed) -> services.Ticket:
     """Rita's printer ticket: a reply and an internal note by Al, who took it on, and a
     message from Rita."""
     rita, al, ticket = two_requesters.rita, two_requesters.al, two_requesters.tickets[0]
-    services.add_message(desk, al, ticket.id, "reply", "Which tray do you use?", clock())
-    services.add_message(desk, al, ticket.id, "note", "Tray 2 roller is worn out", clock())
+    services.add_message(app_engine, al, ticket.id, "reply", "Which tray do you use?", clock())
+    services.add_message(app_engine, al, ticket.id, "note", "Tray 2 roller is worn out", clock())
     change = TicketChange(status="In Progress", assignee=al.name)
-    services.update_ticket(desk, al, ticket.id, change, clock())
-    services.add_message(desk, rita, ticket.id, "message", "Tray 2, always", clock())
+    services.update_ticket(app_engine, al, ticket.id, change, clock())
+    services.add_message(app_engine, rita, ticket.id, "message", "Tray 2, always", clock())
     return ticket
 
 
 def test_a_requesters_ticket_page_has_no_internal_notes_and_no_fields(
-    desk: Engine,
+    app_engine: Engine,
     two_requesters: Filed,
     conversation: services.Ticket,
 ) -> None:
     rita = two_requesters.rita
-    at = app(session_of(desk, rita), ticket=conversation.code)
+    at = app(session_of(app_engine, rita), ticket=conversation.code)
     assert at.title[0].value == conversation.code
     captions = [c.value for c in at.caption]
     assert any(c.startswith("Al Agent · Public reply · ") for c in captions)
@@ -316,7 +284,7 @@ def test_a_requesters_ticket_page_has_no_internal_notes_and_no_fields(
     button(at, "Send").click().run()
     assert not at.exception
     assert at.success[0].value == "Requester's message added."
-    messages = services.ticket_detail(desk, rita, conversation.code).messages
+    messages = services.ticket_detail(app_engine, rita, conversation.code).messages
     assert [(m.kind.value, m.author, m.body) for m in messages][-1] == (
         "message",
         "Rita Requester",
@@ -326,10 +294,10 @@ def test_a_requesters_ticket_page_has_no_internal_notes_and_no_fields(
 
 @pytest.mark.parametrize("which", ["Otto's", "missing"])
 def test_someone_elses_ticket_is_refused_like_a_missing_one(
-    desk: Engine, two_requesters: Filed, which: str
+    app_engine: Engine, two_requesters: Filed, which: str
 ) -> None:
     code = two_requesters.tickets[1].code if which == "Otto's" else "TICKET-999"
-    at = app(session_of(desk, two_requesters.rita), ticket=code)
+    at = app(session_of(app_engine, two_requesters.rita), ticket=code)
     assert [e.value for e in at.error] == [NOT_YOURS]
     assert "VPN certificate" not in everything_shown(at)
     assert not at.text_area  # no reply box
@@ -338,11 +306,11 @@ def test_someone_elses_ticket_is_refused_like_a_missing_one(
 # People (admins) ---------------------------------------------------------------------------
 
 
-def test_an_agent_cannot_open_the_people_page(desk: Engine) -> None:
-    person(desk, "Ada Admin", "admin")
-    al = person(desk, "Al Agent", "agent")
-    person(desk, "Rita Requester", "requester")
-    token = session_of(desk, al)
+def test_an_agent_cannot_open_the_people_page(app_engine: Engine) -> None:
+    person(app_engine, "Ada Admin", "admin", email="ada@example.com")
+    al = person(app_engine, "Al Agent", "agent", email="al@example.com")
+    person(app_engine, "Rita Requester", "requester", email="rita@example.com")
+    token = session_of(app_engine, al)
     # Followed as a link: not among an agent's pages, so the ticket list opens.
     at = app(token, page="app_pages/people.py")
     assert "People" not in " ".join(t.value for t in at.title)
@@ -360,22 +328,22 @@ def test_an_agent_cannot_open_the_people_page(desk: Engine) -> None:
 
 
 @pytest.fixture
-def admin(desk: Engine) -> Account:
-    return person(desk, "Ada Admin", "admin")
+def admin(app_engine: Engine) -> Account:
+    return person(app_engine, "Ada Admin", "admin", email="ada@example.com")
 
 
-def people_page(desk: Engine, admin: Account) -> AppTest:
-    return app(session_of(desk, admin), page="app_pages/people.py")
+def people_page(app_engine: Engine, admin: Account) -> AppTest:
+    return app(session_of(app_engine, admin), page="app_pages/people.py")
 
 
-def accounts_by_email(desk: Engine, admin: Account) -> dict[str, Account]:
-    return {a.email: a for a in account_services.list_accounts(desk, admin)}
+def accounts_by_email(app_engine: Engine, admin: Account) -> dict[str, Account]:
+    return {a.email: a for a in account_services.list_accounts(app_engine, admin)}
 
 
 def test_an_admin_adds_an_account_whose_generated_password_signs_in(
-    desk: Engine, admin: Account
+    app_engine: Engine, admin: Account
 ) -> None:
-    at = people_page(desk, admin)
+    at = people_page(app_engine, admin)
     at.text_input(key="new_name").input("Nina New")
     at.text_input(key="new_email").input("nina@example.com")
     at.selectbox(key="new_role").select("agent")
@@ -388,7 +356,7 @@ def test_an_admin_adds_an_account_whose_generated_password_signs_in(
         notice,
     )
     assert found, notice
-    signed = account_services.sign_in(desk, "nina@example.com", found[1], "test", clock())
+    signed = account_services.sign_in(app_engine, "nina@example.com", found[1], "test", clock())
     assert (signed.account.name, signed.account.role, signed.account.active) == (
         "Nina New",
         Role.AGENT,
@@ -406,11 +374,11 @@ def test_an_admin_adds_an_account_whose_generated_password_signs_in(
 
 
 def test_a_duplicate_email_is_refused_and_the_form_keeps_what_was_typed(
-    desk: Engine, admin: Account
+    app_engine: Engine, admin: Account
 ) -> None:
-    person(desk, "Rita Requester", "requester")
-    before = accounts_by_email(desk, admin)
-    at = people_page(desk, admin)
+    person(app_engine, "Rita Requester", "requester", email="rita@example.com")
+    before = accounts_by_email(app_engine, admin)
+    at = people_page(app_engine, admin)
     at.text_input(key="new_name").input("Rita Again")
     at.text_input(key="new_email").input("RITA@Example.com")
     at.selectbox(key="new_role").select("admin")
@@ -421,7 +389,7 @@ def test_a_duplicate_email_is_refused_and_the_form_keeps_what_was_typed(
     assert at.text_input(key="new_name").value == "Rita Again"
     assert at.text_input(key="new_email").value == "RITA@Example.com"
     assert at.selectbox(key="new_role").value == "admin"
-    assert accounts_by_email(desk, admin) == before
+    assert accounts_by_email(app_engine, admin) == before
 
 
 def choose(at: AppTest, account: Account) -> None:
@@ -431,27 +399,29 @@ def choose(at: AppTest, account: Account) -> None:
 
 
 def test_an_admin_deactivates_an_account_which_ends_its_sessions(
-    desk: Engine, admin: Account
+    app_engine: Engine, admin: Account
 ) -> None:
-    rita = person(desk, "Rita Requester", "requester")
-    her_session = session_of(desk, rita)
-    at = people_page(desk, admin)
+    rita = person(app_engine, "Rita Requester", "requester", email="rita@example.com")
+    her_session = session_of(app_engine, rita)
+    at = people_page(app_engine, admin)
     choose(at, rita)
     button(at, "Deactivate (ends their sessions)").click().run()
     assert not at.exception
     assert at.success[0].value == "Rita Requester is signed out and may not sign in."
-    assert accounts_by_email(desk, admin)[rita.email].active is False
+    assert accounts_by_email(app_engine, admin)[rita.email].active is False
     with pytest.raises(SessionEnded):
-        account_services.session_account(desk, her_session, clock())
+        account_services.session_account(app_engine, her_session, clock())
     with pytest.raises(SignInRefused):
-        account_services.sign_in(desk, rita.email, PASSWORD, "test", clock())
+        account_services.sign_in(app_engine, rita.email, PASSWORD, "test", clock())
     assert app(her_session).warning[0].value == SESSION_ENDED
 
 
-def test_after_deactivating_the_page_offers_to_reactivate(desk: Engine, admin: Account) -> None:
+def test_after_deactivating_the_page_offers_to_reactivate(
+    app_engine: Engine, admin: Account
+) -> None:
     """The buttons act on the account as it is now, not as it was when it was chosen."""
-    rita = person(desk, "Rita Requester", "requester")
-    at = people_page(desk, admin)
+    rita = person(app_engine, "Rita Requester", "requester", email="rita@example.com")
+    at = people_page(app_engine, admin)
     choose(at, rita)
     button(at, "Deactivate (ends their sessions)").click().run()
     assert not at.exception
@@ -460,21 +430,21 @@ def test_after_deactivating_the_page_offers_to_reactivate(desk: Engine, admin: A
     button(at, "Reactivate").click().run()
     assert not at.exception
     assert at.success[0].value == "Rita Requester may sign in again."
-    assert accounts_by_email(desk, admin)[rita.email].active is True
+    assert accounts_by_email(app_engine, admin)[rita.email].active is True
 
 
-def test_an_admin_changes_a_role_and_it_applies_at_once(desk: Engine, admin: Account) -> None:
-    rita = person(desk, "Rita Requester", "requester")
-    her_browser = app(session_of(desk, rita))
+def test_an_admin_changes_a_role_and_it_applies_at_once(app_engine: Engine, admin: Account) -> None:
+    rita = person(app_engine, "Rita Requester", "requester", email="rita@example.com")
+    her_browser = app(session_of(app_engine, rita))
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         her_browser.switch_page("app_pages/dashboard.py")
-    at = people_page(desk, admin)
+    at = people_page(app_engine, admin)
     choose(at, rita)
     at.selectbox(key=f"person_role_{rita.id}").select("agent")
     button(at, "Set role").click().run()
     assert not at.exception
     assert at.success[0].value == "Rita Requester is now agent."
-    assert accounts_by_email(desk, admin)[rita.email].role is Role.AGENT
+    assert accounts_by_email(app_engine, admin)[rita.email].role is Role.AGENT
     # Her next run, in the same session, is an agent's: the Dashboard among her pages, and
     # the ticket list of staff.
     her_browser.run()
@@ -483,8 +453,8 @@ def test_an_admin_changes_a_role_and_it_applies_at_once(desk: Engine, admin: Acc
     assert "filter_who" in [s.key for s in her_browser.selectbox]
 
 
-def test_the_last_admin_cannot_step_down(desk: Engine, admin: Account) -> None:
-    at = people_page(desk, admin)
+def test_the_last_admin_cannot_step_down(app_engine: Engine, admin: Account) -> None:
+    at = people_page(app_engine, admin)
     choose(at, admin)
     at.selectbox(key=f"person_role_{admin.id}").select("agent")
     button(at, "Set role").click().run()
@@ -492,7 +462,7 @@ def test_the_last_admin_cannot_step_down(desk: Engine, admin: Account) -> None:
     assert [e.value for e in at.error] == [
         "Ada Admin is the last active admin; make another first."
     ]
-    assert accounts_by_email(desk, admin)[admin.email].role is Role.ADMIN
+    assert accounts_by_email(app_engine, admin)[admin.email].role is Role.ADMIN
 
 
 # Your account ------------------------------------------------------------------------------
@@ -509,12 +479,12 @@ def change_password(at: AppTest, current: str, new: str, again: str) -> None:
 
 
 @pytest.fixture
-def rita(desk: Engine) -> Account:
-    return person(desk, "Rita Requester", "requester")
+def rita(app_engine: Engine) -> Account:
+    return person(app_engine, "Rita Requester", "requester", email="rita@example.com")
 
 
-def test_your_account_shows_who_you_are(desk: Engine, rita: Account) -> None:
-    at = app(session_of(desk, rita), page="app_pages/account.py")
+def test_your_account_shows_who_you_are(app_engine: Engine, rita: Account) -> None:
+    at = app(session_of(app_engine, rita), page="app_pages/account.py")
     assert "**Rita Requester** · rita@example\\.com · requester" in [m.value for m in at.markdown]
 
 
@@ -533,25 +503,25 @@ def test_your_account_shows_who_you_are(desk: Engine, rita: Account) -> None:
     ids=["wrong current password", "new passwords differ", "new password too short"],
 )
 def test_a_refused_password_change_changes_nothing(
-    desk: Engine, rita: Account, current: str, new: str, again: str, message: str
+    app_engine: Engine, rita: Account, current: str, new: str, again: str, message: str
 ) -> None:
-    elsewhere = session_of(desk, rita)  # another browser of hers
-    at = app(session_of(desk, rita), page="app_pages/account.py")
+    elsewhere = session_of(app_engine, rita)  # another browser of hers
+    at = app(session_of(app_engine, rita), page="app_pages/account.py")
     change_password(at, current, new, again)
     (error,) = at.error
     assert error.value.startswith(message)
     assert not at.success
-    assert account_services.session_account(desk, elsewhere, clock()) == rita
+    assert account_services.session_account(app_engine, elsewhere, clock()) == rita
     with pytest.raises(SignInRefused):
-        account_services.sign_in(desk, rita.email, new, "test", clock())
-    account_services.sign_in(desk, rita.email, PASSWORD, "test", clock())
+        account_services.sign_in(app_engine, rita.email, new, "test", clock())
+    account_services.sign_in(app_engine, rita.email, PASSWORD, "test", clock())
 
 
 def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(
-    desk: Engine, rita: Account
+    app_engine: Engine, rita: Account
 ) -> None:
-    elsewhere = session_of(desk, rita)  # another browser of hers, signed in before
-    here = session_of(desk, rita)
+    elsewhere = session_of(app_engine, rita)  # another browser of hers, signed in before
+    here = session_of(app_engine, rita)
     at = app(here, page="app_pages/account.py")
     change_password(at, PASSWORD, NEW_PASSWORD, NEW_PASSWORD)
     assert [s.value for s in at.success] == [
@@ -561,13 +531,13 @@ def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(
     for key in ("current_password", "new_password", "repeat_password"):
         assert at.text_input(key=key).value == ""
     with pytest.raises(SessionEnded):
-        account_services.session_account(desk, elsewhere, clock())
+        account_services.session_account(app_engine, elsewhere, clock())
     assert app(elsewhere).warning[0].value == SESSION_ENDED
     # This browser carries on.
-    assert account_services.session_account(desk, here, clock()) == rita
+    assert account_services.session_account(app_engine, here, clock()) == rita
     at.run()
     assert not at.exception and not at.warning
     assert "Your account" in at.title[0].value
-    account_services.sign_in(desk, rita.email, NEW_PASSWORD, "test", clock())
+    account_services.sign_in(app_engine, rita.email, NEW_PASSWORD, "test", clock())
     with pytest.raises(SignInRefused):
-        account_services.sign_in(desk, rita.email, PASSWORD, "test", clock())
+        account_services.sign_in(app_engine, rita.email, PASSWORD, "test", clock())

@@ -5,22 +5,18 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
-from streamlit.testing.v1 import AppTest
 
-from app_pages.shared import SESSION_TOKEN_KEY
+from tests.apptest_support import open_app, person, session_of
 from ticketdesk import account_services, export, services
-from ticketdesk.db import make_engine, migrate
 from ticketdesk.domain import TicketChange, ValidationError
 from ticketdesk.identity import Account, validate_name
 from ticketdesk.listing import Sort, TicketFilter
 from ticketdesk.schema import accounts, ticket_events, tickets
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
-APP = str(Path(__file__).resolve().parent.parent / "ticket.py")
 
 # (value, refused?) -- refused values must raise ValidationError with a message.
 CORPUS = [
@@ -135,22 +131,10 @@ def test_display_name(engine: Engine, agent: Account, value: str, refused: bool)
     "value",
     [v for v, _ in CORPUS if "\ud800" not in v],  # a browser cannot send a lone surrogate
 )
-def test_the_form_and_search_box_through_the_app(
-    value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url = f"sqlite:///{tmp_path / 'app.db'}"
-    monkeypatch.setenv("TICKETDESK_DATABASE_URL", url)
-    monkeypatch.setenv("TICKETDESK_DEMO_TICKETS", "0")
-    engine = make_engine(url)
-    migrate(engine)
+def test_the_form_and_search_box_through_the_app(value: str, app_engine: Engine) -> None:
     password = account_services.generate_password()
-    now = datetime.now(UTC)  # the app checks the session against the real clock
-    account_services.create_account(engine, None, "a@example.com", "Agent", "agent", password, now)
-    token = account_services.sign_in(engine, "a@example.com", password, "test", now).token
-    engine.dispose()
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.session_state[SESSION_TOKEN_KEY] = token  # AppTest cannot send the session cookie
-    at.run()
+    agent = person(app_engine, "Agent", "agent", email="a@example.com", password=password)
+    at = open_app(session_of(app_engine, agent, password))
     at.text_area(key="new_issue").input(value)
     at.button[0].click().run()
     assert not at.exception

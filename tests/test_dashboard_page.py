@@ -4,10 +4,8 @@ signed in as an admin (who may use both) unless a test says otherwise."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -15,16 +13,13 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from ticketdesk import account_services, reporting, services
-from ticketdesk.db import make_engine, migrate
+from tests.apptest_support import ROOT, open_app, person, session_of
+from ticketdesk import reporting, services
 from ticketdesk.domain import Priority, TicketChange
 from ticketdesk.identity import Account
 from ticketdesk.sla import DEFAULT_TARGETS, SlaTarget
 
-ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "ticket.py")
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-PASSWORD = "correct horse battery"
 
 
 def ago(hours: float) -> datetime:
@@ -42,48 +37,31 @@ class Desk:
     agent_token: str  # a session of Ana's, opened at NOW
 
 
-def person(engine: Engine, name: str, role: str) -> Account:
-    email = name.lower().replace(" ", ".") + "@example.com"
-    return account_services.create_account(engine, None, email, name, role, PASSWORD, NOW)
-
-
-def session_of(engine: Engine, account: Account) -> str:
-    return account_services.sign_in(engine, account.email, PASSWORD, "test", NOW).token
-
-
 @pytest.fixture
-def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Desk]:
+def desk(app_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Desk:
     """An empty, migrated SQLite desk that the app opens, the app's clock at NOW, and the
-    people who work it."""
-    url = f"sqlite:///{tmp_path / 'app.db'}"
-    monkeypatch.setenv("TICKETDESK_DATABASE_URL", url)
-    monkeypatch.setenv("TICKETDESK_DEMO_TICKETS", "0")
-    monkeypatch.chdir(ROOT)
+    people who work it (made, and signed in, at NOW)."""
     monkeypatch.syspath_prepend(str(ROOT))
     sys.modules.pop("app_pages.shared", None)
     import app_pages.shared
 
     monkeypatch.setattr(app_pages.shared, "now", lambda: NOW)
-    engine = make_engine(url)
-    migrate(engine)
-    ana, ben = person(engine, "Ana", "agent"), person(engine, "Ben", "agent")
-    admin = person(engine, "Ada Admin", "admin")
-    yield Desk(
+    engine = app_engine
+    ana, ben = person(engine, "Ana", "agent", now=NOW), person(engine, "Ben", "agent", now=NOW)
+    admin = person(engine, "Ada Admin", "admin", now=NOW)
+    return Desk(
         engine,
         ana,
         ben,
-        person(engine, "Rita", "requester"),
+        person(engine, "Rita", "requester", now=NOW),
         admin,
-        session_of(engine, admin),
-        session_of(engine, ana),
+        session_of(engine, admin, now=NOW),
+        session_of(engine, ana, now=NOW),
     )
-    engine.dispose()
 
 
 def page(path: str, token: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.session_state["session_token"] = token
-    at.switch_page(path).run()
+    at = open_app(token, page=path)
     assert not at.exception
     return at
 
@@ -205,10 +183,8 @@ def test_an_agent_sees_the_dashboard_without_a_link_to_the_settings(desk: Desk) 
 
 
 def test_an_agent_cannot_open_the_settings(desk: Desk) -> None:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.session_state["session_token"] = desk.agent_token
-    at.switch_page("app_pages/settings.py").run()  # a link to it, say: the ticket list opens
-    assert not at.exception
+    # A link to it, say: the ticket list opens.
+    at = page("app_pages/settings.py", desk.agent_token)
     assert not at.number_input
     assert "Settings" not in [t.value for t in at.title]
     with pytest.raises(ValueError, match="Could not find a navigation page"):

@@ -4,59 +4,24 @@ in as an agent."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from streamlit.testing.v1 import AppTest
 
-from app_pages.shared import SESSION_TOKEN_KEY
+from tests.apptest_support import open_app, person, session_of
 from ticketdesk import account_services, services
-from ticketdesk.db import make_engine, migrate
 from ticketdesk.domain import TicketChange
-from ticketdesk.identity import Account
-
-ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "ticket.py")
-PASSWORD = "correct horse battery"
 
 
-@pytest.fixture
-def desk(app_sqlite_url: str) -> Engine:
-    engine = make_engine(app_sqlite_url)
-    migrate(engine)
-    return engine
-
-
-def person(engine: Engine, name: str, role: str) -> Account:
-    email = name.lower().replace(" ", ".") + "@example.com"
-    now = datetime.now(UTC)
-    return account_services.create_account(engine, None, email, name, role, PASSWORD, now)
-
-
-def token_of(engine: Engine, account: Account) -> str:
-    """A session opened now (the app checks sessions against the real clock)."""
-    return account_services.sign_in(
-        engine, account.email, PASSWORD, "test", datetime.now(UTC)
-    ).token
-
-
-def open_ticket(code: str, token: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.session_state[SESSION_TOKEN_KEY] = token
-    at.query_params["ticket"] = code
-    return at.run()
-
-
-def test_the_ticket_page_shows_text_conversation_and_history(desk: Engine) -> None:
-    rita, al = person(desk, "Rita", "requester"), person(desk, "Al", "agent")
+def test_the_ticket_page_shows_text_conversation_and_history(app_engine: Engine) -> None:
+    rita, al = person(app_engine, "Rita", "requester"), person(app_engine, "Al", "agent")
     now = datetime.now(UTC)
     t = services.create_ticket(
-        desk, rita, "Monitor <b>flickers</b>", "High", now - timedelta(hours=2)
+        app_engine, rita, "Monitor <b>flickers</b>", "High", now - timedelta(hours=2)
     )
-    services.add_message(desk, al, t.id, "note", "Cable?", now - timedelta(hours=1))
-    services.update_ticket(desk, al, t.id, TicketChange(assignee="Al"), now)
-    at = open_ticket(t.code, token_of(desk, al))
+    services.add_message(app_engine, al, t.id, "note", "Cable?", now - timedelta(hours=1))
+    services.update_ticket(app_engine, al, t.id, TicketChange(assignee="Al"), now)
+    at = open_app(session_of(app_engine, al), ticket=t.code)
     assert not at.exception
     assert at.title[0].value == t.code
     assert "Monitor <b>flickers</b>" in [x.value for x in at.text]  # as text, never HTML
@@ -67,13 +32,13 @@ def test_the_ticket_page_shows_text_conversation_and_history(desk: Engine) -> No
     assert at.selectbox(key="detail_assignee").value == "Al"
 
 
-def test_the_assignee_is_chosen_from_the_active_agents_and_admins(desk: Engine) -> None:
-    rita, al = person(desk, "Rita", "requester"), person(desk, "Al", "agent")
-    person(desk, "Bea", "admin")
-    gone = person(desk, "Cy", "agent")
-    account_services.set_active(desk, person(desk, "Root", "admin"), gone.id, False)
-    t = services.create_ticket(desk, rita, "Laptop slow", "Medium", datetime.now(UTC))
-    at = open_ticket(t.code, token_of(desk, al))
+def test_the_assignee_is_chosen_from_the_active_agents_and_admins(app_engine: Engine) -> None:
+    rita, al = person(app_engine, "Rita", "requester"), person(app_engine, "Al", "agent")
+    person(app_engine, "Bea", "admin")
+    gone = person(app_engine, "Cy", "agent")
+    account_services.set_active(app_engine, person(app_engine, "Root", "admin"), gone.id, False)
+    t = services.create_ticket(app_engine, rita, "Laptop slow", "Medium", datetime.now(UTC))
+    at = open_app(session_of(app_engine, al), ticket=t.code)
     assignee = at.selectbox(key="detail_assignee")
     # Active staff by name; no requester, no deactivated agent, no free text.
     assert assignee.options == ["Unassigned", "Al", "Bea", "Root"]
@@ -82,23 +47,23 @@ def test_the_assignee_is_chosen_from_the_active_agents_and_admins(desk: Engine) 
     next(b for b in at.button if b.label == "Save").click().run()
     assert not at.exception
     assert at.success[0].value == "Saved."
-    assert services.ticket_detail(desk, al, t.code).ticket.assignee == "Bea"
+    assert services.ticket_detail(app_engine, al, t.code).ticket.assignee == "Bea"
     assert at.selectbox(key="detail_assignee").value == "Bea"
     history = [x.value for x in at.text if "  " in x.value]
     assert any("Al reassigned it from nobody to Bea" in h for h in history)
 
 
-def test_a_reply_through_the_page_is_stored_and_shown(desk: Engine) -> None:
-    rita, al = person(desk, "Rita", "requester"), person(desk, "Al", "agent")
-    t = services.create_ticket(desk, rita, "Phone dead", "Low", datetime.now(UTC))
-    at = open_ticket(t.code, token_of(desk, al))
+def test_a_reply_through_the_page_is_stored_and_shown(app_engine: Engine) -> None:
+    rita, al = person(app_engine, "Rita", "requester"), person(app_engine, "Al", "agent")
+    t = services.create_ticket(app_engine, rita, "Phone dead", "Low", datetime.now(UTC))
+    at = open_app(session_of(app_engine, al), ticket=t.code)
     kind = at.segmented_control(key="message_kind")
     assert (kind.options, kind.value) == (["Public reply", "Internal note"], "reply")
     at.text_area(key="message_body").input("We are on it")
     next(b for b in at.button if b.label == "Send").click().run()
     assert not at.exception
     assert at.success[0].value == "Public reply added."
-    messages = services.ticket_detail(desk, al, t.code).messages
+    messages = services.ticket_detail(app_engine, al, t.code).messages
     assert [(m.kind.value, m.body, m.author) for m in messages] == [("reply", "We are on it", "Al")]
     assert at.text_area(key="message_body").value == ""
 
@@ -107,7 +72,7 @@ def test_a_reply_through_the_page_is_stored_and_shown(desk: Engine) -> None:
     next(b for b in at.button if b.label == "Send").click().run()
     assert not at.exception
     assert at.success[0].value == "Internal note added."
-    messages = services.ticket_detail(desk, al, t.code).messages
+    messages = services.ticket_detail(app_engine, al, t.code).messages
     assert [(m.kind.value, m.body) for m in messages] == [
         ("reply", "We are on it"),
         ("note", "Battery swollen?"),
@@ -125,8 +90,8 @@ def test_a_reply_through_the_page_is_stored_and_shown(desk: Engine) -> None:
     ],
 )
 def test_a_missing_or_malformed_ticket_in_the_url_is_a_message(
-    desk: Engine, code: str, message: str
+    app_engine: Engine, code: str, message: str
 ) -> None:
-    at = open_ticket(code, token_of(desk, person(desk, "Al", "agent")))
+    at = open_app(session_of(app_engine, person(app_engine, "Al", "agent")), ticket=code)
     assert not at.exception
     assert message in at.error[0].value

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -12,42 +11,19 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from app_pages.shared import SESSION_TOKEN_KEY, SIGN_OUT_FORM
-from ticketdesk import account_services, services
-from ticketdesk.db import make_engine, migrate
+from app_pages.shared import SIGN_OUT_FORM
+from tests.apptest_support import ROOT, open_app, person, session_of
+from ticketdesk import services
 from ticketdesk.domain import TicketChange
 from ticketdesk.identity import Account
 
-ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "ticket.py")
-PASSWORD = "correct horse battery"
-
 
 @pytest.fixture
-def desk(app_sqlite_url: str) -> Engine:
-    engine = make_engine(app_sqlite_url)
-    migrate(engine)
-    return engine
-
-
-def person(engine: Engine, name: str, role: str) -> tuple[Account, str]:
-    """An account and the token of a session it just opened (the app checks sessions
-    against the real clock)."""
-    now = datetime.now(UTC)
-    email = name.lower().replace(" ", ".") + "@example.com"
-    account = account_services.create_account(engine, None, email, name, role, PASSWORD, now)
-    return account, account_services.sign_in(engine, email, PASSWORD, "test", now).token
-
-
-@pytest.fixture
-def agent(desk: Engine) -> tuple[Account, str]:
-    return person(desk, "Ana Agent", "agent")
-
-
-def tickets_page(token: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.session_state[SESSION_TOKEN_KEY] = token
-    return at.run()
+def agent(app_engine: Engine) -> tuple[Account, str]:
+    """An agent and the token of a session it just opened (the app checks sessions against
+    the real clock)."""
+    ana = person(app_engine, "Ana Agent", "agent")
+    return ana, session_of(app_engine, ana)
 
 
 def number_of_tickets(at: AppTest) -> str:
@@ -55,10 +31,10 @@ def number_of_tickets(at: AppTest) -> str:
 
 
 def test_adding_a_ticket_stores_it_and_shows_its_details(
-    desk: Engine, agent: tuple[Account, str]
+    app_engine: Engine, agent: tuple[Account, str]
 ) -> None:
     ana, token = agent
-    at = tickets_page(token)
+    at = open_app(token)
     assert not at.exception
     assert number_of_tickets(at) == "Number of tickets: `0`"
     at.text_area(key="new_issue").input("Wi-Fi drops every ten minutes")
@@ -66,7 +42,7 @@ def test_adding_a_ticket_stores_it_and_shows_its_details(
     at.button[0].click().run()
     assert not at.exception
     assert "submitted" in at.success[0].value
-    ticket = services.list_tickets(desk, ana)[0]
+    ticket = services.list_tickets(app_engine, ana)[0]
     assert (ticket.issue, ticket.priority, ticket.status, ticket.requester) == (
         "Wi-Fi drops every ten minutes",
         "High",
@@ -98,27 +74,27 @@ def test_adding_a_ticket_stores_it_and_shows_its_details(
     [("   \n ", "cannot be empty"), ("y" * 5001, "the limit is 5,000")],
 )
 def test_a_refused_ticket_keeps_the_text_and_stores_nothing(
-    desk: Engine, agent: tuple[Account, str], text: str, message: str
+    app_engine: Engine, agent: tuple[Account, str], text: str, message: str
 ) -> None:
     ana, token = agent
-    at = tickets_page(token)
+    at = open_app(token)
     at.text_area(key="new_issue").input(text)
     at.button[0].click().run()
     assert not at.exception
     assert message in at.error[0].value
     assert at.text_area(key="new_issue").value == text
-    assert services.list_tickets(desk, ana) == []
+    assert services.list_tickets(app_engine, ana) == []
 
 
 def test_html_is_stored_exactly_and_never_rendered(
-    desk: Engine, agent: tuple[Account, str]
+    app_engine: Engine, agent: tuple[Account, str]
 ) -> None:
     text = "<img src=x onerror=alert(1)> **not bold**"
     ana, token = agent
-    at = tickets_page(token)
+    at = open_app(token)
     at.text_area(key="new_issue").input(text)
     at.button[0].click().run()
-    assert services.list_tickets(desk, ana)[0].issue == text
+    assert services.list_tickets(app_engine, ana)[0].issue == text
     assert at.data_editor[0].value.iloc[0]["Issue"] == text
     # Nothing goes through st.html but the app's own sign-out form; no unsafe markdown.
     assert [h.value.strip() for h in at.html] == [SIGN_OUT_FORM.strip()]
@@ -126,22 +102,22 @@ def test_html_is_stored_exactly_and_never_rendered(
 
 
 def test_dashboard_metrics_come_from_the_recorded_history(
-    desk: Engine, agent: tuple[Account, str]
+    app_engine: Engine, agent: tuple[Account, str]
 ) -> None:
     ana, token = agent
-    rita, _ = person(desk, "Rita Requester", "requester")
+    rita = person(app_engine, "Rita Requester", "requester")
     now = datetime.now(UTC)
     # X: filed 10 h ago, answered 7 h ago (3 h), closed 1 h ago (9 h). Y: filed 2 h ago, Open.
-    x = services.create_ticket(desk, rita, "X", "High", now - timedelta(hours=10))
+    x = services.create_ticket(app_engine, rita, "X", "High", now - timedelta(hours=10))
     services.update_ticket(
-        desk, ana, x.id, TicketChange(status="In Progress"), now - timedelta(hours=7)
+        app_engine, ana, x.id, TicketChange(status="In Progress"), now - timedelta(hours=7)
     )
-    services.update_ticket(desk, ana, x.id, TicketChange(status="Closed"), now - timedelta(hours=1))
-    services.create_ticket(desk, rita, "Y", "Low", now - timedelta(hours=2))
+    services.update_ticket(
+        app_engine, ana, x.id, TicketChange(status="Closed"), now - timedelta(hours=1)
+    )
+    services.create_ticket(app_engine, rita, "Y", "Low", now - timedelta(hours=2))
 
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.session_state[SESSION_TOKEN_KEY] = token
-    at.switch_page("app_pages/dashboard.py").run()
+    at = open_app(token, page="app_pages/dashboard.py")
     assert not at.exception
     metrics = {m.label: m for m in at.metric}
     assert metrics["Number of open tickets"].value == "1"
@@ -175,7 +151,7 @@ def test_an_unreachable_database_is_a_message_not_a_traceback(
         "TICKETDESK_DATABASE_URL",
         "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2",
     )
-    at = tickets_page("a token from before the outage")
+    at = open_app("a token from before the outage")
     assert not at.exception
     message = at.warning[0].value
     assert "cannot be reached" in message and "reloads by itself" in message

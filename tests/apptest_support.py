@@ -1,0 +1,62 @@
+"""Helpers of the AppTest page tests (test_pages.py, test_detail_page.py,
+test_dashboard_page.py, test_account_pages.py, test_bad_input.py): accounts with a password,
+sessions opened for them, and the app opened as a browser with such a session would open it.
+
+The database they work on is the `app_engine` fixture (conftest.py). AppTest cannot send the
+session cookie; the app takes the token from session state instead
+(app_pages.shared.SESSION_TOKEN_KEY)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+from streamlit.testing.v1 import AppTest
+
+from app_pages.shared import SESSION_TOKEN_KEY
+from ticketdesk import account_services
+from ticketdesk.identity import Account
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "ticket.py")
+PASSWORD = "correct horse battery"
+
+
+def person(
+    engine: Engine,
+    name: str,
+    role: str,
+    *,
+    email: str | None = None,
+    password: str = PASSWORD,
+    now: datetime | None = None,
+) -> Account:
+    """A new account that signs in with `password`; its email is the name, lower case, with
+    dots for spaces (ana.agent@example.com) unless given. Made at `now`, by default the real
+    clock's."""
+    email = email or name.lower().replace(" ", ".") + "@example.com"
+    when = now or datetime.now(UTC)
+    return account_services.create_account(engine, None, email, name, role, password, when)
+
+
+def session_of(
+    engine: Engine, account: Account, password: str = PASSWORD, *, now: datetime | None = None
+) -> str:
+    """The token of a session `account` opens at `now`: by default the real clock's, which
+    is what the app checks sessions against unless a test patches its clock."""
+    when = now or datetime.now(UTC)
+    return account_services.sign_in(engine, account.email, password, "test", when).token
+
+
+def open_app(token: str | None, *, page: str | None = None, ticket: str | None = None) -> AppTest:
+    """The app, run once, as a browser with this session token (None: no session) opens it:
+    at the ticket list, at `page` or at one ticket (?ticket=...)."""
+    at = AppTest.from_file(APP, default_timeout=30)
+    if token is not None:
+        at.session_state[SESSION_TOKEN_KEY] = token
+    if ticket is not None:
+        at.query_params["ticket"] = ticket
+    if page is not None:
+        at.switch_page(page)
+    return at.run()
