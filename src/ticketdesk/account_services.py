@@ -226,6 +226,11 @@ def create_account(
     return run_transaction(engine, work)
 
 
+def desk_has_accounts(engine: Engine) -> bool:
+    """False on a new desk, until `ticketdesk create-admin` (or the demo data) makes one."""
+    return read(engine, store.any_account)
+
+
 def list_accounts(engine: Engine, by: Account) -> list[Account]:
     require(by, Action.MANAGE_ACCOUNTS)
     return read(engine, store.list_accounts)

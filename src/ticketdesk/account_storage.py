@@ -80,6 +80,10 @@ def email_taken(conn: Connection, key: str) -> bool:
     return conn.execute(query).first() is not None
 
 
+def any_account(conn: Connection) -> bool:
+    return conn.execute(select(accounts.c.id).limit(1)).first() is not None
+
+
 def list_accounts(conn: Connection) -> list[Account]:
     rows = conn.execute(select(*_ACCOUNT_COLUMNS).order_by(accounts.c.name))
     return [_account(row) for row in rows]

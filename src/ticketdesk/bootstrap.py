@@ -18,7 +18,7 @@ def prepare(engine: Engine, now: datetime, demo_tickets: int) -> list[tuple[Acco
     if not demo_tickets or read(engine, storage.count_tickets):
         return []
     made = []
-    if not read(engine, account_storage.list_accounts):
+    if not read(engine, account_storage.any_account):
         made = demo.create_demo_accounts(engine, now)
     demo.seed_demo(engine, demo_tickets, now)
     return made

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "seed-demo":
             if args.count < 1:
                 parser.error("--count must be at least 1")
-            if not read(engine, account_storage.list_accounts):
+            if not read(engine, account_storage.any_account):
                 print(demo.describe_accounts(demo.create_demo_accounts(engine, datetime.now(UTC))))
             started = time.perf_counter()
             with tqdm(total=args.count, unit="ticket", unit_scale=True) as bar:

@@ -13,8 +13,7 @@ from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from .. import account_services, account_storage
-from ..db import read
+from .. import account_services
 from ..domain import TicketDeskError
 from ..identity import SessionEnded, SignInRefused
 from . import sso
@@ -49,10 +48,6 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _no_accounts_yet() -> bool:
-    return not read(engine(), account_storage.list_accounts)
-
-
 def render(
     request: Request,
     *,
@@ -71,7 +66,7 @@ def render(
         )
     first_run = ""
     try:
-        if _no_accounts_yet():
+        if not account_services.desk_has_accounts(engine()):
             first_run = (
                 '<p class="notice">No accounts yet. Whoever runs the server creates the first '
                 "admin with <code>ticketdesk create-admin --email you@example.com --name "
