@@ -9,13 +9,20 @@ import streamlit as st
 TICKETS_ICON = ":material/confirmation_number:"
 
 if __name__ == "__main__":
-    from app_pages.shared import show_identity, signed_in
-    from ticketdesk.identity import Action
+    from app_pages.shared import ask_to_sign_in, current_account, show_identity
+    from ticketdesk.identity import Action, SessionEnded
 
     # An emoji favicon: a Material one is fetched from a font server, which an internal
     # network may not reach (a console error on every page load).
     st.set_page_config(page_title="Ticket desk", page_icon="🎫", layout="wide")
-    account = signed_in()  # the middleware let the browser in; this checks again per run
+    account = current_account()  # the middleware let the browser in; checked again per run
+    if isinstance(account, SessionEnded):  # ended meanwhile: no pages, no menu, a way back
+        reason = account
+        st.navigation(
+            [st.Page(lambda: ask_to_sign_in(reason), title="Sign in", url_path="sign-in")],
+            position="hidden",
+        ).run()
+        st.stop()
     tickets_title = "Tickets" if account.is_staff else "My tickets"
     pages = [st.Page("app_pages/tickets.py", title=tickets_title, icon=TICKETS_ICON, default=True)]
     if account.may(Action.VIEW_DASHBOARD):

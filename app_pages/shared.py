@@ -76,20 +76,32 @@ def session_token() -> str | None:
     return kept if isinstance(kept, str) else None
 
 
-def signed_in() -> Account:
+def current_account() -> Account | SessionEnded:
     """The account of this browser's session, checked against the database on every call
     (one indexed read), so a sign-out, a deactivation or a password change elsewhere takes
-    effect at once. Without one, the page says so, links to the sign-in page and stops."""
+    effect at once; or why there is none."""
     try:
         return account_services.session_account(engine(), session_token(), now())
     except SessionEnded as exc:
-        st.session_state.session_ended = True
-        st.warning(str(exc), icon=":material/lock:")
-        st.link_button("Sign in", "/signin?ended=1", type="primary")
-        st.stop()
+        return exc
     except DatabaseUnavailable:
         follow_changes()  # says so, and redraws the page when the database is back
         st.stop()
+
+
+def ask_to_sign_in(reason: SessionEnded) -> None:
+    st.warning(str(reason), icon=":material/lock:")
+    st.link_button("Sign in", "/signin?ended=1", type="primary")
+
+
+def signed_in() -> Account:
+    """current_account(), for pages: without one, the page says so, links to the sign-in
+    page and stops."""
+    found = current_account()
+    if isinstance(found, SessionEnded):
+        ask_to_sign_in(found)
+        st.stop()
+    return found
 
 
 def show_identity(account: Account) -> None:
