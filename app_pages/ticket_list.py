@@ -131,16 +131,15 @@ WHO = {"anyone": "Anyone", "mine": "Assigned to me", "unassigned": "Unassigned"}
 def read_view(by: Account) -> tuple[TicketFilter, Sort]:
     """The filter and sort widgets, as plain values (requesters have no assignee filter:
     they see only their own tickets)."""
-    columns = st.columns(
-        [3, 2, 2, 2, 2, 2, 2][: 7 if by.is_staff else 6], vertical_alignment="bottom"
-    )
-    search_col, *who_cols = columns[: len(columns) - 5]
-    status_col, priority_col, dates_col, sort_col, order_col = columns[-5:]
+    widths = [3, 2, 2, 2, 2, 2, 2] if by.is_staff else [3, 2, 2, 2, 2, 2]
+    columns = iter(st.columns(widths, vertical_alignment="bottom"))
+    search_col = next(columns)
     who = "anyone"
-    for who_col in who_cols:
-        who = who_col.selectbox(
+    if by.is_staff:
+        who = next(columns).selectbox(
             "Assigned", list(WHO), format_func=WHO.__getitem__, key="filter_who"
         )
+    status_col, priority_col, dates_col, sort_col, order_col = columns
     search = search_col.text_input(
         "Search", key="search", placeholder="Words in the issue…", max_chars=200
     )
