@@ -87,13 +87,17 @@ def test_messages_are_stored_exactly_and_validated(
 
 def test_assignment_is_recorded_and_filterable(engine: Engine, requester: Account) -> None:
     lead, al, zoe = (make_agent(engine, name) for name in ("Lead", "Al", "Zoe"))
+
+    def assignees() -> list[str]:
+        return sorted({t.assignee for t in services.list_tickets(engine, lead) if t.assignee})
+
     a = services.create_ticket(engine, requester, "one", "Low", T0)
     b = services.create_ticket(engine, requester, "two", "Low", T0)
     services.create_ticket(engine, requester, "three", "Low", T0)
     services.update_ticket(engine, lead, a.id, TicketChange(assignee="Zoe"), hours(1))
     services.update_ticket(engine, lead, b.id, TicketChange(assignee="Al"), hours(1))
     services.update_ticket(engine, al, b.id, TicketChange(assignee="Zoe"), hours(2))
-    assert services.known_assignees(engine, lead) == ["Zoe"]
+    assert assignees() == ["Zoe"]
     services.update_ticket(engine, zoe, a.id, TicketChange(unassign=True), hours(3))
     history = services.ticket_detail(engine, lead, b.code).history
     assert [(c.old_value, c.new_value, c.actor) for c in history[1:]] == [
@@ -107,14 +111,14 @@ def test_assignment_is_recorded_and_filterable(engine: Engine, requester: Accoun
 
     assert shown(TicketFilter(assignee="Zoe")) == (["two"], 1)
     assert shown(TicketFilter(unassigned=True)) == (["three", "one"], 2)
-    assert services.known_assignees(engine, lead) == ["Zoe"]
+    assert assignees() == ["Zoe"]
     services.update_ticket(engine, lead, a.id, TicketChange(assignee="Al"), hours(4))
-    assert services.known_assignees(engine, lead) == ["Al", "Zoe"]
+    assert assignees() == ["Al", "Zoe"]
     # Only an active agent's (or admin's) name can be assigned: not free text, not a requester.
     for name in ("Somebody", requester.name):
         with pytest.raises(ValidationError, match="not an active agent"):
             services.update_ticket(engine, lead, a.id, TicketChange(assignee=name), hours(5))
-    assert services.known_assignees(engine, lead) == ["Al", "Zoe"]
+    assert assignees() == ["Al", "Zoe"]
 
 
 def test_two_agents_replying_at_once_never_conflict(

@@ -225,17 +225,3 @@ def export_rows(conn: Connection, flt: TicketFilter, sort: Sort) -> Iterator[Tic
     result = conn.execution_options(stream_results=True, yield_per=2000).execute(query)
     for row in result:
         yield storage.ticket_from_row(row)
-
-
-def assignees(conn: Connection) -> list[str]:
-    """Every distinct assignee, in order: one index probe per name (a loose index scan), not a
-    pass over all tickets."""
-    a = tickets.c.assignee
-    first = select(func.min(a)).scalar_subquery()
-    walk = select(first.label("name")).cte("walk", recursive=True)
-    step = select(select(func.min(a)).where(a > walk.c.name).scalar_subquery().label("name")).where(
-        walk.c.name.is_not(None)
-    )
-    walk = walk.union_all(step)
-    rows = conn.execute(select(walk.c.name).where(walk.c.name.is_not(None)))
-    return [str(name) for name in rows.scalars()]

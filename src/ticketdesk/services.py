@@ -175,12 +175,6 @@ def visible_to(by: Account, flt: TicketFilter) -> TicketFilter:
     return replace(flt, requester_id=by.id)
 
 
-def known_assignees(engine: Engine, by: Account) -> list[str]:
-    """Everyone who has tickets assigned, for the table's filter (staff only)."""
-    require(by, Action.VIEW_ANY_TICKET)
-    return read(engine, listing.assignees)
-
-
 def list_tickets(engine: Engine, by: Account) -> list[Ticket]:
     """Every ticket `by` may see, newest first (small desks and tests; the UI pages)."""
     if by.may(Action.VIEW_ANY_TICKET):
