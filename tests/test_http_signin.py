@@ -451,3 +451,24 @@ def test_a_requesters_export_holds_only_their_own_tickets(desk: Desk) -> None:
         assert exported_codes(client) == ottos
     with desk.signed_in(agent) as client:
         assert exported_codes(client) >= ritas | ottos
+
+
+def test_a_server_started_while_its_database_is_down_answers_503_and_retries(
+    tmp_path: Path,
+) -> None:
+    """The server still starts (the health check answers); a page says the database cannot
+    be reached, in a page that asks again by itself, instead of failing to start."""
+    unreachable = "postgresql+psycopg://postgres@127.0.0.1:9/nowhere?connect_timeout=2"
+    with run_app(
+        tmp_path, demo_tickets=0, database_url=unreachable, database_reachable=False
+    ) as server:
+        with httpx.Client(base_url=server.url, headers=HTML, timeout=30) as client:
+            page = client.get("/")
+            assert page.status_code == 503
+            assert "cannot be reached right now" in page.text
+            assert '<meta http-equiv="refresh" content="5">' in page.text
+            assert page.headers["retry-after"] == "5"
+            assert "nowhere" in page.text and "Traceback" not in page.text
+            plain = httpx.get(f"{server.url}/export.csv", timeout=30)
+            assert plain.status_code == 503
+        assert "cannot be reached right now" in server.log.read_text()

@@ -164,10 +164,11 @@ def run_app(
     database_url: str | None = None,
     extra_env: dict[str, str] | None = None,
     log_name: str = "streamlit.log",
+    database_reachable: bool = True,
 ) -> Iterator[AppServer]:
     """`streamlit run ticket.py` on a free port, on `database_url` (default: a new SQLite file
     in `workdir`), with `extra_env` added to its environment; its output goes to
-    `workdir / log_name`."""
+    `workdir / log_name`. With `database_reachable=False` the test gets no engine."""
     port = free_port()
     database_url = database_url or f"sqlite:///{workdir / 'tickets.db'}"
     env = {
@@ -205,8 +206,9 @@ def run_app(
         _wait_healthy(process, url, log)
         # The server has migrated (and seeded) the database before answering; migrating here
         # too only checks that, and the tests can then make accounts and tickets directly.
-        engine = make_engine(database_url)
-        migrate(engine)
+        if database_reachable:
+            engine = make_engine(database_url)
+            migrate(engine)
         yield AppServer(url=url, database_url=database_url, log=log, engine=engine)
     finally:
         _stop(process)

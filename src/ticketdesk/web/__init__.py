@@ -4,6 +4,7 @@ single sign-on bridge and the streamed CSV export."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from .. import bootstrap, demo
 from ..config import demo_tickets_on_first_start
+from ..domain import DatabaseUnavailable
 from . import export_route, signin, sso
 from .engine import engine, now
 from .guard import SignInRequired
@@ -30,8 +32,12 @@ def prepare_database() -> None:
 @asynccontextmanager
 async def lifespan(_app: Any) -> AsyncIterator[None]:
     """Server start: the database is ready (and the demo accounts exist) before anyone can
-    reach the sign-in page."""
-    await to_thread.run_sync(prepare_database)
+    reach the sign-in page. A database that cannot be reached yet does not stop the server:
+    pages answer 503 (and retry by themselves) until it is back, then it is migrated."""
+    try:
+        await to_thread.run_sync(prepare_database)
+    except DatabaseUnavailable as exc:
+        print(f"ticketdesk: {exc}", file=sys.stderr, flush=True)
     yield
 
 

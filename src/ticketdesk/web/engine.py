@@ -16,7 +16,11 @@ SESSION_COOKIE = "ticketdesk_session"
 @functools.cache
 def _engine(url: str) -> Engine:
     engine = make_engine(url)
-    migrate(engine)
+    try:
+        migrate(engine)
+    except Exception:  # not cached: the next request tries again
+        engine.dispose()
+        raise
     return engine
 
 

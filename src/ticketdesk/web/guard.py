@@ -5,11 +5,12 @@ signed-out or deactivated person's cookie stops working at once."""
 
 from __future__ import annotations
 
+import html
 from urllib.parse import quote
 
 from anyio import to_thread
 from starlette.requests import cookie_parser
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import account_services
@@ -28,6 +29,12 @@ OPEN_PATHS = frozenset(
         "/_stcore/health",  # for load balancers; says only "ok"
     }
 )
+
+
+RETRY_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="refresh" content="5"><title>Ticket desk</title></head>
+<body style="font-family: system-ui, sans-serif; margin: 10vh auto; max-width: 36rem">
+<p role="alert">{message}</p></body></html>"""
 
 
 def _cookies(scope: Scope) -> dict[str, str]:
@@ -63,12 +70,20 @@ class SignInRequired:
         try:
             valid = await to_thread.run_sync(_session_valid, cookies.get(SESSION_COOKIE))
         except DatabaseUnavailable as exc:
-            await self._refuse(scope, receive, send, PlainTextResponse(str(exc), 503), 1013)
+            await self._refuse(scope, receive, send, self._unavailable(scope, exc), 1013)
             return
         if valid:
             await self.app(scope, receive, send)
             return
         await self._refuse(scope, receive, send, self._sign_in_first(scope, cookies), 1008)
+
+    @staticmethod
+    def _unavailable(scope: Scope, exc: DatabaseUnavailable) -> Response:
+        """503; a person's browser gets a page that asks again every few seconds."""
+        if "text/html" not in _header(scope, b"accept"):
+            return PlainTextResponse(str(exc), 503)
+        page = RETRY_PAGE.format(message=html.escape(str(exc)))
+        return HTMLResponse(page, 503, headers={"Retry-After": "5", "Cache-Control": "no-store"})
 
     @staticmethod
     def _sign_in_first(scope: Scope, cookies: dict[str, str]) -> Response:
