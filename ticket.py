@@ -9,7 +9,7 @@ import streamlit as st
 TICKETS_ICON = ":material/confirmation_number:"
 
 if __name__ == "__main__":
-    from app_pages.shared import ask_to_sign_in, current_account, show_identity
+    from app_pages.shared import ask_to_sign_in, current_account, show_identity, whole_page_run
     from ticketdesk.identity import Action, SessionEnded
 
     # An emoji favicon: a Material one is fetched from a font server, which an internal
@@ -36,7 +36,8 @@ if __name__ == "__main__":
     pages.append(st.Page("app_pages/account.py", title="Your account", icon=":material/person:"))
     navigation = st.navigation(pages)
     show_identity(account)
-    navigation.run()
+    with whole_page_run():
+        navigation.run()
 else:
     from ticketdesk.web import lifespan, middleware, routes
 

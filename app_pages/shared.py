@@ -126,6 +126,20 @@ def escape_markdown(text: str) -> str:
     return "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~$:" else ch for ch in text)
 
 
+WHOLE_PAGE_RUN = "drawing_whole_page"
+
+
+@contextmanager
+def whole_page_run() -> Iterator[None]:
+    """Marks a run of the whole page (ticket.py wraps the page in it), as opposed to a rerun
+    of one fragment: follow_changes() must not ask for another full run from inside one."""
+    st.session_state[WHOLE_PAGE_RUN] = True
+    try:
+        yield
+    finally:  # also when the page stops early (st.stop) or asks for a rerun
+        st.session_state[WHOLE_PAGE_RUN] = False
+
+
 def remember_revision(revision: int) -> None:
     """The desk revision this page was drawn from; follow_changes() compares against it."""
     st.session_state.seen_revision = revision
@@ -145,6 +159,13 @@ def follow_changes() -> None:
     except DatabaseUnavailable as exc:
         state.database_down = True
         st.warning(str(exc), icon=":material/cloud_off:")
+        return
+    if state.get(WHOLE_PAGE_RUN):
+        # Called at the top of a page that this very run draws, after any callback of the
+        # run has written: what follows shows the desk as it is now. (Asking for another full
+        # run here redrew the page twice after each of one's own submits.)
+        state.pop("database_down", None)
+        state.seen_revision = revision
         return
     if state.pop("database_down", False):
         st.rerun(scope="app")

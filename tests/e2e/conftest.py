@@ -624,7 +624,11 @@ class Desk:
         return self.page.get_by_test_id("stDataFrame").last
 
     def grid_headers(self) -> list[str]:
-        return self.grid().locator('th[role="columnheader"]').all_inner_texts()
+        """The grid's column headers, once drawn (a live redraw may have just replaced the
+        grid: its accessible header row comes a moment after the canvas)."""
+        headers = self.grid().locator('th[role="columnheader"]')
+        expect(headers.first).to_have_text("ID")
+        return headers.all_inner_texts()
 
     def column_index(self, column: str) -> int:
         """The `<col>` of `column`'s accessible cells `glide-cell-<col>-<row>`: its header's
