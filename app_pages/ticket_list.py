@@ -73,6 +73,7 @@ def save_grid_edits(grid_key: str, shown: list[Ticket]) -> None:
         st.session_state.table_flash = "\n\n".join(messages)
     # A fresh grid shows what the database now holds, with no pending edits left over.
     st.session_state.grid_revision = st.session_state.get("grid_revision", 0) + 1
+    st.session_state.grid_replaced = True
 
 
 def tickets_frame(
@@ -186,6 +187,12 @@ def render_list() -> None:
 def ticket_table() -> None:
     """The filters, one page of the grid, the pager and the export link: a fragment, so that
     paging, searching and editing cells rerun only this part of the page."""
+    if st.session_state.pop("grid_replaced", False):
+        # After a save the new grid (a new key) is drawn by a run of the whole page: a
+        # fragment run sometimes left the old grid on screen below the new one (Streamlit
+        # skipped its clean-up of the fragment's stale elements when the live view's timed
+        # run followed at once; cf. streamlit#16708). A full run always clears them.
+        st.rerun(scope="app")
     with page_errors():
         show_table()
 
