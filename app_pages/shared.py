@@ -12,11 +12,10 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from ticketdesk import account_services, services
-from ticketdesk.config import database_url
-from ticketdesk.db import make_engine, migrate
 from ticketdesk.domain import DatabaseUnavailable
 from ticketdesk.identity import Account, PermissionDenied, SessionEnded
 from ticketdesk.web.engine import SESSION_COOKIE
+from ticketdesk.web.engine import engine as process_engine
 
 LIVE_SECONDS = float(os.environ.get("TICKETDESK_LIVE_SECONDS", "3"))
 """How often a page asks whether anyone changed the desk (one indexed read)."""
@@ -26,20 +25,10 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-@st.cache_resource(show_spinner="Opening the ticket database…")
-def _engine(url: str) -> Engine:
-    engine = make_engine(url)
-    try:
-        migrate(engine)  # the server's start prepared it already; AppTest starts no server
-    except Exception:
-        engine.dispose()
-        raise
-    return engine
-
-
 def engine() -> Engine:
-    """The process-wide engine, migrated and seeded on first use."""
-    return _engine(database_url())
+    """The process-wide engine (the same one the sign-in middleware and the HTTP routes
+    use), migrated on first use."""
+    return process_engine()
 
 
 @contextmanager
