@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from . import account_storage, demo, storage
+from . import demo, storage
 from .db import migrate, read
 from .identity import Account
 
@@ -17,8 +17,6 @@ def prepare(engine: Engine, now: datetime, demo_tickets: int) -> list[tuple[Acco
     migrate(engine)
     if not demo_tickets or read(engine, storage.count_tickets):
         return []
-    made = []
-    if not read(engine, account_storage.any_account):
-        made = demo.create_demo_accounts(engine, now)
+    made = demo.demo_accounts_for_new_desk(engine, now)
     demo.seed_demo(engine, demo_tickets, now)
     return made

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from tqdm import tqdm
 
-from . import account_services, account_storage, counters, demo
+from . import account_services, counters, demo
 from .config import database_url, redact
-from .db import make_engine, migrate, read, run_transaction
+from .db import make_engine, migrate, run_transaction
 from .domain import TicketDeskError
 
 
@@ -59,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "seed-demo":
             if args.count < 1:
                 parser.error("--count must be at least 1")
-            if not read(engine, account_storage.any_account):
-                print(demo.describe_accounts(demo.create_demo_accounts(engine, datetime.now(UTC))))
+            accounts = demo.demo_accounts_for_new_desk(engine, datetime.now(UTC))
+            if accounts:
+                print(demo.describe_accounts(accounts))
             started = time.perf_counter()
             with tqdm(total=args.count, unit="ticket", unit_scale=True) as bar:
                 made = demo.seed_demo(

@@ -78,6 +78,14 @@ def demo_people() -> list[tuple[str, str, Role]]:
     return people
 
 
+def demo_accounts_for_new_desk(engine: Engine, now: datetime) -> list[tuple[Account, str]]:
+    """The demo accounts with their one-time passwords, made only on a desk that has no
+    account yet (never beside real people); [] otherwise."""
+    if read(engine, account_storage.any_account):
+        return []
+    return create_demo_accounts(engine, now)
+
+
 def create_demo_accounts(engine: Engine, now: datetime) -> list[tuple[Account, str]]:
     """The demo accounts, each with a newly generated password (returned, to be shown once;
     only argon2 hashes are stored). Call on a desk without accounts."""
