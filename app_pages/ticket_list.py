@@ -198,17 +198,11 @@ def ticket_table() -> None:
 
 
 def show_table() -> None:
-    # One container, always there, for what a run may or may not have to say: the grid and
-    # the rest keep their places in the fragment from run to run, so a new grid replaces the
-    # old one in place. (When they shifted, Streamlit could leave the old grid on screen
-    # below the new one: its clean-up of a fragment's stale elements can be skipped when the
-    # live view's timed fragment run follows at once.)
-    with st.container():
-        for code in st.session_state.pop("table_saved", []):
-            st.toast(f"{code} saved", icon=":material/check:")
-        refusal = st.session_state.pop("table_flash", None)
-        if refusal:
-            st.error(refusal, icon=":material/error:")
+    for code in st.session_state.pop("table_saved", []):
+        st.toast(f"{code} saved", icon=":material/check:")
+    refusal = st.session_state.pop("table_flash", None)
+    if refusal:
+        st.error(refusal, icon=":material/error:")
     by = signed_in()
     flt, sort = read_view(by)
     state = st.session_state
