@@ -118,6 +118,10 @@ def run_transaction(engine: Engine, work: Callable[[Connection], T], *, writes: 
     """Run `work` in one transaction; retry lock/serialization conflicts a bounded number of
     times; turn a database that cannot be reached into DatabaseUnavailable."""
     bound = engine.execution_options(**{WRITE_OPTION: writes})
+    if not writes and engine.dialect.name == "postgresql":
+        # One snapshot for every statement of the read (READ COMMITTED, the default, takes
+        # a new one per statement); a read-only REPEATABLE READ never fails to serialise.
+        bound = bound.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
     for attempt in range(_RETRIES):
         try:
             with bound.begin() as conn:
