@@ -3,7 +3,9 @@ counters kept beside them and the dashboard's numbers agree with each other."""
 
 from __future__ import annotations
 
+import math
 import random
+import statistics as python_statistics
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -17,6 +19,8 @@ from ticketdesk.domain import PRIORITIES, STATUSES, TicketChange
 from ticketdesk.identity import Account
 from ticketdesk.schema import (
     daily_activity,
+    deadline_counts,
+    duration_counts,
     ticket_counts,
     ticket_events,
     ticket_messages,
@@ -70,10 +74,43 @@ def check_rows_match_their_histories(conn: Connection) -> list[dict[str, Any]]:
         rebuilt = replay(mine)
         for field in ("status", "priority", "first_response_at", "closed_at"):
             assert row[field] == rebuilt[field], (field, row, mine)
+        # What the open-ticket indexes rely on: closed_at is set exactly on Closed tickets,
+        # and only a ticket that never left Open has no first response.
+        assert (row["closed_at"] is None) == (row["status"] != "Closed")
+        assert row["first_response_at"] is not None or row["status"] == "Open"
+        for measure, moment in (
+            ("first_response", "first_response_at"),
+            ("resolution", "closed_at"),
+        ):
+            check_stored_duration(row, measure, row[moment])
         # Each write made one version; its events carry it, so "what changed since" works.
         versions = [e["version"] for e in mine]
         assert versions == sorted(versions) and versions[-1] == row["version"]
     return events
+
+
+def check_stored_duration(row: dict[str, Any], measure: str, moment: datetime | None) -> None:
+    hours, bucket = row[f"{measure}_hours"], row[f"{measure}_bucket"]
+    if moment is None:
+        assert hours is None and bucket is None
+        return
+    seconds = (moment - row["created_at"]).total_seconds()
+    assert hours == pytest.approx(seconds / 3600, abs=1e-9)
+    # Bucket b >= 1 holds [e^((b-1)/24), e^(b/24)) seconds; bucket 0 everything under 1 s.
+    if seconds < 1:
+        assert bucket == 0
+    else:
+        assert math.exp((bucket - 1) / 24) <= seconds * (1 + 1e-12)
+        assert seconds < math.exp(bucket / 24) * (1 + 1e-12)
+
+
+def median_by_hand(rows: list[dict[str, Any]], moment: str, start: datetime, end: datetime) -> Any:
+    hours = [
+        (r[moment] - r["created_at"]).total_seconds() / 3600
+        for r in rows
+        if r[moment] is not None and start <= r[moment] < end
+    ]
+    return pytest.approx(python_statistics.median(hours), abs=1e-9) if hours else None
 
 
 def open_by_replay(conn: Connection, at: datetime) -> int:
@@ -98,7 +135,15 @@ def test_any_edit_sequence_keeps_rows_events_and_kpis_in_step(
     steps: list[tuple[int, int, str | None, str | None, str | None]],
 ) -> None:
     with engine.begin() as conn:
-        for table in (ticket_messages, ticket_events, tickets, ticket_counts, daily_activity):
+        for table in (
+            ticket_messages,
+            ticket_events,
+            tickets,
+            ticket_counts,
+            daily_activity,
+            duration_counts,
+            deadline_counts,
+        ):
             conn.execute(delete(table))
     ids = [
         services.create_ticket(
@@ -126,10 +171,15 @@ def test_any_edit_sequence_keeps_rows_events_and_kpis_in_step(
             start = datetime.combine(data.first_day, time(), UTC)
             before_start = start - timedelta(microseconds=1)
             assert data.open_at_period_start == open_by_replay(conn, before_start)
+            rows = [dict(r._mapping) for r in conn.execute(select(tickets))]
+            end = start + timedelta(days=days)
+            first = median_by_hand(rows, "first_response_at", start, end)
+            assert data.current.first_response_median == first
+            assert data.current.resolution_median == median_by_hand(rows, "closed_at", start, end)
     assert_counters_equal_a_full_recount(engine)
 
 
-def counter_rows(conn: Connection) -> tuple[dict[Any, int], dict[Any, Any]]:
+def counter_rows(conn: Connection) -> tuple[dict[Any, Any], ...]:
     counts = {
         (r.created_day, r.status, r.priority): r.tickets
         for r in conn.execute(select(ticket_counts))
@@ -141,7 +191,17 @@ def counter_rows(conn: Connection) -> tuple[dict[Any, int], dict[Any, Any]]:
         for name, value in r._mapping.items()
         if name != "day" and abs(value) > 1e-9  # a sum that went back to 0.0 +- rounding
     }
-    return counts, activity
+    durations = {
+        (r.measure, r.day, r.bucket): r.tickets
+        for r in conn.execute(select(duration_counts))
+        if r.tickets
+    }
+    deadlines = {
+        (r.priority, r.hour): (r.tickets, r.first_met, r.resolution_met)
+        for r in conn.execute(select(deadline_counts))
+        if (r.tickets, r.first_met, r.resolution_met) != (0, 0, 0)
+    }
+    return counts, activity, durations, deadlines
 
 
 def assert_counters_equal_a_full_recount(engine: Engine) -> None:
@@ -153,6 +213,8 @@ def assert_counters_equal_a_full_recount(engine: Engine) -> None:
         recounted = counter_rows(conn)
     assert kept[0] == recounted[0]
     assert kept[1] == recounted[1]
+    assert kept[2] == recounted[2]
+    assert kept[3] == recounted[3]
 
 
 @settings(max_examples=20, deadline=None)

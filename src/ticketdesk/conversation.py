@@ -40,7 +40,12 @@ def add_message(
     conn.execute(
         update(tickets)
         .where(tickets.c.id == current.id)
-        .values(updated_at=now, version=after.version, first_response_at=after.first_response_at)
+        .values(
+            updated_at=now,
+            version=after.version,
+            first_response_at=after.first_response_at,
+            **counters.duration_columns(after.created_at, after.first_response_at, after.closed_at),
+        )
     )
     message_id = conn.execute(
         insert(ticket_messages)

@@ -4,14 +4,22 @@ that check the two always agree)."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, delete, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .domain import EventKind, Status
-from .schema import daily_activity, desk_revision, ticket_counts, ticket_events, tickets
+from .schema import (
+    daily_activity,
+    desk_revision,
+    duration_counts,
+    ticket_counts,
+    ticket_events,
+    tickets,
+)
 from .sqlfunctions import day_of, hours_between
 
 
@@ -28,19 +36,65 @@ def hours(start: datetime, end: datetime) -> float:
     return (end - start).total_seconds() / 3600
 
 
+BUCKETS_PER_E = 24
+"""Duration buckets grow geometrically: each is e^(1/24), about 4.3 %, wider than the one
+below it. Bucket 0 holds everything under a second, bucket 1 starts at one second."""
+FIRST_RESPONSE, RESOLUTION = "first_response", "resolution"
+
+
+def duration_bucket(hours: float) -> int:
+    seconds = hours * 3600
+    return 0 if seconds < 1 else 1 + math.floor(BUCKETS_PER_E * math.log(seconds))
+
+
+def duration_columns(
+    created: datetime, first_response_at: datetime | None, closed_at: datetime | None
+) -> dict[str, Any]:
+    """The tickets row's stored durations for these moments (see schema.tickets)."""
+    first = None if first_response_at is None else hours(created, first_response_at)
+    resolution = None if closed_at is None else hours(created, closed_at)
+    return {
+        "first_response_hours": first,
+        "first_response_bucket": None if first is None else duration_bucket(first),
+        "resolution_hours": resolution,
+        "resolution_bucket": None if resolution is None else duration_bucket(resolution),
+    }
+
+
+def duration_key(measure: str, moment: datetime, hours: float) -> tuple[str, str, int]:
+    """The duration histogram's row for a `measure` that took `hours` and ended at `moment`."""
+    return measure, day_key(moment), duration_bucket(hours)
+
+
+def add_durations(conn: Connection, amounts: dict[tuple[str, str, int], int]) -> None:
+    """Add (measure, day, bucket) -> tickets amounts to the duration histogram."""
+    rows = [
+        {"measure": m, "day": d, "bucket": b, "tickets": n}
+        for (m, d, b), n in amounts.items()
+        if n != 0
+    ]
+    if rows:
+        add_many(conn, duration_counts, ("measure", "day", "bucket"), ("tickets",), rows)
+
+
 def _add(conn: Connection, table: Table, key: dict[str, Any], amounts: dict[str, Any]) -> None:
     """Add `amounts` to the row at `key`, creating it at zero first (an upsert)."""
-    _add_many(conn, table, tuple(key), tuple(amounts), [{**key, **amounts}])
+    add_many(conn, table, tuple(key), tuple(amounts), [{**key, **amounts}])
 
 
-def _add_many(
+def add_many(
     conn: Connection,
     table: Table,
     keys: tuple[str, ...],
     amounts: tuple[str, ...],
     rows: list[dict[str, Any]],
 ) -> None:
-    """The same upsert for many rows, as one executemany."""
+    """The same upsert for many rows, as one executemany (nothing for no rows). Rows go in
+    key order, so two transactions lock the rows they share in the same order (PostgreSQL
+    would otherwise find a deadlock when two tickets move opposite ways)."""
+    if not rows:
+        return
+    rows = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table)
     conn.execute(
@@ -64,23 +118,23 @@ ACTIVITY_COLUMNS = (
 
 
 def add_counts(conn: Connection, counts: dict[tuple[str, str, str], int]) -> None:
-    """Add many (day, status, priority) -> tickets amounts at once (bulk loads)."""
+    """Add many (day, status, priority) -> tickets amounts at once."""
     rows = [
         {"created_day": d, "status": s, "priority": p, "tickets": n}
         for (d, s, p), n in counts.items()
     ]
     if rows:
-        _add_many(conn, ticket_counts, ("created_day", "status", "priority"), ("tickets",), rows)
+        add_many(conn, ticket_counts, ("created_day", "status", "priority"), ("tickets",), rows)
 
 
 def add_activities(conn: Connection, days: dict[str, dict[str, float]]) -> None:
-    """Add many days' activity amounts at once (bulk loads)."""
+    """Add many days' activity amounts at once."""
     rows = [
         {"day": day, **{c: amounts.get(c, 0) for c in ACTIVITY_COLUMNS}}
         for day, amounts in days.items()
     ]
     if rows:
-        _add_many(conn, daily_activity, ("day",), ACTIVITY_COLUMNS, rows)
+        add_many(conn, daily_activity, ("day",), ACTIVITY_COLUMNS, rows)
 
 
 def count_ticket(
@@ -111,7 +165,37 @@ def current_revision(conn: Connection) -> int:
 
 
 def rebuild(conn: Connection) -> None:
-    """Recount both counter tables from the tickets and their events."""
+    """Recount the counter tables from the tickets and their events."""
+    # Imported here: deadline_counts builds on this module, and sla on both.
+    from . import deadline_counts, sla
+
+    rebuild_counts(conn)
+    rebuild_durations(conn)
+    deadline_counts.rebuild(conn, sla.load_targets(conn))
+    bump_revision(conn)
+
+
+def rebuild_durations(conn: Connection) -> None:
+    """Recount the duration histogram from the tickets' stored durations."""
+    conn.execute(delete(duration_counts))
+    for measure, moment, bucket in (
+        (FIRST_RESPONSE, tickets.c.first_response_at, tickets.c.first_response_bucket),
+        (RESOLUTION, tickets.c.closed_at, tickets.c.resolution_bucket),
+    ):
+        day = day_of(moment)
+        conn.execute(
+            insert(duration_counts).from_select(
+                ["measure", "day", "bucket", "tickets"],
+                select(literal(measure), day, bucket, func.count())
+                .where(moment.is_not(None))
+                .group_by(day, bucket),
+            )
+        )
+
+
+def rebuild_counts(conn: Connection) -> None:
+    """Recount ticket_counts and daily_activity (the tables of migration 0002, which calls
+    this on the tickets of that time)."""
     conn.execute(delete(ticket_counts))
     conn.execute(delete(daily_activity))
     created_day = day_of(tickets.c.created_at)
@@ -158,7 +242,6 @@ def rebuild(conn: Connection) -> None:
             values = dict(row._mapping)
             day = values.pop("day")
             _add(conn, daily_activity, {"day": day}, values)
-    bump_revision(conn)
 
 
 def _per_day(moment: Any, *conditions: Any, **measures: Any) -> Any:

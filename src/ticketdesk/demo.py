@@ -14,10 +14,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from . import account_services, account_storage, counters, storage
+from . import account_services, account_storage, counters, deadline_counts, sla, storage
 from .db import read, run_transaction
 from .domain import PRIORITY_RANK, STATUS_RANK, EventKind, Priority, Status
 from .identity import Account, Role
+from .sla import Targets
 
 ISSUES = (
     "Network connectivity issues in the office",
@@ -175,6 +176,7 @@ def demo_ticket(rng: random.Random, created: datetime, now: datetime) -> DemoTic
         version=len(ticket.events),
         first_response_at=first_response,
         closed_at=closed,
+        **counters.duration_columns(ticket.row["created_at"], first_response, closed),
     )
     return ticket
 
@@ -202,6 +204,7 @@ class _Job:
     span_days: int
     dialect: str
     people: dict[str, int]  # demo names that have an account: name -> account id
+    targets: Targets
 
 
 @dataclass
@@ -209,6 +212,8 @@ class _Prepared:
     rows: storage.BulkRows
     counts: dict[tuple[str, str, str], int]
     days: dict[str, dict[str, float]]
+    durations: dict[tuple[str, str, int], int]
+    deadlines: list[deadline_counts.Standing]
 
 
 def _prepare(job: _Job) -> _Prepared:
@@ -238,6 +243,7 @@ def _prepare(job: _Job) -> _Prepared:
         for version, (at, kind, old, new, who) in enumerate(ticket.events, start=1)
     ]
     counts: Counter[tuple[str, str, str]] = Counter()
+    durations: Counter[tuple[str, str, int]] = Counter()
     days: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for ticket in batch:
         row = ticket.row
@@ -247,18 +253,30 @@ def _prepare(job: _Job) -> _Prepared:
         for at, kind, old, new, _ in ticket.events:
             if kind is EventKind.STATUS and Status.CLOSED in (old, new):
                 days[counters.day_key(at)]["closes" if new == Status.CLOSED else "reopens"] += 1
-        if row["first_response_at"] is not None:
-            answered = days[counters.day_key(row["first_response_at"])]
-            answered["first_responses"] += 1
-            answered["first_response_hours"] += counters.hours(created, row["first_response_at"])
-        if row["closed_at"] is not None:
-            resolved = days[counters.day_key(row["closed_at"])]
-            resolved["resolutions"] += 1
-            resolved["resolution_hours"] += counters.hours(created, row["closed_at"])
+        for measure, moment in (
+            (counters.FIRST_RESPONSE, row["first_response_at"]),
+            (counters.RESOLUTION, row["closed_at"]),
+        ):
+            if moment is not None:
+                day = counters.day_key(moment)
+                days[day][f"{measure}s"] += 1
+                days[day][f"{measure}_hours"] += row[f"{measure}_hours"]
+                durations[(measure, day, row[f"{measure}_bucket"])] += 1
     for ticket in batch:
         ticket.row["requester_id"] = job.people.get(ticket.row["requester"])
     rows = storage.prepare_bulk(job.dialect, [t.row for t in batch], events)
-    return _Prepared(rows, dict(counts), {day: dict(amounts) for day, amounts in days.items()})
+    deadlines = [
+        deadline_counts.standing(
+            row["priority"],
+            row["created_at"],
+            row["first_response_hours"],
+            row["resolution_hours"],
+            job.targets,
+        )
+        for row in (ticket.row for ticket in batch)
+    ]
+    amounts_per_day = {day: dict(amounts) for day, amounts in days.items()}
+    return _Prepared(rows, dict(counts), amounts_per_day, dict(durations), deadlines)
 
 
 def _insert(conn: Connection, prepared: _Prepared) -> None:
@@ -266,6 +284,8 @@ def _insert(conn: Connection, prepared: _Prepared) -> None:
     storage.insert_bulk(conn, prepared.rows)
     counters.add_counts(conn, prepared.counts)
     counters.add_activities(conn, prepared.days)
+    counters.add_durations(conn, prepared.durations)
+    deadline_counts.add(conn, came=prepared.deadlines)
     counters.bump_revision(conn)
 
 
@@ -284,6 +304,7 @@ def seed_demo(
     main module), a worker prepares the next batches while this process writes."""
     base = str(seed if seed is not None else random.SystemRandom().getrandbits(64))
     people = {a.name: a.id for a in read(engine, account_storage.list_accounts)}
+    targets = read(engine, sla.load_targets)
     jobs = [
         _Job(
             base,
@@ -294,6 +315,7 @@ def seed_demo(
             span_days,
             engine.dialect.name,
             people,
+            targets,
         )
         for first in range(0, count, BATCH)
     ]

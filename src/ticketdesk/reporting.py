@@ -9,11 +9,10 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Connection, Engine
 
-from . import counters, sla, statistics
+from . import counters, deadline_counts, sla, statistics
 from .db import read, run_transaction
 from .domain import Priority, ValidationError, ticket_code
 from .identity import Account, Action, require
-from .schema import tickets
 from .sla import SlaState, SlaTarget, Targets
 from .statistics import Activity, AssigneeLoad, Mean
 
@@ -202,11 +201,11 @@ def _figures(conn: Connection, period: Period, targets: Targets, now: datetime) 
         reopens=counted.reopens,
         first_response=counted.first_response,
         first_response_median=statistics.median_hours(
-            conn, tickets.c.first_response_at, period.start, period.end
+            conn, counters.FIRST_RESPONSE, period.first, period.last
         ),
         resolution=counted.resolution,
         resolution_median=statistics.median_hours(
-            conn, tickets.c.closed_at, period.start, period.end
+            conn, counters.RESOLUTION, period.first, period.last
         ),
         # Deadlines still ahead of `now` are not decided yet.
         sla=statistics.sla_achievement(conn, targets, period.start, min(period.end, now)),
@@ -256,7 +255,16 @@ def save_sla_targets(
 ) -> dict[Priority, SlaTarget]:
     """Validate and store all three priorities' targets in one transaction. With `expected`
     (the targets the form was drawn from), refuse with StaleTargets if someone changed them
-    since. Returns the stored targets. Admins only."""
+    since. Changed targets recount which deadlines were met (deadline_counts: one pass over
+    the tickets, in the same transaction). Returns the stored targets. Admins only."""
     require(by, Action.CHANGE_SETTINGS)
     targets = sla.validate_targets(raw)
-    return run_transaction(engine, lambda conn: sla.store_targets(conn, targets, expected))
+
+    def work(conn: Connection) -> dict[Priority, SlaTarget]:
+        before = sla.load_targets(conn, for_update=True)
+        stored = sla.store_targets(conn, targets, expected)
+        if stored != before:  # which deadlines were met depends on the targets
+            deadline_counts.rebuild(conn, stored)
+        return stored
+
+    return run_transaction(engine, work)

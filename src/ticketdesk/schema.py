@@ -121,6 +121,13 @@ tickets = Table(
     # read one indexed column instead of replaying every history.
     Column("first_response_at", UTCDateTime, nullable=True),
     Column("closed_at", UTCDateTime, nullable=True),
+    # Hours from creation to first_response_at / closed_at (None while that is None) and
+    # their duration buckets (counters.duration_bucket), written with them: the dashboard's
+    # medians and SLA shares read these instead of computing them for every ticket.
+    Column("first_response_hours", Float, nullable=True),
+    Column("first_response_bucket", SmallInteger, nullable=True),
+    Column("resolution_hours", Float, nullable=True),
+    Column("resolution_bucket", SmallInteger, nullable=True),
     # Sort keys: 1 = Open / High ... so that ordering by them reads as people expect.
     Column("status_rank", SmallInteger, nullable=False),
     Column("priority_rank", SmallInteger, nullable=False),
@@ -145,8 +152,50 @@ Index("ix_tickets_priority_rank_id", tickets.c.priority_rank, tickets.c.id)
 Index("ix_tickets_issue_prefix_id", ISSUE_SORT_KEY, tickets.c.id)
 Index("ix_tickets_assignee_id", tickets.c.assignee, tickets.c.id)
 Index("ix_tickets_requester_id", tickets.c.requester_id, tickets.c.id)
-Index("ix_tickets_first_response_at", tickets.c.first_response_at)
-Index("ix_tickets_closed_at", tickets.c.closed_at)
+# Dashboard. A median sorts only the tickets of one duration bucket in the period:
+Index(
+    "ix_tickets_first_response_bucket",
+    tickets.c.first_response_bucket,
+    tickets.c.first_response_at,
+    tickets.c.first_response_hours,
+)
+Index(
+    "ix_tickets_resolution_bucket",
+    tickets.c.resolution_bucket,
+    tickets.c.closed_at,
+    tickets.c.resolution_hours,
+)
+# Deadlines missed in a period, the latest first, per priority:
+Index(
+    "ix_tickets_first_response_late",
+    tickets.c.priority,
+    tickets.c.first_response_hours,
+    tickets.c.created_at,
+)
+Index(
+    "ix_tickets_resolution_late",
+    tickets.c.priority,
+    tickets.c.resolution_hours,
+    tickets.c.created_at,
+)
+# Open tickets (closed_at is None exactly when the status is not Closed), oldest first per
+# priority, the unanswered ones (first_response_at is None: never out of Open) apart.
+Index(
+    "ix_tickets_unanswered",
+    tickets.c.priority,
+    tickets.c.created_at,
+    tickets.c.assignee,
+    sqlite_where=tickets.c.first_response_at.is_(None),
+    postgresql_where=tickets.c.first_response_at.is_(None),
+)
+Index(
+    "ix_tickets_open_answered",
+    tickets.c.priority,
+    tickets.c.created_at,
+    tickets.c.assignee,
+    sqlite_where=tickets.c.closed_at.is_(None) & tickets.c.first_response_at.is_not(None),
+    postgresql_where=tickets.c.closed_at.is_(None) & tickets.c.first_response_at.is_not(None),
+)
 
 ticket_events = Table(
     "ticket_events",
@@ -195,6 +244,29 @@ daily_activity = Table(
     Column("resolutions", Integer, nullable=False, server_default="0"),
     Column("resolution_hours", Float, nullable=False, server_default="0"),
 )
+
+duration_counts = Table(
+    "duration_counts",
+    metadata,
+    Column("measure", String(20), primary_key=True),  # first_response / resolution
+    Column("day", String(10), primary_key=True),  # the day of the first response / close
+    Column("bucket", SmallInteger, primary_key=True),
+    Column("tickets", Integer, nullable=False),
+)
+"""How many tickets' first response (resolution) of a day fell in each duration bucket: a
+histogram that finds the bucket holding a period's median without reading the tickets."""
+
+deadline_counts = Table(
+    "deadline_counts",
+    metadata,
+    Column("priority", String(10), primary_key=True),
+    Column("hour", String(13), primary_key=True),  # creation hour, 'YYYY-MM-DD HH' (UTC)
+    Column("tickets", Integer, nullable=False),
+    Column("first_met", Integer, nullable=False),  # answered within the target (+ tolerance)
+    Column("resolution_met", Integer, nullable=False),  # Closed now, within the target
+)
+"""Per creation hour and priority, tickets filed and deadlines met under the stored SLA
+targets (see deadline_counts.py); rebuilt when the targets change."""
 
 desk_revision = Table(
     "desk_revision",

@@ -46,3 +46,21 @@ def _day_sqlite(element: day_of, compiler: SQLCompiler, **kw: Any) -> str:
 def _day_postgresql(element: day_of, compiler: SQLCompiler, **kw: Any) -> str:
     column = compiler.process(element.clauses, **kw)
     return f"to_char(({column}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+
+class hour_of(FunctionElement[str]):
+    """'YYYY-MM-DD HH' of a UTC timestamp."""
+
+    inherit_cache = True
+    name = "hour_of"
+
+
+@compiles(hour_of, "sqlite")
+def _hour_sqlite(element: hour_of, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"strftime('%Y-%m-%d %H', {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(hour_of, "postgresql")
+def _hour_postgresql(element: hour_of, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"to_char(({column}) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')"

@@ -1,7 +1,9 @@
 """SQL for the dashboard. Counts and means read the counter tables only, so their cost does not
-grow with the number of tickets (see counters.py for how they are kept); medians, SLA
-achievement, breached tickets and open tickets per assignee read the tickets over an indexed
-range (first_response_at, closed_at, created_at, status).
+grow with the number of tickets (see counters.py for how they are kept); medians read a
+per-day histogram of durations, then sort the tickets of one bucket; SLA shares read
+deadline_counts (per creation hour); the missed deadlines come from indexes ordered by the
+stored durations, `limit` rows each; open tickets per assignee and the most overdue read
+partial indexes over the open tickets only, so their cost grows with the open backlog.
 
 Definitions (also in the README). A period is a run of whole UTC days, [start, end).
 - open tickets: tickets whose status is Open or In Progress; at a moment in the past:
@@ -17,23 +19,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Float, Row, and_, case, cast, func, literal, or_, select
+from sqlalchemy import Connection, Row, case, func, literal, or_, select
 
+from . import deadline_counts
+from .counters import FIRST_RESPONSE, RESOLUTION
 from .domain import Priority, Status
-from .schema import UTCDateTime, daily_activity, ticket_counts, tickets
+from .schema import UTCDateTime, daily_activity, duration_counts, ticket_counts, tickets
 from .sla import TOLERANCE_HOURS, Targets
-from .sqlfunctions import hours_between
-
-OPEN_STATUSES = (Status.OPEN.value, Status.IN_PROGRESS.value)
-
-
-def elapsed(start: Any, end: Any) -> Any:
-    """SQL: hours from `start` to `end` as a float (PostgreSQL's EXTRACT gives a numeric,
-    which sorts four times slower)."""
-    return cast(hours_between(start, end), Float)
 
 
 @dataclass(frozen=True)
@@ -116,35 +111,48 @@ def priority_counts(conn: Connection) -> list[tuple[str, int]]:
 class AssigneeLoad:
     assignee: str | None  # None: unassigned
     open: int  # tickets Open or In Progress now
-    past_target: int  # of which past a deadline (see past_deadline)
+    past_target: int  # of which past a deadline (see overdue_open)
 
 
-def past_deadline(targets: Targets, now: datetime) -> Any:
-    """SQL: an Open or In Progress ticket is past a deadline at `now` (unanswered past its
-    first-response deadline, or past its resolution deadline)."""
-    t = tickets.c
-    first_cut, resolution_cut = (
-        _per_priority({p: now - timedelta(hours=h) for p, h in hours.items()}, UTCDateTime)
-        for hours in _hours(targets)
-    )
-    return or_(
-        t.created_at < resolution_cut, and_(t.first_response_at.is_(None), t.created_at < first_cut)
-    )
+def _cuts(hours: Mapping[Priority, float], now: datetime) -> Any:
+    """SQL: for the ticket's priority, `now` less that priority's hours."""
+    return _per_priority({p: now - timedelta(hours=h) for p, h in hours.items()}, UTCDateTime)
+
+
+# Open tickets fall in two groups, each read from a partial index of its own (schema.py):
+# the unanswered ones (late past the first-response target) and the answered ones still
+# open (late past the resolution target). closed_at is None exactly when a ticket is not
+# Closed; first_response_at is None only while a ticket never left Open.
+def _unanswered() -> Any:
+    return tickets.c.first_response_at.is_(None)
+
+
+def _open_answered() -> tuple[Any, Any]:
+    return tickets.c.closed_at.is_(None), tickets.c.first_response_at.is_not(None)
 
 
 def open_by_assignee(conn: Connection, targets: Targets, now: datetime) -> list[AssigneeLoad]:
     """Open tickets per assignee (and how many are past a deadline), most first, the
     unassigned ones (None) last among equals."""
     t = tickets.c
-    n = func.count().label("n")
-    late = func.coalesce(func.sum(case((past_deadline(targets, now), 1), else_=0)), 0)
-    rows = conn.execute(
-        select(t.assignee, n, late)
-        .where(t.status.in_(OPEN_STATUSES))
-        .group_by(t.assignee)
-        .order_by(n.desc(), t.assignee.asc().nulls_last())
-    )
-    return [AssigneeLoad(a, int(c), int(x)) for a, c, x in rows]
+    first, resolution = (_cuts(hours, now) for hours in _hours(targets))
+    loads: dict[str | None, list[int]] = {}
+    for where, late in (
+        ((_unanswered(),), or_(t.created_at < first, t.created_at < resolution)),
+        (_open_answered(), t.created_at < resolution),
+    ):
+        late_count = func.coalesce(func.sum(case((late, 1), else_=0)), 0)
+        # Grouped by an expression: on the bare column SQLite would walk every ticket in
+        # ix_tickets_assignee_id order instead of the open ones in the partial index.
+        # (No assignee is named "": names are never empty.)
+        who = func.coalesce(t.assignee, "")
+        query = select(who, func.count(), late_count).where(*where).group_by(who)
+        for name, n, x in conn.execute(query):
+            load = loads.setdefault(name or None, [0, 0])
+            load[0] += int(n)
+            load[1] += int(x)
+    ranked = sorted(loads.items(), key=lambda kv: (-kv[1][0], kv[0] is None, kv[0] or ""))
+    return [AssigneeLoad(a, n, x) for a, (n, x) in ranked]
 
 
 def _hours(targets: Targets) -> tuple[dict[Priority, float], dict[Priority, float]]:
@@ -155,17 +163,54 @@ def _hours(targets: Targets) -> tuple[dict[Priority, float], dict[Priority, floa
     )
 
 
-def median_hours(conn: Connection, moment: Any, start: datetime, end: datetime) -> float | None:
-    """Median of the hours from creation to `moment` (a tickets column) over the tickets whose
-    `moment` is in [start, end); of an even count, the mean of the two middle values. Portable:
-    a count, then ORDER BY ... LIMIT 1 or 2 OFFSET (n - 1) / 2 (SQLite has no percentile)."""
-    in_range = (moment >= start, moment < end)
-    n = int(conn.execute(select(func.count()).select_from(tickets).where(*in_range)).scalar_one())
+_MEASURES = {
+    FIRST_RESPONSE: (
+        tickets.c.first_response_at,
+        tickets.c.first_response_hours,
+        tickets.c.first_response_bucket,
+    ),
+    RESOLUTION: (tickets.c.closed_at, tickets.c.resolution_hours, tickets.c.resolution_bucket),
+}
+
+
+def median_hours(conn: Connection, measure: str, first: date, last: date) -> float | None:
+    """Median of the hours to the first response (measure FIRST_RESPONSE) or to the latest
+    close of the tickets Closed now (RESOLUTION) that happened on the UTC days first..last;
+    of an even count, the mean of the two middle values. Exact, at a cost that depends on
+    the days and the buckets, not on the tickets: the day histogram (duration_counts) says
+    which bucket holds each middle rank, and only that bucket's tickets are sorted."""
+    d = duration_counts.c
+    per_bucket = conn.execute(
+        select(d.bucket, func.sum(d.tickets))
+        .where(d.measure == measure, d.day >= first.isoformat(), d.day <= last.isoformat())
+        .group_by(d.bucket)
+        .order_by(d.bucket)
+    ).all()
+    n = sum(int(count) for _, count in per_bucket)
     if n == 0:
         return None
-    h = elapsed(tickets.c.created_at, moment).label("h")
-    middle = select(h).where(*in_range).order_by(h).limit(2 - n % 2).offset((n - 1) // 2).subquery()
-    return float(conn.execute(select(func.avg(middle.c.h))).scalar_one())
+    moment, hours, bucket = _MEASURES[measure]
+    start = datetime.combine(first, time(), UTC)
+    end = datetime.combine(last + timedelta(days=1), time(), UTC)
+
+    def value_at(rank: int) -> float:
+        below = 0
+        for number, count in per_bucket:
+            if rank < below + int(count):
+                query = (
+                    select(hours)
+                    .where(bucket == number, moment >= start, moment < end)
+                    .order_by(hours)
+                    .limit(1)
+                    .offset(rank - below)
+                )
+                return float(conn.execute(query).scalar_one())
+            below += int(count)
+        raise AssertionError("rank beyond the histogram")  # pragma: no cover
+
+    if n % 2:
+        return value_at(n // 2)
+    return (value_at(n // 2 - 1) + value_at(n // 2)) / 2
 
 
 @dataclass(frozen=True)
@@ -196,59 +241,16 @@ def _per_priority(values: Mapping[Priority, Any], type_: Any) -> Any:
     return case(whens, value=tickets.c.priority)
 
 
-class _Deadlines:
-    """SQL conditions about the deadlines of `targets` relative to [start, end)."""
-
-    def __init__(self, targets: Targets, start: datetime, end: datetime) -> None:
-        t = tickets.c
-        self.first, self.resolution = _hours(targets)
-        self.first_due = self._due_in(self.first, start, end)
-        self.resolution_due = self._due_in(self.resolution, start, end)
-        first_hours = elapsed(t.created_at, t.first_response_at)
-        closing_hours = elapsed(t.created_at, t.closed_at)
-        first_limit = _per_priority({p: h + TOLERANCE_HOURS for p, h in self.first.items()}, Float)
-        closing_limit = _per_priority(
-            {p: h + TOLERANCE_HOURS for p, h in self.resolution.items()}, Float
-        )
-        answered, closed = t.first_response_at.is_not(None), t.status == Status.CLOSED.value
-        self.first_met = and_(self.first_due, answered, first_hours <= first_limit)
-        self.first_late = and_(self.first_due, answered, first_hours > first_limit)
-        self.resolution_met = and_(self.resolution_due, closed, closing_hours <= closing_limit)
-        self.resolution_late = and_(self.resolution_due, closed, closing_hours > closing_limit)
-        # The created_at range that holds every deadline in [start, end): one index range.
-        longest, shortest = max(self.resolution.values()), min(self.first.values())
-        self.created_range = (
-            t.created_at >= start - timedelta(hours=longest),
-            t.created_at < end - timedelta(hours=shortest),
-        )
-
-    @staticmethod
-    def _due_in(hours: Mapping[Priority, float], start: datetime, end: datetime) -> Any:
-        created = tickets.c.created_at
-        earliest = {p: start - timedelta(hours=h) for p, h in hours.items()}
-        latest = {p: end - timedelta(hours=h) for p, h in hours.items()}
-        return and_(
-            created >= _per_priority(earliest, UTCDateTime),
-            created < _per_priority(latest, UTCDateTime),
-        )
-
-
 def sla_achievement(
     conn: Connection, targets: Targets, start: datetime, end: datetime
 ) -> SlaAchievement:
     """The first-response and resolution deadlines that fell in [start, end), and how many of
-    them were met (see sla.py). Callers pass end <= now: a deadline still ahead is not decided."""
+    them were met (see sla.py). Callers pass end <= now: a deadline still ahead is not decided.
+    `targets` must be the stored ones: deadline_counts is kept for those."""
     if end <= start:
         return SlaAchievement(Share(0, 0), Share(0, 0))
-    d = _Deadlines(targets, start, end)
-
-    def total(condition: Any) -> Any:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-    conditions = (d.first_met, d.first_due, d.resolution_met, d.resolution_due)
-    row = conn.execute(select(*(total(c) for c in conditions)).where(*d.created_range)).one()
-    first_met, first_due, resolution_met, resolution_due = (int(v) for v in row)
-    return SlaAchievement(Share(first_met, first_due), Share(resolution_met, resolution_due))
+    first, resolution = deadline_counts.shares(conn, targets, start, end)
+    return SlaAchievement(Share(*first), Share(*resolution))
 
 
 SLA_COLUMNS = (
@@ -263,24 +265,28 @@ SLA_COLUMNS = (
 
 
 def overdue_open(conn: Connection, targets: Targets, now: datetime, limit: int) -> list[Row[Any]]:
-    """The `limit` Open or In Progress tickets furthest past a deadline at `now`."""
+    """The `limit` Open or In Progress tickets furthest past a deadline at `now`. Targets have
+    first response <= resolution, so an unanswered ticket is late the longest for its first
+    response: per priority, the oldest unanswered ones past it and the oldest answered open
+    ones past the resolution target are the candidates (each read in index order)."""
     t = tickets.c
     first, resolution = _hours(targets)
-    unanswered = t.first_response_at.is_(None)
-    # Targets have first response <= resolution, so an unanswered ticket is late the longest
-    # for its first response.
-    target = case((unanswered, _per_priority(first, Float)), else_=_per_priority(resolution, Float))
-    overdue = elapsed(t.created_at, literal(now, UTCDateTime)) - target
-    # Rank on the few columns an index over the open tickets could hold; fetch whole rows for
-    # the `limit` chosen only.
-    worst = (
-        select(t.id)
-        .where(t.status.in_(OPEN_STATUSES), past_deadline(targets, now))
-        .order_by(overdue.desc(), t.id)
-        .limit(limit)
-        .subquery()
-    )
-    return list(conn.execute(select(*SLA_COLUMNS).join_from(tickets, worst, t.id == worst.c.id)))
+    candidates: list[tuple[float, int]] = []
+    for priority in targets:
+        for where, target in (
+            ((_unanswered(),), first[priority]),
+            (_open_answered(), resolution[priority]),
+        ):
+            cut = now - timedelta(hours=target)
+            query = (
+                select(t.id, t.created_at)
+                .where(*where, t.priority == priority.value, t.created_at < cut)
+                .order_by(t.created_at, t.id)
+                .limit(limit)
+            )
+            candidates += [((cut - at).total_seconds(), i) for i, at in conn.execute(query)]
+    worst = [i for _, i in sorted(candidates, key=lambda c: (-c[0], c[1]))[:limit]]
+    return _rows_in_order(conn, worst)
 
 
 def missed_in(
@@ -288,20 +294,36 @@ def missed_in(
 ) -> list[Row[Any]]:
     """Tickets whose first response or close came after a deadline that fell in [start, end),
     the `limit` latest first. (A deadline in the window not yet met is an open ticket past it:
-    see overdue_open.)"""
+    see overdue_open.) Per priority and deadline, the latest are read in the order of
+    ix_tickets_first_response_late / ix_tickets_resolution_late, most hours first."""
     if end <= start:
         return []
-    d = _Deadlines(targets, start, end)
     t = tickets.c
-    first_late = elapsed(t.created_at, t.first_response_at) - _per_priority(d.first, Float)
-    resolution_late = elapsed(t.created_at, t.closed_at) - _per_priority(d.resolution, Float)
-    late_first = case((d.first_late, first_late), else_=0.0)
-    late_resolution = case((d.resolution_late, resolution_late), else_=0.0)
-    latest = case((late_first > late_resolution, late_first), else_=late_resolution)
-    query = (
-        select(*SLA_COLUMNS)
-        .where(*d.created_range, latest > 0)  # not an OR: keep SQLite on the created_at range
-        .order_by(latest.desc(), t.id)
-        .limit(limit)
-    )
-    return list(conn.execute(query))
+    late: dict[int, float] = {}
+    for priority, target in targets.items():
+        for hours, target_hours in (
+            (t.first_response_hours, target.first_response_hours),
+            (t.resolution_hours, target.resolution_hours),
+        ):
+            due = timedelta(hours=target_hours)
+            query = (
+                select(t.id, hours)
+                .where(
+                    t.priority == priority.value,
+                    hours > target_hours + TOLERANCE_HOURS,
+                    t.created_at >= start - due,
+                    t.created_at < end - due,
+                )
+                .order_by(hours.desc(), t.id)
+                .limit(limit)
+            )
+            for ticket_id, taken in conn.execute(query):
+                late[ticket_id] = max(late.get(ticket_id, 0.0), taken - target_hours)
+    worst = sorted(late, key=lambda i: (-late[i], i))[:limit]
+    return _rows_in_order(conn, worst)
+
+
+def _rows_in_order(conn: Connection, ids: list[int]) -> list[Row[Any]]:
+    rows: list[Row[Any]] = list(conn.execute(select(*SLA_COLUMNS).where(tickets.c.id.in_(ids))))
+    order = {ticket_id: n for n, ticket_id in enumerate(ids)}
+    return sorted(rows, key=lambda row: order[row.id])

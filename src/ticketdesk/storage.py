@@ -3,6 +3,7 @@ connection; the caller (a service) owns the transaction."""
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -11,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from . import counters
+from . import counters, deadline_counts, sla
 from .domain import (
     PRIORITY_RANK,
     STATUS_RANK,
@@ -82,6 +83,10 @@ def insert_ticket(
     insert_events(conn, [_event(ticket_id, now, EventKind.CREATED, None, priority.value, actor, 1)])
     counters.count_ticket(conn, now, Status.OPEN, priority, +1)
     counters.add_activity(conn, now, created=1)
+    targets = sla.load_targets(conn)
+    deadline_counts.add(
+        conn, came=[deadline_counts.standing(priority.value, now, None, None, targets)]
+    )
     counters.bump_revision(conn)
     return Ticket(
         ticket_id, issue, Status.OPEN, priority, now, now, 1, requester=name, requester_id=actor_id
@@ -135,6 +140,7 @@ def apply_change(
         if first_response_at is None and current.status is Status.OPEN:
             first_response_at = values["first_response_at"] = now
         closed_at = values["closed_at"] = now if new_status is Status.CLOSED else None
+        values.update(counters.duration_columns(current.created_at, first_response_at, closed_at))
     if new_priority is not current.priority:
         values.update(priority=new_priority.value, priority_rank=PRIORITY_RANK[new_priority])
         record(EventKind.PRIORITY, current.priority, new_priority)
@@ -171,35 +177,43 @@ def apply_change(
 
 
 def recount(conn: Connection, before: Ticket, after: Ticket, now: datetime) -> None:
-    """Move one ticket's contribution in the counters from `before` to `after`."""
+    """Move one ticket's contribution in the counters from `before` to `after`: each counter
+    table in one upsert, rows in key order (see counters.add_many)."""
     if (before.status, before.priority) != (after.status, after.priority):
-        counters.count_ticket(conn, before.created_at, before.status, before.priority, -1)
-        counters.count_ticket(conn, after.created_at, after.status, after.priority, +1)
+        counts: Counter[tuple[str, str, str]] = Counter()
+        counts[(counters.day_key(before.created_at), before.status, before.priority)] -= 1
+        counts[(counters.day_key(after.created_at), after.status, after.priority)] += 1
+        counters.add_counts(conn, counts)
+    days: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+
+    def on(day: datetime, **amounts: float) -> None:
+        for name, amount in amounts.items():
+            days[counters.day_key(day)][name] += amount
+
+    histogram: Counter[tuple[str, str, int]] = Counter()
     if before.first_response_at is None and after.first_response_at is not None:
-        counters.add_activity(
-            conn,
-            now,
-            first_responses=1,
-            first_response_hours=counters.hours(after.created_at, now),
-        )
+        taken = counters.hours(after.created_at, now)
+        on(now, first_responses=1, first_response_hours=taken)
+        histogram[counters.duration_key(counters.FIRST_RESPONSE, now, taken)] += 1
     if before.closed_at is not None and after.closed_at != before.closed_at:
         # Its previous close no longer counts as its resolution.
-        counters.add_activity(
-            conn,
-            before.closed_at,
-            resolutions=-1,
-            resolution_hours=-counters.hours(before.created_at, before.closed_at),
-        )
+        taken = counters.hours(before.created_at, before.closed_at)
+        on(before.closed_at, resolutions=-1, resolution_hours=-taken)
+        histogram[counters.duration_key(counters.RESOLUTION, before.closed_at, taken)] -= 1
     if after.status is Status.CLOSED and before.status is not Status.CLOSED:
-        counters.add_activity(
-            conn,
-            now,
-            closes=1,
-            resolutions=1,
-            resolution_hours=counters.hours(after.created_at, now),
-        )
+        taken = counters.hours(after.created_at, now)
+        on(now, closes=1, resolutions=1, resolution_hours=taken)
+        histogram[counters.duration_key(counters.RESOLUTION, now, taken)] += 1
     if before.status is Status.CLOSED and after.status is not Status.CLOSED:
-        counters.add_activity(conn, now, reopens=1)
+        on(now, reopens=1)
+    counters.add_activities(conn, {day: dict(amounts) for day, amounts in days.items()})
+    counters.add_durations(conn, histogram)
+    deadlines = ("priority", "first_response_at", "closed_at")
+    if any(getattr(before, name) != getattr(after, name) for name in deadlines):
+        targets = sla.load_targets(conn)
+        gone, came = (deadline_counts.of_ticket(t, targets) for t in (before, after))
+        if gone != came:
+            deadline_counts.add(conn, [gone], [came])
 
 
 def _event(
@@ -251,6 +265,10 @@ _BULK_TICKET_COLUMNS = (
     "version",
     "first_response_at",
     "closed_at",
+    "first_response_hours",
+    "first_response_bucket",
+    "resolution_hours",
+    "resolution_bucket",
     "status_rank",
     "priority_rank",
     "requester",

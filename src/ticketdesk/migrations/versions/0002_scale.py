@@ -90,7 +90,8 @@ def upgrade() -> None:
     bind = op.get_bind()
     for statement in SQLITE_FTS if bind.dialect.name == "sqlite" else [POSTGRES_FTS]:
         op.execute(statement)
-    counters.rebuild(bind)
+    counters.rebuild_counts(bind)
+    counters.bump_revision(bind)
 
 
 def downgrade() -> None:
