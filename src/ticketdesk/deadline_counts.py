@@ -18,7 +18,7 @@ from sqlalchemy import Connection, and_, case, delete, func, insert, literal, se
 from .counters import add_many, hours
 from .domain import Priority, Ticket
 from .schema import deadline_counts, tickets
-from .sla import TOLERANCE_HOURS, Targets
+from .sla import Targets, limit_hours
 from .sqlfunctions import hour_of
 
 AMOUNTS = ("tickets", "first_met", "resolution_met")
@@ -47,8 +47,8 @@ def standing(
 ) -> Standing:
     """A ticket's contribution under `targets` (the comparison SQL makes: see `_met`)."""
     target = targets[Priority(priority)]
-    first_limit = target.first_response_hours + TOLERANCE_HOURS
-    resolution_limit = target.resolution_hours + TOLERANCE_HOURS
+    first_limit = limit_hours(target.first_response_hours)
+    resolution_limit = limit_hours(target.resolution_hours)
     return Standing(
         priority,
         hour_key(created_at),
@@ -111,8 +111,8 @@ def rebuild(conn: Connection, targets: Targets) -> None:
                     literal(priority.value),
                     hour,
                     func.count(),
-                    _met(t.first_response_hours, target.first_response_hours + TOLERANCE_HOURS),
-                    _met(t.resolution_hours, target.resolution_hours + TOLERANCE_HOURS),
+                    _met(t.first_response_hours, limit_hours(target.first_response_hours)),
+                    _met(t.resolution_hours, limit_hours(target.resolution_hours)),
                 )
                 .where(t.priority == priority.value)
                 .group_by(hour),
@@ -175,7 +175,7 @@ def shares(
             conn,
             priority,
             "first_met",
-            hours + TOLERANCE_HOURS,
+            limit_hours(hours),
             start - timedelta(hours=hours),
             end - timedelta(hours=hours),
         )
@@ -185,7 +185,7 @@ def shares(
             conn,
             priority,
             "resolution_met",
-            hours + TOLERANCE_HOURS,
+            limit_hours(hours),
             start - timedelta(hours=hours),
             end - timedelta(hours=hours),
         )

@@ -25,6 +25,16 @@ from .schema import sla_targets
 
 TOLERANCE = timedelta(milliseconds=1)
 TOLERANCE_HOURS = TOLERANCE.total_seconds() / 3600
+ROUNDING_HOURS = 1e-10
+"""0.36 µs: below the microsecond of stored times, above the rounding of float hours (at
+exactly deadline + TOLERANCE, 3600.001 / 3600 rounds just above 1 + 0.001 / 3600; at the
+longest target, 8,760 h, one float step is about 2e-12 h)."""
+
+
+def limit_hours(target_hours: float) -> float:
+    """The most hours a stored duration may take and still meet a target of `target_hours`
+    (the comparison SQL makes on stored hours; sla_state compares times exactly)."""
+    return target_hours + TOLERANCE_HOURS + ROUNDING_HOURS
 MAX_TARGET_HOURS = 8760.0  # one year: a longer target is a typo, and keeps dates in range
 
 

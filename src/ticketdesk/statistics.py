@@ -28,7 +28,7 @@ from . import deadline_counts
 from .counters import FIRST_RESPONSE, RESOLUTION
 from .domain import Priority, Status
 from .schema import UTCDateTime, daily_activity, duration_counts, ticket_counts, tickets
-from .sla import TOLERANCE_HOURS, Targets
+from .sla import Targets, limit_hours
 
 
 @dataclass(frozen=True)
@@ -310,7 +310,7 @@ def missed_in(
                 select(t.id, hours)
                 .where(
                     t.priority == priority.value,
-                    hours > target_hours + TOLERANCE_HOURS,
+                    hours > limit_hours(target_hours),
                     t.created_at >= start - due,
                     t.created_at < end - due,
                 )
