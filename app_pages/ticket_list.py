@@ -53,27 +53,74 @@ def submit_ticket() -> None:
 
 
 def save_grid_edits(grid_key: str, shown: list[Ticket]) -> None:
-    """Grid callback: write each edited row to its ticket, one transaction per ticket."""
-    if grid_key != f"grid-{st.session_state.get('grid_revision', 0)}":
+    """Grid callback: write each newly edited cell to its ticket, one transaction per ticket.
+
+    The grid keeps showing its edits after a save (they are what the database now holds), so
+    its edit state holds every edit since the grid was drawn: the cells already saved are
+    remembered (`grid_saved`) and only the others are written."""
+    state = st.session_state
+    if grid_key != current_grid_key():
         return  # an edit from a grid already replaced: its rows are not the ones shown now
-    edited: dict[int, dict[str, Any]] = st.session_state[grid_key]["edited_rows"]
+    edited: dict[int, dict[str, Any]] = state[grid_key]["edited_rows"]
+    shown_ids = tuple(t.id for t in shown)
+    saved_on, saved = state.get("grid_saved", ((), {}))
+    if saved_on != shown_ids:  # remembered for other rows: nothing of these was saved yet
+        saved = {}
     messages: list[str] = []
     by = signed_in()
     for row, cells in edited.items():
+        new = {
+            column: value
+            for column, value in cells.items()
+            if column in GRID_COLUMNS and saved.get(int(row), {}).get(column, NOTHING) != value
+        }
+        if not new:
+            continue
         ticket = shown[int(row)]
-        change = TicketChange(**{GRID_COLUMNS[c]: v for c, v in cells.items() if c in GRID_COLUMNS})
+        change = TicketChange(**{GRID_COLUMNS[c]: v for c, v in new.items()})
         try:
             services.update_ticket(engine(), by, ticket.id, change, now(), ticket.version)
         except TicketDeskError as exc:
             messages.append(str(exc))
         else:
             # Shown by the fragment's own rerun: a callback of a fragment must not draw.
-            st.session_state.setdefault("table_saved", []).append(ticket.code)
+            state.setdefault("table_saved", []).append(ticket.code)
+    state.grid_saved = (shown_ids, {int(row): dict(cells) for row, cells in edited.items()})
     if messages:
-        st.session_state.table_flash = "\n\n".join(messages)
-    # A fresh grid shows what the database now holds, with no pending edits left over.
-    st.session_state.grid_revision = st.session_state.get("grid_revision", 0) + 1
-    st.session_state.grid_replaced = True
+        state.table_flash = "\n\n".join(messages)
+        replace_grid()  # show what the database holds, without the refused edits
+
+
+NOTHING = object()
+
+
+def current_grid_key() -> str:
+    return f"grid-{st.session_state.get('grid_revision', 0)}"
+
+
+def replace_grid() -> None:
+    """Draw a fresh grid (a new key: no edits left over) in the next run."""
+    state = st.session_state
+    state.grid_revision = state.get("grid_revision", 0) + 1
+    state.grid_saved = ((), {})
+    state.grid_replaced = True
+
+
+def edits_still_shown_right(tickets: list[Ticket]) -> bool:
+    """Whether the grid's kept edits still sit on the rows they were made on and still say
+    what those tickets hold now (someone else may have changed them since)."""
+    state = st.session_state
+    edited = state.get(current_grid_key(), {}).get("edited_rows", {})
+    if not edited:
+        return True
+    if state.get("grid_ids") != [t.id for t in tickets]:
+        return False
+    for row, cells in edited.items():
+        ticket = tickets[int(row)]
+        now_held = {"Issue": ticket.issue, "Status": ticket.status, "Priority": ticket.priority}
+        if any(column in now_held and now_held[column] != v for column, v in cells.items()):
+            return False
+    return True
 
 
 def tickets_frame(
@@ -188,10 +235,12 @@ def ticket_table() -> None:
     """The filters, one page of the grid, the pager and the export link: a fragment, so that
     paging, searching and editing cells rerun only this part of the page."""
     if st.session_state.pop("grid_replaced", False):
-        # After a save the new grid (a new key) is drawn by a run of the whole page: a
-        # fragment run sometimes left the old grid on screen below the new one (Streamlit
-        # skipped its clean-up of the fragment's stale elements when the live view's timed
-        # run followed at once; cf. streamlit#16708). A full run always clears them.
+        # A replaced grid (a new key) is drawn by a run of the whole page: a fragment run
+        # sometimes left the old grid on screen below the new one (Streamlit skipped its
+        # clean-up of the fragment's stale elements when the live view's timed run followed
+        # at once; cf. streamlit#16708). A full run always clears them. A save keeps the
+        # grid (its edits are what was saved), so this happens only when edits were refused
+        # or the kept edits no longer match the rows (see edits_still_shown_right).
         st.rerun(scope="app")
     with page_errors():
         show_table()
@@ -212,6 +261,10 @@ def show_table() -> None:
         engine(), by, flt, sort, state.get("page", 1), state.get("anchor")
     )
     state.anchor = result.anchor
+    if not edits_still_shown_right(result.tickets):
+        replace_grid()
+        st.rerun(scope="app")  # see ticket_table
+    state.grid_ids = [t.id for t in result.tickets]
     remember_revision(result.revision)
     more = "+" if result.matching_is_lower_bound else ""
     st.write(f"Number of tickets: `{result.matching:,}{more}`")
@@ -226,7 +279,7 @@ def show_table() -> None:
         + "Sorting and filtering apply to all pages; a click on a column header only re-orders "
         "the page shown."
     )
-    grid_key = f"grid-{state.get('grid_revision', 0)}"
+    grid_key = current_grid_key()
     st.data_editor(
         tickets_frame(result.tickets, result.targets),
         key=grid_key,

@@ -19,7 +19,9 @@ from sqlalchemy import create_engine, text
 
 from tests.conftest import postgres_schema_url
 from tests.e2e.conftest import AppServer, Desk, free_port, run_app
+from ticketdesk import services
 from ticketdesk.config import database_url
+from ticketdesk.domain import EventKind, parse_ticket_code
 
 pytestmark = pytest.mark.e2e
 POSTGRES_URL = os.environ.get("TICKETDESK_TEST_POSTGRES_URL", "").strip()
@@ -98,6 +100,45 @@ def test_others_changes_appear_without_a_reload(
     ana.edit_choice(code, "Status", "Closed")
     expect(ben.cell("Status", ben.row_of(code))).to_have_text("Closed", timeout=LIVE_TIMEOUT_MS)
     ben.screenshot("change-seen-live")
+
+
+def test_a_saved_edit_stays_in_the_grid_until_someone_changes_that_ticket(
+    live_app: AppServer, new_desk: Callable[..., Desk]
+) -> None:
+    """After a save the grid keeps its edits instead of being redrawn (they are what the
+    database holds): a second edit must write only itself, and a later change by someone else
+    to the same ticket must replace what the grid kept."""
+    ana, ben = new_desk(live_app), new_desk(live_app)
+    ana.load_tickets()
+    first = ana.add_ticket("Projector in room 4 flickers", "Low")
+    second = ana.add_ticket("Scanner on floor 3 is offline", "Low")
+    ana.edit_choice(first, "Status", "Closed")
+    ana.edit_choice(second, "Priority", "High")  # the same grid, its first edit still kept
+    ben.load_tickets()
+    expect(ben.cell("Status", ben.row_of(first))).to_have_text("Closed")
+    ben.edit_choice(first, "Status", "In Progress")
+    expect(ana.cell("Status", ana.row_of(first))).to_have_text(
+        "In Progress", timeout=LIVE_TIMEOUT_MS
+    )
+    expect(ana.cell("Priority", ana.row_of(second))).to_have_text("High")
+    ana.screenshot("kept-edit-replaced-by-a-later-change")
+    agent = ana.person.account
+    status_changes = [
+        (c.old_value, c.new_value, c.actor)
+        for c in services.ticket_history(live_app.engine, agent, parse_ticket_code(first))
+        if c.kind is EventKind.STATUS
+    ]
+    assert status_changes == [
+        ("Open", "Closed", ana.person.name),
+        ("Closed", "In Progress", ben.person.name),
+    ]
+    priority_changes = [
+        (c.old_value, c.new_value)
+        for c in services.ticket_history(live_app.engine, agent, parse_ticket_code(second))
+        if c.kind is EventKind.PRIORITY
+    ]
+    assert priority_changes == [("Low", "High")]
+    assert ana.page_errors == ben.page_errors == []
 
 
 @pytest.fixture
