@@ -168,26 +168,17 @@ def shares(
 ) -> tuple[tuple[int, int], tuple[int, int]]:
     """((first-response deadlines met, due), (resolution deadlines met, due)) for the deadlines
     in [start, end)."""
-    first_due = first_met = resolution_due = resolution_met = 0
+    totals = {"first_met": [0, 0], "resolution_met": [0, 0]}  # [met, due]
     for priority, target in targets.items():
-        hours = target.first_response_hours
-        due, met = _count(
-            conn,
-            priority,
-            "first_met",
-            limit_hours(hours),
-            start - timedelta(hours=hours),
-            end - timedelta(hours=hours),
-        )
-        first_due, first_met = first_due + due, first_met + met
-        hours = target.resolution_hours
-        due, met = _count(
-            conn,
-            priority,
-            "resolution_met",
-            limit_hours(hours),
-            start - timedelta(hours=hours),
-            end - timedelta(hours=hours),
-        )
-        resolution_due, resolution_met = resolution_due + due, resolution_met + met
+        for met_column, allowed in (
+            ("first_met", target.first_response_hours),
+            ("resolution_met", target.resolution_hours),
+        ):
+            due_in = timedelta(hours=allowed)
+            due, met = _count(
+                conn, priority, met_column, limit_hours(allowed), start - due_in, end - due_in
+            )
+            totals[met_column][0] += met
+            totals[met_column][1] += due
+    (first_met, first_due), (resolution_met, resolution_due) = totals.values()
     return (first_met, first_due), (resolution_met, resolution_due)

@@ -35,6 +35,8 @@ def limit_hours(target_hours: float) -> float:
     """The most hours a stored duration may take and still meet a target of `target_hours`
     (the comparison SQL makes on stored hours; sla_state compares times exactly)."""
     return target_hours + TOLERANCE_HOURS + ROUNDING_HOURS
+
+
 MAX_TARGET_HOURS = 8760.0  # one year: a longer target is a typo, and keeps dates in range
 
 

@@ -30,37 +30,41 @@ def _hours_postgresql(element: hours_between, compiler: SQLCompiler, **kw: Any) 
     return f"(EXTRACT(EPOCH FROM ({end} - {start})) / 3600.0)"
 
 
-class day_of(FunctionElement[str]):
+class _utc_text(FunctionElement[str]):
+    """A UTC timestamp as text in a fixed format (subclasses name it)."""
+
+    inherit_cache = True
+    SQLITE_FORMAT = ""
+    POSTGRESQL_FORMAT = ""
+
+
+class day_of(_utc_text):
     """'YYYY-MM-DD' of a UTC timestamp."""
 
     inherit_cache = True
     name = "day_of"
+    SQLITE_FORMAT = "%Y-%m-%d"
+    POSTGRESQL_FORMAT = "YYYY-MM-DD"
 
 
-@compiles(day_of, "sqlite")
-def _day_sqlite(element: day_of, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"strftime('%Y-%m-%d', {compiler.process(element.clauses, **kw)})"
-
-
-@compiles(day_of, "postgresql")
-def _day_postgresql(element: day_of, compiler: SQLCompiler, **kw: Any) -> str:
-    column = compiler.process(element.clauses, **kw)
-    return f"to_char(({column}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
-
-
-class hour_of(FunctionElement[str]):
+class hour_of(_utc_text):
     """'YYYY-MM-DD HH' of a UTC timestamp."""
 
     inherit_cache = True
     name = "hour_of"
+    SQLITE_FORMAT = "%Y-%m-%d %H"
+    POSTGRESQL_FORMAT = "YYYY-MM-DD HH24"
 
 
+@compiles(day_of, "sqlite")
 @compiles(hour_of, "sqlite")
-def _hour_sqlite(element: hour_of, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"strftime('%Y-%m-%d %H', {compiler.process(element.clauses, **kw)})"
-
-
-@compiles(hour_of, "postgresql")
-def _hour_postgresql(element: hour_of, compiler: SQLCompiler, **kw: Any) -> str:
+def _utc_text_sqlite(element: _utc_text, compiler: SQLCompiler, **kw: Any) -> str:
     column = compiler.process(element.clauses, **kw)
-    return f"to_char(({column}) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')"
+    return f"strftime('{element.SQLITE_FORMAT}', {column})"
+
+
+@compiles(day_of, "postgresql")
+@compiles(hour_of, "postgresql")
+def _utc_text_postgresql(element: _utc_text, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"to_char(({column}) AT TIME ZONE 'UTC', '{element.POSTGRESQL_FORMAT}')"
