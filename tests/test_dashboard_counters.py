@@ -8,6 +8,8 @@ has not met it."""
 from __future__ import annotations
 
 import math
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -18,7 +20,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, delete, select
 
-from ticketdesk import account_services, counters, deadline_counts, reporting, services
+from ticketdesk import account_services, counters, deadline_counts, reporting, services, sla
 from ticketdesk.db import make_engine, migrate
 from ticketdesk.domain import PRIORITIES, STATUSES, Priority, TicketChange
 from ticketdesk.identity import Account
@@ -415,6 +417,77 @@ def test_a_response_exactly_one_millisecond_late_meets_the_deadline(
         counters.rebuild(conn)
     with engine.connect() as conn:
         assert stored_deadline_rows(conn) == {("High", "2026-03-02 09"): (1, 1, 1)}
+
+
+def test_a_change_of_targets_waits_for_a_write_that_counts_under_the_old_ones(
+    engine: Engine, admin: Account, agent: Account, requester: Account
+) -> None:
+    """PostgreSQL: a ticket write counts its deadlines met under the targets it read. A change
+    of the targets committed in between would rebuild deadline_counts before that write adds
+    its old-target count; so writes hold the targets in share mode and the change waits."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writing transaction at a time (BEGIN IMMEDIATE)")
+    created = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    made = services.create_ticket(engine, requester, "printer", "High", created)
+    new_targets: RawTargets = {"High": (0.5, 2.0), "Medium": (8.0, 72.0), "Low": (24.0, 168.0)}
+    outcome: list[object] = []
+
+    def change_targets() -> None:
+        try:
+            outcome.append(reporting.save_sla_targets(engine, admin, new_targets))
+        except Exception as exc:  # recorded, checked below
+            outcome.append(exc)
+
+    with engine.connect() as writer:
+        holding = writer.begin()
+        sla.load_targets(writer, for_share=True)  # what a write does before counting
+        pid = writer.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        saver = threading.Thread(target=change_targets)
+        saver.start()
+        waiting_query = sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"
+        )
+        waiting, deadline = 0, time.monotonic() + 10
+        with engine.connect() as watcher:
+            while waiting == 0 and time.monotonic() < deadline:
+                waiting = watcher.execute(waiting_query, {"pid": pid}).scalar_one()
+                watcher.rollback()  # pg_stat_activity is a snapshot per transaction
+                time.sleep(0.02)
+        assert outcome == []  # the change has not gone through while the write is open
+        holding.commit()
+    saver.join(timeout=30)
+    assert waiting == 1
+    assert outcome == [as_targets(new_targets)]
+    # The other way round: a write waits while a change of the targets holds them.
+    replied: list[object] = []
+
+    def reply() -> None:
+        # After 40 min: met under 1 h (the old High target) but not under 0.5 h.
+        answered = created + timedelta(minutes=40)
+        try:
+            replied.append(services.add_message(engine, agent, made.id, "reply", "hi", answered))
+        except Exception as exc:  # recorded, checked below
+            replied.append(exc)
+
+    with engine.connect() as changer:
+        holding = changer.begin()
+        sla.load_targets(changer, for_update=True)  # what a change of the targets does
+        pid = changer.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        replier = threading.Thread(target=reply)
+        replier.start()
+        waiting, deadline = 0, time.monotonic() + 10
+        with engine.connect() as watcher:
+            while waiting == 0 and time.monotonic() < deadline:
+                waiting = watcher.execute(waiting_query, {"pid": pid}).scalar_one()
+                watcher.rollback()
+                time.sleep(0.02)
+        assert replied == []
+        holding.commit()
+    replier.join(timeout=30)
+    assert waiting == 1
+    assert len(replied) == 1 and not isinstance(replied[0], Exception), replied
+    with engine.connect() as conn:
+        assert stored_deadline_rows(conn) == {("High", "2026-03-02 09"): (1, 0, 0)}
 
 
 # -- migration 0006 --------------------------------------------------------------------------

@@ -171,7 +171,7 @@ def rebuild(conn: Connection) -> None:
 
     rebuild_counts(conn)
     rebuild_durations(conn)
-    deadline_counts.rebuild(conn, sla.load_targets(conn))
+    deadline_counts.rebuild(conn, sla.load_targets(conn, for_share=True))
     bump_revision(conn)
 
 

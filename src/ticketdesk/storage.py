@@ -83,7 +83,7 @@ def insert_ticket(
     insert_events(conn, [_event(ticket_id, now, EventKind.CREATED, None, priority.value, actor, 1)])
     counters.count_ticket(conn, now, Status.OPEN, priority, +1)
     counters.add_activity(conn, now, created=1)
-    targets = sla.load_targets(conn)
+    targets = sla.load_targets(conn, for_share=True)
     deadline_counts.add(
         conn, came=[deadline_counts.standing(priority.value, now, None, None, targets)]
     )
@@ -210,7 +210,7 @@ def recount(conn: Connection, before: Ticket, after: Ticket, now: datetime) -> N
     counters.add_durations(conn, histogram)
     deadlines = ("priority", "first_response_at", "closed_at")
     if any(getattr(before, name) != getattr(after, name) for name in deadlines):
-        targets = sla.load_targets(conn)
+        targets = sla.load_targets(conn, for_share=True)
         gone, came = (deadline_counts.of_ticket(t, targets) for t in (before, after))
         if gone != came:
             deadline_counts.add(conn, [gone], [came])
