@@ -10,12 +10,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, delete, text
 
 from ticketdesk import account_services
 from ticketdesk.config import database_url
 from ticketdesk.db import make_engine, migrate
 from ticketdesk.identity import Account
+from ticketdesk.schema import (
+    daily_activity,
+    deadline_counts,
+    duration_counts,
+    sla_targets,
+    ticket_counts,
+    ticket_events,
+    ticket_messages,
+    tickets,
+)
 
 POSTGRES_URL = os.environ.get("TICKETDESK_TEST_POSTGRES_URL", "").strip()
 BACKENDS = [
@@ -122,3 +132,20 @@ def requester(engine: Engine) -> Account:
 @pytest.fixture
 def other_requester(engine: Engine) -> Account:
     return _account(engine, "Otto Requester", "requester")
+
+
+def empty_desk(engine: Engine) -> None:
+    """No tickets and no counts (accounts stay), and the default SLA targets: what
+    property-based tests start each example from."""
+    with engine.begin() as conn:
+        for table in (
+            ticket_messages,
+            ticket_events,
+            tickets,
+            ticket_counts,
+            daily_activity,
+            duration_counts,
+            deadline_counts,
+            sla_targets,
+        ):
+            conn.execute(delete(table))

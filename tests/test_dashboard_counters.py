@@ -18,20 +18,16 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy import Connection, Engine, select
 
+from tests.conftest import empty_desk
 from ticketdesk import account_services, counters, deadline_counts, reporting, services, sla
 from ticketdesk.db import make_engine, migrate
 from ticketdesk.domain import PRIORITIES, STATUSES, Priority, TicketChange
 from ticketdesk.identity import Account
 from ticketdesk.schema import (
     UTCDateTime,
-    daily_activity,
     duration_counts,
-    sla_targets,
-    ticket_counts,
-    ticket_events,
-    ticket_messages,
     tickets,
 )
 from ticketdesk.schema import deadline_counts as deadline_table
@@ -254,22 +250,6 @@ windows_strategy = st.lists(
 EVERYTHING = Window("base", -3 * 24 * 3600, 0, 10 * 24 * 3_600_000_000, False, 0)
 
 
-def clear(engine: Engine) -> None:
-    """Empty the tables an example writes, and go back to the default targets."""
-    with engine.begin() as conn:
-        for table in (
-            ticket_messages,
-            ticket_events,
-            tickets,
-            ticket_counts,
-            daily_activity,
-            duration_counts,
-            deadline_table,
-            sla_targets,
-        ):
-            conn.execute(delete(table))
-
-
 # Hand-picked: answers and closes just inside / just outside the tolerance, a priority
 # change, a reopen; targets saved before every edit (0) and after them all (8).
 EDGE_TARGETS: RawTargets = {"High": (1.25, 2.75), "Medium": (0.5, 1.75), "Low": (0.1, 3.1)}
@@ -332,7 +312,7 @@ def test_sla_shares_equal_a_count_by_hand(
     save_again: bool,
     windows: list[Window],
 ) -> None:
-    clear(engine)
+    empty_desk(engine)
     # Save the targets before the tickets exist (0), after filing them (1), or after step k
     # (k + 1): every write before the save is counted under the default targets and then
     # recounted by the save; every write after it is kept in step by the write itself.

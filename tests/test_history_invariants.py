@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy import Connection, Engine, select
 
+from tests.conftest import empty_desk
 from ticketdesk import counters, demo, reporting, services, statistics
 from ticketdesk.domain import PRIORITIES, STATUSES, TicketChange
 from ticketdesk.identity import Account
@@ -23,7 +24,6 @@ from ticketdesk.schema import (
     duration_counts,
     ticket_counts,
     ticket_events,
-    ticket_messages,
     tickets,
 )
 
@@ -134,17 +134,7 @@ def test_any_edit_sequence_keeps_rows_events_and_kpis_in_step(
     agent: Account,
     steps: list[tuple[int, int, str | None, str | None, str | None]],
 ) -> None:
-    with engine.begin() as conn:
-        for table in (
-            ticket_messages,
-            ticket_events,
-            tickets,
-            ticket_counts,
-            daily_activity,
-            duration_counts,
-            deadline_counts,
-        ):
-            conn.execute(delete(table))
+    empty_desk(engine)
     ids = [
         services.create_ticket(
             engine, requester, f"ticket {i}", "Low", START + timedelta(minutes=i)
