@@ -71,25 +71,20 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema up to `revision` (Alembic), inside one connection."""
+    """Bring the schema up to `revision` (Alembic), inside one writing transaction, retried
+    like every write: on SQLite the servers that start together wait for the lock (5 s busy
+    timeout), which a slow first migration on a busy machine can outlast."""
     cfg = alembic_config(engine)
-    for attempt in range(_RETRIES):
-        try:
-            with engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
-                if conn.dialect.name == "postgresql":
-                    # Several app servers may start at once on one database: one migrates,
-                    # the others wait here and then find nothing left to do.
-                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, revision)
-            return
-        except OperationalError as exc:
-            # On SQLite the others wait for the lock (5 s busy timeout); a slow first
-            # migration on a busy machine can outlast it: wait again, as writes do.
-            if _is_transient(exc) and attempt < _RETRIES - 1:
-                time.sleep(0.05 * 2**attempt)
-                continue
-            raise _unavailable(engine) from exc
+
+    def upgrade(conn: Connection) -> None:
+        if conn.dialect.name == "postgresql":
+            # Several app servers may start at once on one database: one migrates, the
+            # others wait here and then find nothing left to do.
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+    run_transaction(engine, upgrade)
 
 
 def _unavailable(engine: Engine) -> DatabaseUnavailable:
