@@ -8,20 +8,22 @@ tickets. A deadline falls in [start, end) exactly when its ticket was created in
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, case, delete, func, insert, literal, select
+from sqlalchemy import Connection, and_, delete, func, insert, literal, select
 
 from .counters import add_many, hours
 from .domain import Priority, Ticket
 from .schema import deadline_counts, tickets
-from .sla import Targets, limit_hours
-from .sqlfunctions import hour_of
+from .sla import SlaTarget, Targets, limit_hours
+from .sqlfunctions import count_where, hour_of
 
 AMOUNTS = ("tickets", "first_met", "resolution_met")
+HOURS = {"first_met": tickets.c.first_response_hours, "resolution_met": tickets.c.resolution_hours}
+"""The stored duration each `met` column counts against its target."""
 
 
 class Standing(NamedTuple):
@@ -71,31 +73,23 @@ def of_ticket(ticket: Ticket, targets: Targets) -> Standing:
 
 def add(conn: Connection, gone: Iterable[Standing] = (), came: Iterable[Standing] = ()) -> None:
     """Take the `gone` contributions out of the table and put the `came` ones in."""
-    amounts: Counter[tuple[str, str, str]] = Counter()
+    amounts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])  # AMOUNTS
     for sign, items in ((-1, gone), (+1, came)):
         for item in items:
-            amounts[(item.priority, item.hour, "tickets")] += sign
-            amounts[(item.priority, item.hour, "first_met")] += sign * item.first_met
-            amounts[(item.priority, item.hour, "resolution_met")] += sign * item.resolution_met
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for (priority, hour, name), n in amounts.items():
-        row = rows.setdefault((priority, hour), {"priority": priority, "hour": hour})
-        row[name] = n
+            row = amounts[(item.priority, item.hour)]
+            row[0] += sign
+            row[1] += sign * item.first_met
+            row[2] += sign * item.resolution_met
     changed = [
-        {name: row.get(name, 0) for name in AMOUNTS} | {"priority": p, "hour": h}
-        for (p, h), row in rows.items()
-        if any(row.get(name, 0) for name in AMOUNTS)
+        {"priority": priority, "hour": hour, **dict(zip(AMOUNTS, row, strict=True))}
+        for (priority, hour), row in amounts.items()
+        if any(row)
     ]
     add_many(conn, deadline_counts, ("priority", "hour"), AMOUNTS, changed)
 
 
-def _total(condition: Any) -> Any:
-    """SQL: how many rows meet `condition`."""
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
 def _met(hours: Any, limit: float) -> Any:
-    return _total(hours <= literal(limit))
+    return count_where(hours <= literal(limit))
 
 
 def rebuild(conn: Connection, targets: Targets) -> None:
@@ -111,8 +105,8 @@ def rebuild(conn: Connection, targets: Targets) -> None:
                     literal(priority.value),
                     hour,
                     func.count(),
-                    _met(t.first_response_hours, limit_hours(target.first_response_hours)),
-                    _met(t.resolution_hours, limit_hours(target.resolution_hours)),
+                    _met(HOURS["first_met"], limit_hours(target.first_response_hours)),
+                    _met(HOURS["resolution_met"], limit_hours(target.resolution_hours)),
                 )
                 .where(t.priority == priority.value)
                 .group_by(hour),
@@ -130,8 +124,9 @@ def _whole_hours(start: datetime, end: datetime) -> tuple[datetime, datetime]:
 def _count(
     conn: Connection, priority: Priority, met: str, limit: float, start: datetime, end: datetime
 ) -> tuple[int, int]:
-    """(tickets, met) of `priority` created in [start, end): whole hours from the table, the
-    partial hours at either end from the tickets (ix_tickets_created_at_id)."""
+    """(tickets, met) of `priority` created in [start, end), `met` being first_met or
+    resolution_met: whole hours from the table, the partial hours at either end from the
+    tickets (ix_tickets_created_at_id)."""
     if end <= start:
         return 0, 0
     start, end = start.astimezone(UTC), end.astimezone(UTC)
@@ -148,14 +143,14 @@ def _count(
         edges = [(start, first), (last, end)]
     else:
         edges = [(start, end)]
-    hours = t.first_response_hours if met == "first_met" else t.resolution_hours
     for low, high in edges:
         if low < high:
             # The priority is tested per row, not in WHERE: given an equality on an indexed
             # column, SQLite (without statistics) walks every ticket of that priority.
             mine = t.priority == priority.value
+            in_time = and_(mine, HOURS[met] <= literal(limit))
             row = conn.execute(
-                select(_total(mine), _total(and_(mine, hours <= literal(limit)))).where(
+                select(count_where(mine), count_where(in_time)).where(
                     t.created_at >= low, t.created_at < high
                 )
             ).one()
@@ -168,17 +163,18 @@ def shares(
 ) -> tuple[tuple[int, int], tuple[int, int]]:
     """((first-response deadlines met, due), (resolution deadlines met, due)) for the deadlines
     in [start, end)."""
-    totals = {"first_met": [0, 0], "resolution_met": [0, 0]}  # [met, due]
-    for priority, target in targets.items():
-        for met_column, allowed in (
-            ("first_met", target.first_response_hours),
-            ("resolution_met", target.resolution_hours),
-        ):
-            due_in = timedelta(hours=allowed)
-            due, met = _count(
-                conn, priority, met_column, limit_hours(allowed), start - due_in, end - due_in
-            )
-            totals[met_column][0] += met
-            totals[met_column][1] += due
-    (first_met, first_due), (resolution_met, resolution_due) = totals.values()
-    return (first_met, first_due), (resolution_met, resolution_due)
+
+    def share(met: str, allowed: Callable[[SlaTarget], float]) -> tuple[int, int]:
+        due = met_total = 0
+        for priority, target in targets.items():
+            target_hours = allowed(target)
+            due_in = timedelta(hours=target_hours)
+            limit = limit_hours(target_hours)
+            n, m = _count(conn, priority, met, limit, start - due_in, end - due_in)
+            due, met_total = due + n, met_total + m
+        return met_total, due
+
+    return (
+        share("first_met", lambda target: target.first_response_hours),
+        share("resolution_met", lambda target: target.resolution_hours),
+    )

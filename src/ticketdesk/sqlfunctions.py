@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Float
+from sqlalchemy import Float, case, func
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
+
+
+def count_where(condition: Any) -> Any:
+    """SQL aggregate: how many rows meet `condition` (0 over no rows)."""
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
 class hours_between(FunctionElement[float]):

@@ -29,6 +29,7 @@ from .counters import FIRST_RESPONSE, RESOLUTION
 from .domain import Priority, Status
 from .schema import UTCDateTime, daily_activity, duration_counts, ticket_counts, tickets
 from .sla import Targets, limit_hours
+from .sqlfunctions import count_where
 
 
 @dataclass(frozen=True)
@@ -141,12 +142,11 @@ def open_by_assignee(conn: Connection, targets: Targets, now: datetime) -> list[
         ((_unanswered(),), or_(t.created_at < first, t.created_at < resolution)),
         (_open_answered(), t.created_at < resolution),
     ):
-        late_count = func.coalesce(func.sum(case((late, 1), else_=0)), 0)
         # Grouped by an expression: on the bare column SQLite would walk every ticket in
         # ix_tickets_assignee_id order instead of the open ones in the partial index.
         # (No assignee is named "": names are never empty.)
         who = func.coalesce(t.assignee, "")
-        query = select(who, func.count(), late_count).where(*where).group_by(who)
+        query = select(who, func.count(), count_where(late)).where(*where).group_by(who)
         for name, n, x in conn.execute(query):
             load = loads.setdefault(name or None, [0, 0])
             load[0] += int(n)
