@@ -40,6 +40,15 @@ BUCKETS_PER_E = 24
 """Duration buckets grow geometrically: each is e^(1/24), about 4.3 %, wider than the one
 below it. Bucket 0 holds everything under a second, bucket 1 starts at one second."""
 FIRST_RESPONSE, RESOLUTION = "first_response", "resolution"
+MEASURED = {
+    FIRST_RESPONSE: (
+        tickets.c.first_response_at,
+        tickets.c.first_response_hours,
+        tickets.c.first_response_bucket,
+    ),
+    RESOLUTION: (tickets.c.closed_at, tickets.c.resolution_hours, tickets.c.resolution_bucket),
+}
+"""Per measure: the tickets' columns of the moment it ended, its hours and its bucket."""
 
 
 def duration_bucket(hours: float) -> int:
@@ -178,10 +187,7 @@ def rebuild(conn: Connection) -> None:
 def rebuild_durations(conn: Connection) -> None:
     """Recount the duration histogram from the tickets' stored durations."""
     conn.execute(delete(duration_counts))
-    for measure, moment, bucket in (
-        (FIRST_RESPONSE, tickets.c.first_response_at, tickets.c.first_response_bucket),
-        (RESOLUTION, tickets.c.closed_at, tickets.c.resolution_bucket),
-    ):
+    for measure, (moment, _, bucket) in MEASURED.items():
         day = day_of(moment)
         conn.execute(
             insert(duration_counts).from_select(

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, case, func, literal, or_, select
 
 from . import deadline_counts
-from .counters import FIRST_RESPONSE, RESOLUTION
+from .counters import MEASURED
 from .domain import Priority, Status
 from .schema import UTCDateTime, daily_activity, duration_counts, ticket_counts, tickets
 from .sla import Targets, limit_hours
@@ -163,16 +163,6 @@ def _hours(targets: Targets) -> tuple[dict[Priority, float], dict[Priority, floa
     )
 
 
-_MEASURES = {
-    FIRST_RESPONSE: (
-        tickets.c.first_response_at,
-        tickets.c.first_response_hours,
-        tickets.c.first_response_bucket,
-    ),
-    RESOLUTION: (tickets.c.closed_at, tickets.c.resolution_hours, tickets.c.resolution_bucket),
-}
-
-
 def median_hours(conn: Connection, measure: str, first: date, last: date) -> float | None:
     """Median of the hours to the first response (measure FIRST_RESPONSE) or to the latest
     close of the tickets Closed now (RESOLUTION) that happened on the UTC days first..last;
@@ -189,7 +179,7 @@ def median_hours(conn: Connection, measure: str, first: date, last: date) -> flo
     n = sum(int(count) for _, count in per_bucket)
     if n == 0:
         return None
-    moment, hours, bucket = _MEASURES[measure]
+    moment, hours, bucket = MEASURED[measure]
     start = datetime.combine(first, time(), UTC)
     end = datetime.combine(last + timedelta(days=1), time(), UTC)
 
