@@ -261,8 +261,7 @@ def save_sla_targets(
     targets = sla.validate_targets(raw)
 
     def work(conn: Connection) -> dict[Priority, SlaTarget]:
-        before = sla.load_targets(conn, for_update=True)
-        stored = sla.store_targets(conn, targets, expected)
+        before, stored = sla.store_targets(conn, targets, expected)
         if stored != before:  # which deadlines were met depends on the targets
             deadline_counts.rebuild(conn, stored)
         return stored

@@ -217,9 +217,10 @@ def load_targets(
 
 def store_targets(
     conn: Connection, targets: Targets, expected: Targets | None = None
-) -> dict[Priority, SlaTarget]:
+) -> tuple[dict[Priority, SlaTarget], dict[Priority, SlaTarget]]:
     """Write all targets (an upsert per priority). With `expected`, refuse (StaleTargets)
-    unless the stored targets still equal it. Bumps the desk revision: open pages redraw."""
+    unless the stored targets still equal it. Bumps the desk revision: open pages redraw.
+    Returns (the targets before, the targets stored now)."""
     current = load_targets(conn, for_update=True)
     if expected is not None and dict(expected) != current:
         raise StaleTargets(current)
@@ -243,4 +244,4 @@ def store_targets(
         ],
     )
     counters.bump_revision(conn)
-    return load_targets(conn)
+    return current, load_targets(conn)
