@@ -107,14 +107,13 @@ def replace_grid() -> None:
 
 
 def edits_still_shown_right(tickets: list[Ticket]) -> bool:
-    """Whether the grid's kept edits still sit on the rows they were made on and still say
-    what those tickets hold now (someone else may have changed them since)."""
+    """Whether the grid's kept edits still say what their tickets hold now (someone else may
+    have changed them since). Edits made on other rows than these do not matter: a grid of
+    other tickets is drawn as a new widget, without edits (see tickets_frame)."""
     state = st.session_state
     edited = state.get(current_grid_key(), {}).get("edited_rows", {})
-    if not edited:
+    if not edited or state.get("grid_ids") != [t.id for t in tickets]:
         return True
-    if state.get("grid_ids") != [t.id for t in tickets]:
-        return False
     for row, cells in edited.items():
         ticket = tickets[int(row)]
         now_held = {"Issue": ticket.issue, "Status": ticket.status, "Priority": ticket.priority}
@@ -133,7 +132,10 @@ def tickets_frame(
         for t in tickets
     ]
     # Explicit dtypes: an empty page must still give the grid text and datetime columns.
-    return pd.DataFrame(
+    # The index holds the ticket ids (hidden): Streamlit draws a keyed grid as the same widget,
+    # with its edits, while its index stays the same, and as a new one (without edits) when
+    # other tickets are shown.
+    frame = pd.DataFrame(
         {
             "ID": pd.Series([t.code for t in tickets], dtype="string"),
             "Issue": pd.Series([t.issue for t in tickets], dtype="string"),
@@ -148,6 +150,8 @@ def tickets_frame(
             "Open": pd.Series([f"?ticket={t.code}" for t in tickets], dtype="string"),
         }
     )
+    frame.index = pd.Index([t.id for t in tickets], dtype="int64", name="id")
+    return frame
 
 
 def show_flash() -> None:
@@ -239,8 +243,9 @@ def ticket_table() -> None:
         # sometimes left the old grid on screen below the new one (Streamlit skipped its
         # clean-up of the fragment's stale elements when the live view's timed run followed
         # at once; cf. streamlit#16708). A full run always clears them. A save keeps the
-        # grid (its edits are what was saved), so this happens only when edits were refused
-        # or the kept edits no longer match the rows (see edits_still_shown_right).
+        # grid (its edits are what was saved), and other rows make a new grid by themselves
+        # (see tickets_frame), so this happens only when edits were refused or someone else
+        # changed a ticket whose edit the grid still shows (see edits_still_shown_right).
         st.rerun(scope="app")
     with page_errors():
         show_table()
