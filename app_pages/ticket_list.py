@@ -53,30 +53,27 @@ def submit_ticket() -> None:
 
 
 def save_grid_edits(grid_key: str, shown: list[Ticket]) -> None:
-    """Grid callback: write each newly edited cell to its ticket, one transaction per ticket.
+    """Grid callback: write each cell that shows other than what its ticket held when the grid
+    was last drawn, one transaction per ticket.
 
-    The grid keeps showing its edits after a save (they are what the database now holds), so
-    its edit state holds every edit since the grid was drawn: the cells already saved are
-    remembered (`grid_saved`) and only the others are written."""
+    The grid keeps its edits after a save (see grid_frame), so its edit state holds every edit
+    since it was drawn; only those that differ from the database are written. An edit back to
+    the value the grid was drawn with is no edit to the grid (it drops it) but may be one to
+    the database: it is written too."""
     state = st.session_state
     if grid_key != current_grid_key():
         return  # an edit from a grid already replaced: its rows are not the ones shown now
-    edited: dict[int, dict[str, Any]] = state[grid_key]["edited_rows"]
-    shown_ids = tuple(t.id for t in shown)
-    saved_on, saved = state.get("grid_saved", ((), {}))
-    if saved_on != shown_ids:  # remembered for other rows: nothing of these was saved yet
-        saved = {}
+    edited = {int(row): cells for row, cells in state[grid_key]["edited_rows"].items()}
+    drawn = state.get("grid_drawn", ((), {}))[1]
     messages: list[str] = []
     by = signed_in()
-    for row, cells in edited.items():
-        new = {
-            column: value
-            for column, value in cells.items()
-            if column in GRID_COLUMNS and saved.get(int(row), {}).get(column, NOTHING) != value
-        }
+    for row, ticket in enumerate(shown):
+        before = held(ticket)
+        drawn_with = drawn.get(ticket.id, before)
+        showing = {c: edited.get(row, {}).get(c, drawn_with[c]) for c in GRID_COLUMNS}
+        new = {c: v for c, v in showing.items() if v != before[c]}
         if not new:
             continue
-        ticket = shown[int(row)]
         change = TicketChange(**{GRID_COLUMNS[c]: v for c, v in new.items()})
         try:
             services.update_ticket(engine(), by, ticket.id, change, now(), ticket.version)
@@ -84,14 +81,16 @@ def save_grid_edits(grid_key: str, shown: list[Ticket]) -> None:
             messages.append(str(exc))
         else:
             # Shown by the fragment's own rerun: a callback of a fragment must not draw.
-            state.setdefault("table_saved", []).append(ticket.code)
-    state.grid_saved = (shown_ids, {int(row): dict(cells) for row, cells in edited.items()})
+            what = ", ".join(c if c == "Issue" else f"{c} {v}" for c, v in new.items())
+            state.setdefault("table_saved", []).append(f"{ticket.code} saved: {what}")
     if messages:
         state.table_flash = "\n\n".join(messages)
         replace_grid()  # show what the database holds, without the refused edits
 
 
-NOTHING = object()
+def held(ticket: Ticket) -> dict[str, str]:
+    """The grid's editable cells of `ticket`, as the database held them."""
+    return {"Issue": ticket.issue, "Status": ticket.status.value, "Priority": ticket.priority.value}
 
 
 def current_grid_key() -> str:
@@ -102,7 +101,6 @@ def replace_grid() -> None:
     """Draw a fresh grid (a new key: no edits left over) in the next run."""
     state = st.session_state
     state.grid_revision = state.get("grid_revision", 0) + 1
-    state.grid_saved = ((), {})
     state.grid_replaced = True
 
 
@@ -112,11 +110,10 @@ def edits_still_shown_right(tickets: list[Ticket]) -> bool:
     other tickets is drawn as a new widget, without edits (see tickets_frame)."""
     state = st.session_state
     edited = state.get(current_grid_key(), {}).get("edited_rows", {})
-    if not edited or state.get("grid_ids") != [t.id for t in tickets]:
+    if not edited or state.get("grid_drawn", ((), {}))[0] != tuple(t.id for t in tickets):
         return True
     for row, cells in edited.items():
-        ticket = tickets[int(row)]
-        now_held = {"Issue": ticket.issue, "Status": ticket.status, "Priority": ticket.priority}
+        now_held = held(tickets[int(row)])
         if any(column in now_held and now_held[column] != v for column, v in cells.items()):
             return False
     return True
@@ -151,6 +148,27 @@ def tickets_frame(
         }
     )
     frame.index = pd.Index([t.id for t in tickets], dtype="int64", name="id")
+    return frame
+
+
+def grid_frame(
+    grid_key: str, tickets: list[Ticket], targets: dict[Priority, SlaTarget]
+) -> pd.DataFrame:
+    """The grid's data: the tickets as the database holds them, except that a cell on which
+    the grid still shows an edit keeps the value the grid was first drawn with; the grid draws
+    the edit over it, and the database holds that edit (see edits_still_shown_right). Sent the
+    saved value instead, the grid would drop its edit as needless and send its edit state
+    again: a second run after every save."""
+    state = st.session_state
+    frame = tickets_frame(tickets, targets)
+    ids = tuple(t.id for t in tickets)
+    drawn_ids, drawn = state.get("grid_drawn", ((), {}))
+    if drawn_ids == ids:
+        for row, cells in state.get(grid_key, {}).get("edited_rows", {}).items():
+            ticket_id = ids[int(row)]
+            for column in cells.keys() & GRID_COLUMNS.keys():
+                frame.at[ticket_id, column] = drawn[ticket_id][column]
+    state.grid_drawn = (ids, frame[list(GRID_COLUMNS)].to_dict("index"))
     return frame
 
 
@@ -252,8 +270,8 @@ def ticket_table() -> None:
 
 
 def show_table() -> None:
-    for code in st.session_state.pop("table_saved", []):
-        st.toast(f"{code} saved", icon=":material/check:")
+    for saved in st.session_state.pop("table_saved", []):
+        st.toast(saved, icon=":material/check:")
     refusal = st.session_state.pop("table_flash", None)
     if refusal:
         st.error(refusal, icon=":material/error:")
@@ -269,7 +287,6 @@ def show_table() -> None:
     if not edits_still_shown_right(result.tickets):
         replace_grid()
         st.rerun(scope="app")  # see ticket_table
-    state.grid_ids = [t.id for t in result.tickets]
     remember_revision(result.revision)
     more = "+" if result.matching_is_lower_bound else ""
     st.write(f"Number of tickets: `{result.matching:,}{more}`")
@@ -286,7 +303,7 @@ def show_table() -> None:
     )
     grid_key = current_grid_key()
     st.data_editor(
-        tickets_frame(result.tickets, result.targets),
+        grid_frame(grid_key, result.tickets, result.targets),
         key=grid_key,
         hide_index=True,
         width="stretch",

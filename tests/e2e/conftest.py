@@ -694,9 +694,12 @@ class Desk:
     def edit_choice(self, code: str, column: str, value: str, screenshot: str = "") -> None:
         """Change a select-box cell of ticket `code` to `value`, as a person does: select the
         cell, Enter opens the editor, click the option. Returns once the app has saved it (its
-        "<code> saved" toast) and is idle again."""
+        "<code> saved: <column> <value>" toast) and is idle again."""
         row = self.row_of(code)
-        saved_before = self.toast(f"{code} saved").count()
+        # A toast of the next run takes the place of one still shown, so the count of toasts
+        # saying exactly this (value included) is what proves a new save.
+        saved = self.toast(f"{code} saved: {column} {value}")
+        saved_before = saved.count()
         self.select_cell(column, row)
         self.page.keyboard.press("Enter")
         option = self.page.locator("#portal").get_by_role("option", name=value, exact=True)
@@ -713,7 +716,6 @@ class Desk:
             option.click()
         # The run that saved the edit shows the toast; a save keeps the grid as it is (its
         # edit is what the database now holds), so there is no redraw to wait for.
-        saved = self.toast(f"{code} saved")
         expect(saved, f"{code} should be saved").to_have_count(saved_before + 1)
         self.wait_idle()
         expect(self.error_message()).to_have_count(0)
