@@ -643,8 +643,12 @@ def measure_search(page: Any, app: AppUnderTest, timeout_s: float) -> Measured:
     return max(marks["text"], marks["cell"]), marks
 
 
-def run_repeat(browser: Any, app: AppUnderTest, timeout_s: float, samples: dict) -> None:
-    """One fresh context per page load; the actions follow the first page's load."""
+def run_repeat(
+    browser: Any, app: AppUnderTest, timeout_s: float, pause_s: float, samples: dict
+) -> None:
+    """One fresh context per page load; the actions follow the first page's load, each
+    `pause_s` after the page was done with the one before (a person's pace, rather than the
+    instant the last check passed)."""
     for index, (path, want, metric_of) in enumerate(app.loads):
         context, page = new_page(browser, app, timeout_s)
         try:
@@ -680,6 +684,7 @@ def run_repeat(browser: Any, app: AppUnderTest, timeout_s: float, samples: dict)
                     samples[metric].append("skipped")
                     continue
                 try:
+                    time.sleep(pause_s)
                     seconds, marks = step(page, app, timeout_s)
                     samples[metric].append(seconds)
                     samples["script_runs"][metric].append(run_span(marks))
@@ -839,7 +844,7 @@ def bench_size(
                         results[app.name][metric].append("error")
                     continue
                 log(f"N={count:,}: repeat {repeat + 1}/{args.repeats}, {app.name}")
-                run_repeat(browser, app, args.timeout, results[app.name])
+                run_repeat(browser, app, args.timeout, args.pause, results[app.name])
                 latest = {m: results[app.name][m][-1:] for m in METRICS}
                 log(f"  {app.name}: {latest}")
     finally:
@@ -1016,7 +1021,8 @@ def report(
     return (
         f"Benchmark of {date}: `{' '.join(['bench/run.py', *sys.argv[1:]])}`; medians of "
         f"{args.repeats} repeats, each in a fresh browser context; {args.sessions} extra "
-        f"sessions for memory; {args.timeout:.0f} s limit per action.\n\n"
+        f"sessions for memory; {args.timeout:.0f} s limit per action; each action "
+        f"{args.pause:g} s after the page was done with the one before.\n\n"
         f"{table(all_results, args.timeout)}\n\n"
         "Times run inside the page, from navigation start (loads) or from the click / key "
         "press that triggers the action, until its result is drawn and the app is idle. "
@@ -1074,6 +1080,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per action")
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured loads per page")
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=0.5,
+        help="seconds between a page being done and the next action (default 0.5)",
+    )
     parser.add_argument(
         "--apps", default=",".join(APPS), help="subset of ours,baseline,floor (default all)"
     )
