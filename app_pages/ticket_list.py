@@ -235,9 +235,11 @@ def read_view(by: Account) -> tuple[TicketFilter, Sort]:
     return flt, Sort(SortColumn(column or SortColumn.ID), bool(descending))
 
 
+@st.fragment
 def render_list() -> None:
-    """The form, the filters, one page of the grid, the pager and the export link."""
-
+    """The form, the filters, one page of the grid, the pager and the export link: a
+    fragment, so that a submit reruns this part of the page and not the navigation, the
+    sidebar and the live view (the table is a fragment of its own inside it)."""
     st.header("Add a ticket")
     with st.form("add_ticket"):
         st.text_area(
@@ -247,7 +249,8 @@ def render_list() -> None:
         )
         st.selectbox("Priority", PRIORITIES, key="new_priority", index=1)
         st.form_submit_button("Submit", on_click=submit_ticket, type="primary")
-    show_flash()
+    with st.container():  # one slot, whatever it shows: the table below keeps its place
+        show_flash()
     st.header("Existing tickets")
     ticket_table()
 
