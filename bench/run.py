@@ -104,7 +104,7 @@ INIT_SCRIPT = """
     runs: [], socket: [], requests: [], lastInput: null, marks: {},
   });
   // What the page's last grid shows: a hash of the top of its canvas (the header and the
-  // first rows, which the checks read), sampled every frame (about 0.3 ms), [time, hash] on
+  // first rows, which the checks read), sampled every frame (under 1 ms), [time, hash] on
   // each change. Glide draws cells on the canvas at once but fills the accessible table that
   // the checks read (glide-cell-<col>-<row>) only after a 200 ms debounce, so a grid check
   // that passes is dated to when the canvas first showed what it shows then.
