@@ -182,10 +182,13 @@ def show_flash() -> None:
             f"Ticket {payload.code} submitted. Here are its details:",
             icon=":material/check_circle:",
         )
+        details = tickets_frame([payload])
         st.dataframe(
-            tickets_frame([payload]),
+            details,
             hide_index=True,
             width="stretch",
+            # No SLA column: a ticket just filed has its whole target ahead of it.
+            column_order=[c for c in details.columns if c != "SLA"],
             column_config={
                 "Date Submitted": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
                 "Open": st.column_config.LinkColumn(display_text="Open"),
