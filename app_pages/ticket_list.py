@@ -89,8 +89,9 @@ def save_grid_edits(grid_key: str, shown: list[Ticket]) -> None:
 
 
 def held(ticket: Ticket) -> dict[str, str]:
-    """The grid's editable cells of `ticket`, as the database held them."""
-    return {"Issue": ticket.issue, "Status": ticket.status.value, "Priority": ticket.priority.value}
+    """The grid's editable cells of `ticket`, as the database held them (str() of a StrEnum
+    is its value, as the grid shows it)."""
+    return {column: str(getattr(ticket, field)) for column, field in GRID_COLUMNS.items()}
 
 
 def current_grid_key() -> str:
