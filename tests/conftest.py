@@ -17,6 +17,7 @@ from ticketdesk.config import database_url
 from ticketdesk.db import make_engine, migrate
 from ticketdesk.identity import Account
 from ticketdesk.schema import (
+    assignee_counts,
     daily_activity,
     deadline_counts,
     duration_counts,
@@ -143,6 +144,7 @@ def empty_desk(engine: Engine) -> None:
             ticket_events,
             tickets,
             ticket_counts,
+            assignee_counts,
             daily_activity,
             duration_counts,
             deadline_counts,

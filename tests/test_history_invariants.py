@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, select
 
 from tests.conftest import empty_desk
-from ticketdesk import counters, demo, reporting, services, statistics
-from ticketdesk.domain import PRIORITIES, STATUSES, TicketChange
+from ticketdesk import counters, demo, reporting, services, sla, statistics
+from ticketdesk.domain import PRIORITIES, STATUSES, Priority, TicketChange
 from ticketdesk.identity import Account
 from ticketdesk.schema import (
+    assignee_counts,
     daily_activity,
     deadline_counts,
     duration_counts,
@@ -26,6 +27,7 @@ from ticketdesk.schema import (
     ticket_events,
     tickets,
 )
+from ticketdesk.sla import Targets
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 SETTINGS = settings(
@@ -34,6 +36,7 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
+UNASSIGN = "unassign"
 edits = st.lists(
     st.tuples(
         st.integers(0, 3),  # which ticket
@@ -41,6 +44,7 @@ edits = st.lists(
         st.sampled_from(STATUSES) | st.none(),
         st.sampled_from(PRIORITIES) | st.none(),
         st.sampled_from(["reply", "note", "message"]) | st.none(),
+        st.sampled_from(["Ana Agent", "Ada Admin", UNASSIGN]) | st.none(),
     ),
     max_size=25,
 )
@@ -113,6 +117,27 @@ def median_by_hand(rows: list[dict[str, Any]], moment: str, start: datetime, end
     return pytest.approx(python_statistics.median(hours), abs=1e-9) if hours else None
 
 
+def loads_by_hand(rows: list[dict[str, Any]], targets: Targets, now: datetime) -> list[Any]:
+    """Open tickets per assignee, and how many are past a deadline at `now`: an unanswered
+    ticket once it is older than its first-response target, an answered open one once it is
+    older than its resolution target. Most open first, the unassigned (None) last of equals."""
+    loads: dict[str | None, list[int]] = {}
+    for r in rows:
+        if r["status"] == "Closed":
+            continue
+        target = targets[Priority(r["priority"])]
+        hours = (
+            min(target.first_response_hours, target.resolution_hours)
+            if r["first_response_at"] is None
+            else target.resolution_hours
+        )
+        load = loads.setdefault(r["assignee"], [0, 0])
+        load[0] += 1
+        load[1] += now - r["created_at"] > timedelta(hours=hours)
+    ranked = sorted(loads.items(), key=lambda kv: (-kv[1][0], kv[0] is None, kv[0] or ""))
+    return [statistics.AssigneeLoad(name, n, late) for name, (n, late) in ranked]
+
+
 def open_by_replay(conn: Connection, at: datetime) -> int:
     """Tickets not Closed at `at`, by replaying every history up to then."""
     count = 0
@@ -132,7 +157,8 @@ def test_any_edit_sequence_keeps_rows_events_and_kpis_in_step(
     engine: Engine,
     requester: Account,
     agent: Account,
-    steps: list[tuple[int, int, str | None, str | None, str | None]],
+    admin: Account,
+    steps: list[tuple[int, int, str | None, str | None, str | None, str | None]],
 ) -> None:
     empty_desk(engine)
     ids = [
@@ -143,11 +169,15 @@ def test_any_edit_sequence_keeps_rows_events_and_kpis_in_step(
     ]
     moment = START + timedelta(minutes=10)
     checkpoints = [moment]
-    for which, minutes, status, priority, message in steps:
+    for which, minutes, status, priority, message, assignee in steps:
         moment += timedelta(minutes=minutes)
-        services.update_ticket(
-            engine, agent, ids[which], TicketChange(status=status, priority=priority), moment
+        change = TicketChange(
+            status=status,
+            priority=priority,
+            assignee=None if assignee == UNASSIGN else assignee,
+            unassign=assignee == UNASSIGN,
         )
+        services.update_ticket(engine, agent, ids[which], change, moment)
         if message:
             # Agents reply and add notes; the requester who filed the ticket writes messages.
             author = requester if message == "message" else agent
@@ -156,6 +186,9 @@ def test_any_edit_sequence_keeps_rows_events_and_kpis_in_step(
     with engine.connect() as conn:
         check_rows_match_their_histories(conn)
         assert statistics.open_tickets_now(conn) == open_by_replay(conn, moment)
+        rows = [dict(r._mapping) for r in conn.execute(select(tickets))]
+        loads = loads_by_hand(rows, sla.load_targets(conn), moment)
+        assert statistics.open_by_assignee(conn, sla.load_targets(conn), moment) == loads
         for days in (1, 2, 5):
             data = reporting.dashboard(engine, agent, moment, days)
             start = datetime.combine(data.first_day, time(), UTC)
@@ -191,7 +224,12 @@ def counter_rows(conn: Connection) -> tuple[dict[Any, Any], ...]:
         for r in conn.execute(select(deadline_counts))
         if (r.tickets, r.first_met, r.resolution_met) != (0, 0, 0)
     }
-    return counts, activity, durations, deadlines
+    assignees = {
+        (r.assignee, r.status): r.tickets
+        for r in conn.execute(select(assignee_counts))
+        if r.tickets
+    }
+    return counts, activity, durations, deadlines, assignees
 
 
 def assert_counters_equal_a_full_recount(engine: Engine) -> None:
@@ -205,6 +243,7 @@ def assert_counters_equal_a_full_recount(engine: Engine) -> None:
     assert kept[1] == recounted[1]
     assert kept[2] == recounted[2]
     assert kept[3] == recounted[3]
+    assert kept[4] == recounted[4]
 
 
 @settings(max_examples=20, deadline=None)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, insert, inspect, select
 
 from ticketdesk.db import make_engine, migrate
-from ticketdesk.schema import metadata
+from ticketdesk.domain import PRIORITY_RANK, STATUS_RANK, Priority, Status
+from ticketdesk.schema import assignee_counts, metadata, tickets
 
 
 def _not_search_index(name: str | None, type_: str, *_: object) -> bool:
@@ -62,3 +65,41 @@ def test_servers_starting_together_migrate_once(database: str) -> None:
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_migration_0007_counts_the_tickets_per_assignee(database: str) -> None:
+    """Tickets of a desk at revision 0006 (Ana: one Open, one Closed; Ben: one In Progress;
+    one Open unassigned) are counted per assignee and status, the unassigned under ""."""
+    engine = make_engine(database)
+    try:
+        migrate(engine, "0006")
+        at = datetime(2026, 11, 1, tzinfo=UTC)
+        old = [("Ana", "Open"), ("Ana", "Closed"), ("Ben", "In Progress"), (None, "Open")]
+        with engine.begin() as conn:
+            for assignee, status in old:
+                conn.execute(
+                    insert(tickets).values(
+                        issue="printer",
+                        status=status,
+                        priority="Low",
+                        created_at=at,
+                        updated_at=at,
+                        version=1,
+                        first_response_at=None if status == "Open" else at,
+                        closed_at=at if status == "Closed" else None,
+                        status_rank=STATUS_RANK[Status(status)],
+                        priority_rank=PRIORITY_RANK[Priority.LOW],
+                        assignee=assignee,
+                    )
+                )
+        migrate(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(select(assignee_counts)).all()
+        assert sorted(tuple(r) for r in rows) == [
+            ("", "Open", 1),
+            ("Ana", "Closed", 1),
+            ("Ana", "Open", 1),
+            ("Ben", "In Progress", 1),
+        ]
+    finally:
+        engine.dispose()

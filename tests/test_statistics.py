@@ -255,6 +255,24 @@ def test_open_tickets_by_assignee_counts_the_unassigned(engine: Engine, agent: A
     assert data.open_past_target == 1
 
 
+def test_a_ticket_is_past_its_target_only_once_older_than_it(
+    engine: Engine, agent: Account
+) -> None:
+    # Default targets: High answered within 4 h, resolved within 24 h. Unanswered High
+    # tickets exactly 4 h old and 4 h + 1 us old; answered ones exactly 24 h old and
+    # 24 h + 1 us old (answered an hour after filing): one of each pair is past its target.
+    us = timedelta(microseconds=1)
+    ticket(engine, agent, NOW - timedelta(hours=4), "High")
+    ticket(engine, agent, NOW - timedelta(hours=4) - us, "High")
+    for age in (timedelta(hours=24), timedelta(hours=24) + us):
+        answered = NOW - age + timedelta(hours=1)
+        made = ticket(engine, agent, NOW - age, "High", (answered, "In Progress"))
+        services.update_ticket(engine, agent, made, TicketChange(assignee="Ana Agent"), NOW)
+    data = reporting.dashboard(engine, agent, NOW)
+    assert data.by_assignee == [AssigneeLoad("Ana Agent", 2, 1), AssigneeLoad(None, 2, 1)]
+    assert data.open_past_target == 2
+
+
 def test_median_of_an_odd_count_and_a_reply_as_first_response(
     engine: Engine, agent: Account
 ) -> None:

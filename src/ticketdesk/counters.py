@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from .domain import EventKind, Status
 from .schema import (
+    assignee_counts,
     daily_activity,
     desk_revision,
     duration_counts,
@@ -146,6 +147,21 @@ def add_activities(conn: Connection, days: dict[str, dict[str, float]]) -> None:
         add_many(conn, daily_activity, ("day",), ACTIVITY_COLUMNS, rows)
 
 
+UNASSIGNED = ""
+"""assignee_counts' key for the tickets without an assignee (no name is empty)."""
+
+
+def add_assignee_counts(conn: Connection, counts: dict[tuple[str | None, str], int]) -> None:
+    """Add many (assignee or None, status) -> tickets amounts at once."""
+    rows = [
+        {"assignee": a or UNASSIGNED, "status": s, "tickets": n}
+        for (a, s), n in counts.items()
+        if n != 0
+    ]
+    if rows:
+        add_many(conn, assignee_counts, ("assignee", "status"), ("tickets",), rows)
+
+
 def count_ticket(
     conn: Connection, created: datetime | str, status: str, priority: str, n: int
 ) -> None:
@@ -179,9 +195,22 @@ def rebuild(conn: Connection) -> None:
     from . import deadline_counts, sla
 
     rebuild_counts(conn)
+    rebuild_assignee_counts(conn)
     rebuild_durations(conn)
     deadline_counts.rebuild(conn, sla.load_targets(conn, for_share=True))
     bump_revision(conn)
+
+
+def rebuild_assignee_counts(conn: Connection) -> None:
+    """Recount assignee_counts from the tickets."""
+    conn.execute(delete(assignee_counts))
+    who = func.coalesce(tickets.c.assignee, literal(UNASSIGNED))
+    conn.execute(
+        insert(assignee_counts).from_select(
+            ["assignee", "status", "tickets"],
+            select(who, tickets.c.status, func.count()).group_by(who, tickets.c.status),
+        )
+    )
 
 
 def rebuild_durations(conn: Connection) -> None:

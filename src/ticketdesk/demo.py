@@ -211,6 +211,7 @@ class _Job:
 class _Prepared:
     rows: storage.BulkRows
     counts: dict[tuple[str, str, str], int]
+    assignees: dict[tuple[str | None, str], int]
     days: dict[str, dict[str, float]]
     durations: dict[tuple[str, str, int], int]
     deadlines: list[deadline_counts.Standing]
@@ -243,12 +244,14 @@ def _prepare(job: _Job) -> _Prepared:
         for version, (at, kind, old, new, who) in enumerate(ticket.events, start=1)
     ]
     counts: Counter[tuple[str, str, str]] = Counter()
+    assignees: Counter[tuple[str | None, str]] = Counter()
     durations: Counter[tuple[str, str, int]] = Counter()
     days: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for ticket in batch:
         row = ticket.row
         created = row["created_at"]
         counts[(counters.day_key(created), row["status"], row["priority"])] += 1
+        assignees[(row["assignee"], row["status"])] += 1
         days[counters.day_key(created)]["created"] += 1
         for at, kind, old, new, _ in ticket.events:
             if kind is EventKind.STATUS and Status.CLOSED in (old, new):
@@ -276,13 +279,16 @@ def _prepare(job: _Job) -> _Prepared:
         for row in (ticket.row for ticket in batch)
     ]
     amounts_per_day = {day: dict(amounts) for day, amounts in days.items()}
-    return _Prepared(rows, dict(counts), amounts_per_day, dict(durations), deadlines)
+    return _Prepared(
+        rows, dict(counts), dict(assignees), amounts_per_day, dict(durations), deadlines
+    )
 
 
 def _insert(conn: Connection, prepared: _Prepared) -> None:
     """One batch of tickets, their events and their share of the counters, in one transaction."""
     storage.insert_bulk(conn, prepared.rows)
     counters.add_counts(conn, prepared.counts)
+    counters.add_assignee_counts(conn, prepared.assignees)
     counters.add_activities(conn, prepared.days)
     counters.add_durations(conn, prepared.durations)
     deadline_counts.add(conn, came=prepared.deadlines)

@@ -268,6 +268,16 @@ deadline_counts = Table(
 """Per creation hour and priority, tickets filed and deadlines met under the stored SLA
 targets (see deadline_counts.py); rebuilt when the targets change."""
 
+assignee_counts = Table(
+    "assignee_counts",
+    metadata,
+    Column("assignee", String(100), primary_key=True),  # "" = unassigned (names never are)
+    Column("status", String(20), primary_key=True),
+    Column("tickets", Integer, nullable=False),
+)
+"""Tickets per assignee and status as they are now: the dashboard's open tickets per
+assignee without reading the open backlog."""
+
 desk_revision = Table(
     "desk_revision",
     metadata,

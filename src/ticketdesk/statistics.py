@@ -2,8 +2,9 @@
 grow with the number of tickets (see counters.py for how they are kept); medians read a
 per-day histogram of durations, then sort the tickets of one bucket; SLA shares read
 deadline_counts (per creation hour); the missed deadlines come from indexes ordered by the
-stored durations, `limit` rows each; open tickets per assignee and the most overdue read
-partial indexes over the open tickets only, so their cost grows with the open backlog.
+stored durations, `limit` rows each; the most overdue read partial indexes over the open
+tickets, `limit` rows each; open tickets per assignee read assignee_counts, and the partial
+indexes only for the tickets filed within their targets.
 
 Definitions (also in the README). A period is a run of whole UTC days, [start, end).
 - open tickets: tickets whose status is Open or In Progress; at a moment in the past:
@@ -17,19 +18,26 @@ Definitions (also in the README). A period is a run of whole UTC days, [start, e
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, case, func, literal, or_, select
+from sqlalchemy import Connection, Row, case, func, literal, select
 
 from . import deadline_counts
-from .counters import MEASURED
+from .counters import MEASURED, UNASSIGNED
 from .domain import Priority, Status
-from .schema import UTCDateTime, daily_activity, duration_counts, ticket_counts, tickets
+from .schema import (
+    UTCDateTime,
+    assignee_counts,
+    daily_activity,
+    duration_counts,
+    ticket_counts,
+    tickets,
+)
 from .sla import Targets, limit_hours
-from .sqlfunctions import count_where
 
 
 @dataclass(frozen=True)
@@ -134,25 +142,36 @@ def _open_answered() -> tuple[Any, Any]:
 
 def open_by_assignee(conn: Connection, targets: Targets, now: datetime) -> list[AssigneeLoad]:
     """Open tickets per assignee (and how many are past a deadline), most first, the
-    unassigned ones (None) last among equals."""
-    t = tickets.c
-    first, resolution = (_cuts(hours, now) for hours in _hours(targets))
-    loads: dict[str | None, list[int]] = {}
-    for where, late in (
-        ((_unanswered(),), or_(t.created_at < first, t.created_at < resolution)),
-        (_open_answered(), t.created_at < resolution),
-    ):
-        # Grouped by an expression: on the bare column SQLite would walk every ticket in
-        # ix_tickets_assignee_id order instead of the open ones in the partial index.
-        # (No assignee is named "": names are never empty.)
-        who = func.coalesce(t.assignee, "")
-        query = select(who, func.count(), count_where(late)).where(*where).group_by(who)
-        for name, n, x in conn.execute(query):
-            load = loads.setdefault(name or None, [0, 0])
-            load[0] += int(n)
-            load[1] += int(x)
-    ranked = sorted(loads.items(), key=lambda kv: (-kv[1][0], kv[0] is None, kv[0] or ""))
-    return [AssigneeLoad(a, n, x) for a, (n, x) in ranked]
+    unassigned ones (None) last among equals. The open counts come from assignee_counts;
+    past a deadline are all but the open tickets filed after their priority's cut, which
+    the partial indexes give as short ranges (their number grows with the tickets filed
+    within the targets, not with the backlog)."""
+    a, t = assignee_counts.c, tickets.c
+    open_counts = conn.execute(
+        select(a.assignee, func.sum(a.tickets))
+        .where(a.status != Status.CLOSED.value)
+        .group_by(a.assignee)
+    ).all()
+    first, resolution = _hours(targets)
+    within: Counter[str] = Counter()  # open tickets not past a deadline, per assignee
+    who = func.coalesce(t.assignee, literal(UNASSIGNED))
+    for priority in targets:
+        resolution_cut = now - timedelta(hours=resolution[priority])
+        first_cut = now - timedelta(hours=first[priority])
+        for where, cut in (
+            ((_unanswered(),), max(first_cut, resolution_cut)),
+            (_open_answered(), resolution_cut),
+        ):
+            query = (
+                select(who, func.count())
+                .where(*where, t.priority == priority.value, t.created_at >= cut)
+                .group_by(who)
+            )
+            within.update({name: int(n) for name, n in conn.execute(query)})
+    loads = [
+        AssigneeLoad(name or None, int(n), int(n) - within[name]) for name, n in open_counts if n
+    ]
+    return sorted(loads, key=lambda load: (-load.open, load.assignee is None, load.assignee or ""))
 
 
 def _hours(targets: Targets) -> tuple[dict[Priority, float], dict[Priority, float]]:

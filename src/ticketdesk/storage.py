@@ -82,6 +82,7 @@ def insert_ticket(
     ).scalar_one()
     insert_events(conn, [_event(ticket_id, now, EventKind.CREATED, None, priority.value, actor, 1)])
     counters.count_ticket(conn, now, Status.OPEN, priority, +1)
+    counters.add_assignee_counts(conn, {(None, Status.OPEN.value): +1})
     counters.add_activity(conn, now, created=1)
     targets = sla.load_targets(conn, for_share=True)
     deadline_counts.add(
@@ -184,6 +185,11 @@ def recount(conn: Connection, before: Ticket, after: Ticket, now: datetime) -> N
         counts[(counters.day_key(before.created_at), before.status, before.priority)] -= 1
         counts[(counters.day_key(after.created_at), after.status, after.priority)] += 1
         counters.add_counts(conn, counts)
+    if (before.assignee, before.status) != (after.assignee, after.status):
+        moved: Counter[tuple[str | None, str]] = Counter()
+        moved[(before.assignee, before.status.value)] -= 1
+        moved[(after.assignee, after.status.value)] += 1
+        counters.add_assignee_counts(conn, moved)
     days: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
 
     def on(day: datetime, **amounts: float) -> None:
