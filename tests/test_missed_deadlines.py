@@ -1,0 +1,103 @@
+"""The dashboard's late tickets of a period (statistics.missed_in) against a list made by hand
+from the SLA definition in sla.py, for both ways it reads them: a deadline is the creation
+time plus the target of the ticket's priority; a first response or a close (of a ticket
+Closed now) more than 1 ms after it missed it, late by the time between."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, select
+
+from tests.conftest import empty_desk
+from ticketdesk import services, sla, statistics
+from ticketdesk.domain import PRIORITIES, Priority, TicketChange
+from ticketdesk.identity import Account
+from ticketdesk.schema import tickets
+
+BASE = datetime(2026, 3, 2, tzinfo=UTC)
+TOLERANCE = timedelta(milliseconds=1)
+HOUR = timedelta(hours=1)
+
+# Per ticket: priority, minutes after BASE it was filed, minutes to its first response and
+# then to its close (None: not reached). Default targets: High 4 h / 24 h, Medium 8 h /
+# 72 h, Low 24 h / 168 h; the steps straddle them.
+filed = st.lists(
+    st.tuples(
+        st.sampled_from(PRIORITIES),
+        st.integers(0, 5 * 24 * 60),
+        st.sampled_from([3000, 241, 481, 1441, 5000, 240, 480, 1440, 30, None]),
+        st.sampled_from([12000, 1441, 4321, 9000, 10081, 1200, 4320, 60, None]),
+    ),
+    min_size=3,
+    max_size=12,
+)
+# A window: (which ticket's deadline it holds, or None for BASE; first response or
+# resolution; minutes it starts before that moment; minutes it ends after it; how many to
+# list).
+windows = st.tuples(
+    st.integers(0, 11) | st.none(),
+    st.booleans(),
+    st.integers(0, 2 * 24 * 60),
+    st.integers(1, 4 * 24 * 60),
+    st.sampled_from([1, 2, 3, 50]),
+)
+
+
+def missed_by_hand(
+    rows: list[dict[str, Any]], targets: sla.Targets, start: datetime, end: datetime, limit: int
+) -> list[int]:
+    late: dict[int, float] = {}
+    for r in rows:
+        target = targets[Priority(r["priority"])]
+        for moment, target_hours, took in (
+            (r["first_response_at"], target.first_response_hours, r["first_response_hours"]),
+            (r["closed_at"], target.resolution_hours, r["resolution_hours"]),
+        ):
+            due = r["created_at"] + target_hours * HOUR
+            if moment is not None and start <= due < end and moment > due + TOLERANCE:
+                late[r["id"]] = max(late.get(r["id"], 0.0), took - target_hours)
+    return sorted(late, key=lambda i: (-late[i], i))[:limit]
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(made=filed, window=windows)
+def test_late_tickets_of_a_period_are_the_same_read_either_way(
+    engine: Engine,
+    agent: Account,
+    made: list[tuple[str, int, int | None, int | None]],
+    window: tuple[int | None, bool, int, int, int],
+) -> None:
+    empty_desk(engine)
+    for priority, minutes, answer, close in made:
+        created = BASE + timedelta(minutes=minutes)
+        ticket = services.create_ticket(engine, agent, "printer", priority, created)
+        if answer is not None:
+            at = created + timedelta(minutes=answer)
+            services.update_ticket(engine, agent, ticket.id, TicketChange("In Progress"), at)
+            if close is not None:
+                at += timedelta(minutes=close)
+                services.update_ticket(engine, agent, ticket.id, TicketChange("Closed"), at)
+    which, first, before, after, limit = window
+    with engine.connect() as conn:
+        targets = sla.load_targets(conn)
+        rows = [dict(r._mapping) for r in conn.execute(select(tickets).order_by(tickets.c.id))]
+        anchor = BASE
+        if which is not None:
+            row = rows[which % len(rows)]
+            target = targets[Priority(row["priority"])]
+            hours = target.first_response_hours if first else target.resolution_hours
+            anchor = row["created_at"] + hours * HOUR
+        start = anchor - timedelta(minutes=before)
+        end = anchor + timedelta(minutes=after)
+        expected = missed_by_hand(rows, targets, start, end, limit)
+        for by_creation in (True, False, None):
+            got = statistics.missed_in(conn, targets, start, end, limit, by_creation)
+            assert [r.id for r in got] == expected, by_creation
