@@ -156,6 +156,29 @@ def test_search_follows_every_insert_and_edit(
     assert services.ticket_page(engine, agent, TicketFilter(search="jams"), Sort()).matching == 1
 
 
+def test_a_search_counts_the_same_alone_and_with_other_filters(
+    engine: Engine, now: datetime, requester: Account, agent: Account
+) -> None:
+    # Three printer tickets (two filed by the requester, one closed), two others. A search
+    # alone is counted in the full-text index; with a filter, or for a requester (who sees
+    # only their own), over the tickets.
+    mine = services.create_ticket(engine, requester, "Printer jams", "Low", now)
+    services.create_ticket(engine, requester, "printer toner empty", "High", now)
+    services.create_ticket(engine, agent, "Printer offline", "Low", now)
+    services.create_ticket(engine, requester, "VPN drops", "Low", now)
+    services.create_ticket(engine, agent, "Print server down", "High", now)  # "print" only
+    services.update_ticket(engine, agent, mine.id, TicketChange(status="Closed"), now)
+
+    def matching(by: Account, flt: TicketFilter) -> int:
+        return services.ticket_page(engine, by, flt, Sort()).matching
+
+    assert matching(agent, TicketFilter(search="printer")) == 3
+    assert matching(agent, TicketFilter(search="print")) == 4
+    assert matching(requester, TicketFilter(search="printer")) == 2
+    assert matching(agent, TicketFilter(search="printer", statuses=("Open",))) == 2
+    assert matching(agent, TicketFilter(search="printer", priorities=("High",))) == 1
+
+
 @pytest.mark.parametrize(
     ("text", "matches"),
     [
