@@ -1,0 +1,146 @@
+"""Server time of one dashboard read, against a scan of the tickets measured in the same run.
+
+    .venv/bin/python bench/dashboard_read.py --url sqlite:///bench/work/sqlite-1000000.db
+    .venv/bin/python bench/dashboard_read.py --url postgresql+psycopg://postgres@127.0.0.1/test
+
+Times `reporting.dashboard` (every figure of the period and of the one before it, the breached
+list, the tickets per assignee and the charts: what the Dashboard page reads on a cache miss)
+for the last 7, 30 and 90 days, and its parts for 30 days, on a desk that is already seeded
+(`ticketdesk seed-demo --count 1000000`, or bench/run.py's cached SQLite files). The baseline
+is the seed's own figures (open tickets, mean first response and resolution, tickets per status
+and priority) computed the plain way, by one grouped scan of the tickets: what a dashboard whose
+cost grows with the data pays in this run on this machine. Each line is the median and the best
+of `--repeats` reads on one warm connection, in one read transaction each. Writes the table to
+bench/results/dashboard-read-<backend>.md unless --no-write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import Connection, func, select
+
+from ticketdesk import counters, db, reporting, sla
+from ticketdesk import statistics as figures
+from ticketdesk.identity import Account, Role
+from ticketdesk.schema import tickets
+
+RESULTS = Path(__file__).resolve().parent / "results"
+READER = Account(0, "bench@example.com", "Bench", Role.ADMIN)
+
+
+def scan_of_the_tickets(conn: Connection) -> object:
+    """The seed's figures from the tickets themselves: one grouped pass over all of them."""
+    t = tickets.c
+    query = select(
+        t.status,
+        t.priority,
+        func.count(),
+        func.sum(t.first_response_hours),
+        func.count(t.first_response_hours),
+        func.sum(t.resolution_hours),
+        func.count(t.resolution_hours),
+    ).group_by(t.status, t.priority)
+    return conn.execute(query).all()
+
+
+def timed(conn: Connection, work: Callable[[Connection], object], repeats: int) -> list[float]:
+    """Milliseconds of `repeats` runs of `work`, each in a read transaction of its own."""
+    samples = []
+    for _ in range(repeats + 1):  # the first warms the connection and is dropped
+        start = time.perf_counter()
+        with conn.begin():
+            work(conn)
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples[1:]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--url", required=True, help="a seeded desk (SQLAlchemy URL)")
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args()
+
+    engine = db.make_engine(args.url)
+    now = dt.datetime.now(dt.UTC)
+    month = reporting.last_days(now, 30)
+    with engine.connect() as conn:
+        count = conn.execute(select(func.count()).select_from(tickets)).scalar_one()
+        targets = sla.load_targets(conn)
+        conn.rollback()  # each timed read begins a transaction of its own
+
+        def seed_figures(c: Connection) -> None:
+            figures.open_tickets_now(c)
+            figures.activity(c, month.first, month.last)
+            figures.status_per_month(c)
+            figures.priority_counts(c)
+
+        lines: list[tuple[str, Callable[[Connection], object]]] = [
+            ("Baseline: the seed's figures by a scan of the tickets", scan_of_the_tickets),
+            ("Seed's figures from the counters (30 days)", seed_figures),
+            (
+                "Open tickets per assignee, past target",
+                lambda c: figures.open_by_assignee(c, targets, now),
+            ),
+            (
+                "Median first response + resolution (30 days)",
+                lambda c: [
+                    figures.median_hours(c, m, month.first, month.last)
+                    for m in (counters.FIRST_RESPONSE, counters.RESOLUTION)
+                ],
+            ),
+            (
+                "SLA shares (30 days)",
+                lambda c: figures.sla_achievement(c, targets, month.start, min(month.end, now)),
+            ),
+            ("Breached tickets (30 days)", lambda c: reporting._breaches(c, targets, month, now)),
+        ]
+        rows = [(label, timed(conn, work, args.repeats)) for label, work in lines]
+    for days in (7, 30, 90):
+        samples = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            reporting.dashboard(engine, READER, now, days)
+            samples.append((time.perf_counter() - start) * 1000)
+        rows.append((f"Whole dashboard read, last {days} days", samples))
+    engine.dispose()
+
+    baseline = statistics.median(rows[0][1])
+    table = [
+        "| Read | Median | Best | Median ÷ baseline |",
+        "|---|---|---|---|",
+        *(
+            f"| {label} | {statistics.median(s):.1f} ms | {min(s):.1f} ms | "
+            f"{statistics.median(s) / baseline:.2f}× |"
+            for label, s in rows
+        ),
+    ]
+    backend = engine.dialect.name
+    text = "\n".join(
+        [
+            f"Dashboard read of {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {backend}, "
+            f"{count:,} tickets: `bench/dashboard_read.py`, {args.repeats} reads each, "
+            f"Python {platform.python_version()}, {platform.machine()}, "
+            f"{platform.processor() or 'cpu unknown'}.",
+            "",
+            *table,
+            "",
+        ]
+    )
+    print(text)
+    if not args.no_write:
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / f"dashboard-read-{backend}.md").write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
