@@ -30,7 +30,6 @@ from . import deadline_counts
 from .counters import MEASURED, UNASSIGNED
 from .domain import Priority, Status
 from .schema import (
-    UTCDateTime,
     assignee_counts,
     daily_activity,
     duration_counts,
@@ -121,11 +120,6 @@ class AssigneeLoad:
     assignee: str | None  # None: unassigned
     open: int  # tickets Open or In Progress now
     past_target: int  # of which past a deadline (see overdue_open)
-
-
-def _cuts(hours: Mapping[Priority, float], now: datetime) -> Any:
-    """SQL: for the ticket's priority, `now` less that priority's hours."""
-    return _per_priority({p: now - timedelta(hours=h) for p, h in hours.items()}, UTCDateTime)
 
 
 # Open tickets fall in two groups, each read from a partial index of its own (schema.py):
@@ -242,12 +236,6 @@ class Share:
 class SlaAchievement:
     first_response: Share
     resolution: Share
-
-
-def _per_priority(values: Mapping[Priority, Any], type_: Any) -> Any:
-    """CASE tickets.priority WHEN 'High' THEN :v1 ... END, the values bound with `type_`."""
-    whens = {p.value: literal(v, type_) for p, v in values.items()}
-    return case(whens, value=tickets.c.priority)
 
 
 def sla_achievement(
