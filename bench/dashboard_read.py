@@ -119,7 +119,7 @@ def main() -> int:
         "|---|---|---|---|",
         *(
             f"| {label} | {statistics.median(s):.1f} ms | {min(s):.1f} ms | "
-            f"{statistics.median(s) / baseline:.2f}× |"
+            f"{statistics.median(s) / baseline:.2g}× |"
             for label, s in rows
         ),
     ]
