@@ -157,7 +157,7 @@ def test_any_edit_sequence_keeps_rows_events_and_kpis_in_step(
     engine: Engine,
     requester: Account,
     agent: Account,
-    admin: Account,
+    admin: Account,  # makes "Ada Admin" an account that tickets can be assigned to
     steps: list[tuple[int, int, str | None, str | None, str | None, str | None]],
 ) -> None:
     empty_desk(engine)
