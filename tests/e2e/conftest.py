@@ -646,14 +646,15 @@ class Desk:
     def row_of(self, code: str) -> int:
         """The grid row showing ticket `code` (read from the accessible ID cells)."""
         ids = self.grid().locator('td[id^="glide-cell-0-"]')
+        shown = ids.filter(has_text=re.compile(rf"^{code}$"))
         # Two waits, not one: with a single 30 s wait, right after a submit the accessible
         # cells missed the new ticket for all 30 s in about 1 run of 3 on a slow VM (the
-        # canvas showed it); waiting 8 s and then again did not fail in 14 runs. Why is not
+        # canvas showed it); waiting 8 s and then again did not fail in 18 runs. Why is not
         # understood yet (glide's accessible table after a remount with a new row count).
         with contextlib.suppress(AssertionError):
-            expect(ids.filter(has_text=re.compile(rf"^{code}$"))).to_have_count(1, timeout=8000)
+            expect(shown).to_have_count(1, timeout=8000)
         expect(
-            ids.filter(has_text=re.compile(rf"^{code}$")),
+            shown,
             f"{code} should be in the ticket grid exactly once",
         ).to_have_count(1)
         cells: list[tuple[str, str]] = ids.evaluate_all(
