@@ -105,7 +105,7 @@ def test_html_description_is_shown_as_text_and_never_run(demo_app, new_desk):
 
     expect(desk.success_message()).to_contain_text(code)
     # The one-row table of the new ticket shows it literally.
-    details = desk.page.get_by_test_id("stDataFrame").first
+    details = desk.tables().first
     expect(desk.cell("ID", 0, table=details)).to_have_text(code)
     expect(desk.cell("Issue", 0, table=details)).to_have_text(issue)
     desk.screenshot("html-in-details")
@@ -168,7 +168,7 @@ def test_a_kept_edit_does_not_follow_the_grid_to_other_tickets(demo_app, new_des
     projector = desk.add_ticket(f"Projector in room {tag} flickers", "Low")
     scanner = desk.add_ticket(f"Scanner in room {tag} is offline", "Low")
     # The grid, and the one-row table of the ticket just submitted above it.
-    tables = desk.page.get_by_test_id("stDataFrame")
+    tables = desk.tables()
     expect(tables).to_have_count(2)
     search = desk.page.get_by_role("textbox", name="Search", exact=True)
 
