@@ -100,18 +100,26 @@ TARGET_MEMORY_MB = 5.0
 INIT_SCRIPT = """
 (() => {
   if (window.__bench) return;
+  // The page's last grid on screen: Streamlit 1.67 may keep a replaced grid mounted but
+  // hidden (a "retained" element), e.g. after a search changed the grid's row count.
+  const lastShownGrid = () => {
+    const grids = [...document.querySelectorAll('[data-testid="stDataFrame"]')]
+      .filter((grid) => grid.getClientRects().length > 0);
+    return grids.length ? grids[grids.length - 1] : null;
+  };
   const bench = (window.__bench = {
+    lastShownGrid,
     runs: [], socket: [], requests: [], lastInput: null, marks: {},
   });
-  // What the page's last grid shows: a hash of the top of its canvas (the header and the
-  // first rows, which the checks read), sampled every frame (under 1 ms), [time, hash] on
-  // each change. Glide draws cells on the canvas at once but fills the accessible table that
+  // What the page's last grid on screen shows: a hash of the top of its canvas (the header
+  // and the first rows, which the checks read), sampled every frame (under 1 ms), [time, hash]
+  // on each change. Glide draws cells on the canvas at once but fills the accessible table that
   // the checks read (glide-cell-<col>-<row>) only after a 200 ms debounce, so a grid check
   // that passes is dated to when the canvas first showed what it shows then.
   bench.paints = [];
   const sample = () => {
-    const grids = document.querySelectorAll('[data-testid="stDataFrame"]');
-    const canvas = grids.length ? grids[grids.length - 1].querySelector("canvas") : null;
+    const grid = lastShownGrid();
+    const canvas = grid ? grid.querySelector("canvas") : null;
     const context = canvas && canvas.width && canvas.height && canvas.getContext("2d");
     let hash = null;
     if (context) {
@@ -241,8 +249,7 @@ DONE_PREDICATE = """
     if (alert) return { app_error: alert.textContent.slice(0, 200) };
   }
 
-  const grids = document.querySelectorAll('[data-testid="stDataFrame"]');
-  const grid = grids.length ? grids[grids.length - 1] : null;
+  const grid = b.lastShownGrid();
   const cell = (col, row) => {
     const el = grid && grid.querySelector(`[id="glide-cell-${col}-${row}"]`);
     return el ? el.textContent : null;
@@ -613,7 +620,7 @@ def measure_submit(page: Any, app: AppUnderTest, timeout_s: float) -> Measured:
 
 def measure_edit(page: Any, app: AppUnderTest, timeout_s: float) -> Measured:
     """Row 0's Status (column 2) to another value, through the grid's dropdown editor."""
-    grid = page.locator('[data-testid="stDataFrame"]').last
+    grid = page.locator('[data-testid="stDataFrame"]').filter(visible=True).last
     current = grid.locator('[id="glide-cell-2-0"]').text_content()
     target = "In Progress" if current == "Closed" else "Closed"
     first = grid.locator('[id="glide-cell-0-0"]')
