@@ -101,7 +101,8 @@ INIT_SCRIPT = """
 (() => {
   if (window.__bench) return;
   // The page's last grid on screen: Streamlit 1.67 may keep a replaced grid mounted but
-  // hidden (a "retained" element), e.g. after a search changed the grid's row count.
+  // hidden (a "retained" element), e.g. after a search: a grid of other tickets or of another
+  // row count is a new widget.
   const lastShownGrid = () => {
     const grids = [...document.querySelectorAll('[data-testid="stDataFrame"]')]
       .filter((grid) => grid.getClientRects().length > 0);

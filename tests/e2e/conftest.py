@@ -622,10 +622,10 @@ class Desk:
 
     def tables(self) -> Locator:
         """The dataframes on screen. Streamlit 1.67 may keep a replaced widget mounted but
-        hidden after it (its "retained" elements, `data-retained`): a data_editor whose row
-        count changed is a new widget, and the old grid stayed hidden in the page after a
-        fragment run, sometimes until the next full run. A person never sees it, so neither
-        do the tests."""
+        hidden after it (its "retained" elements, `data-retained`): a grid of other tickets
+        or of another row count is a new widget, and the old grid stayed hidden in the page
+        after a fragment run, sometimes until the next full run. A person never sees it, so
+        neither do the tests."""
         return self.page.get_by_test_id("stDataFrame").filter(visible=True)
 
     def grid(self) -> Locator:
