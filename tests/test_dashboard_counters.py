@@ -32,6 +32,7 @@ from ticketdesk.schema import (
 )
 from ticketdesk.schema import deadline_counts as deadline_table
 from ticketdesk.sla import SlaTarget
+from ticketdesk.sqlfunctions import hours_between
 
 TOLERANCE = timedelta(milliseconds=1)  # the definition's "to the millisecond"
 BASE = datetime(2026, 3, 2, tzinfo=UTC)
@@ -373,6 +374,28 @@ def test_sla_shares_equal_a_count_by_hand(
         counters.rebuild(conn)
     with engine.connect() as conn:
         assert stored_deadline_rows(conn) == kept
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    start=st.datetimes(datetime(2020, 1, 1), datetime(2030, 1, 1), timezones=st.just(UTC)),
+    length=st.timedeltas(timedelta(0), timedelta(days=400)),
+)
+@example(  # microseconds that borrow a second: 0.999999 s, not 1.999999 s or -0.000001 s
+    start=datetime(2026, 6, 1, 12, 0, 10, 999999, tzinfo=UTC), length=timedelta(microseconds=2)
+)
+def test_hours_between_is_exact_to_the_microsecond(
+    engine: Engine, start: datetime, length: timedelta
+) -> None:
+    """The recount's durations in SQL equal the kept ones, worked out in Python."""
+    end = start + length
+    query = select(hours_between(sa.literal(start, UTCDateTime), sa.literal(end, UTCDateTime)))
+    with engine.connect() as conn:
+        in_sql = conn.execute(query).scalar_one()
+    # A microsecond is 2.8e-10 h; this allows only float rounding, far below it.
+    assert in_sql == pytest.approx(length / timedelta(hours=1), rel=1e-12, abs=1e-12)
 
 
 def test_a_response_exactly_one_millisecond_late_meets_the_deadline(

@@ -19,7 +19,7 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 def mean(hours: float | None, count: int) -> Mean:
-    """Expected Mean; SQLite's julianday() arithmetic is exact to about 0.1 ms."""
+    """Expected Mean, to float rounding of sums of hours."""
     return Mean(None if hours is None else pytest.approx(hours, abs=1e-6), count)  # type: ignore[arg-type]
 
 

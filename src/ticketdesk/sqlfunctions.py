@@ -25,8 +25,20 @@ class hours_between(FunctionElement[float]):
 
 @compiles(hours_between, "sqlite")
 def _hours_sqlite(element: hours_between, compiler: SQLCompiler, **kw: Any) -> str:
-    start, end = (compiler.process(c, **kw) for c in element.clauses)
-    return f"((julianday({end}) - julianday({start})) * 24.0)"
+    """Whole seconds by strftime, microseconds from the stored text's last six digits
+    ('YYYY-MM-DD HH:MM:SS.ffffff'): exact like Python's timedelta, where julianday keeps only
+    milliseconds (a recount of many tickets' hours then drifted from the kept sums)."""
+
+    def part(clause: Any, sql: str) -> str:
+        return sql.format(compiler.process(clause, **kw))
+
+    start, end = element.clauses
+    whole = "strftime('%s', substr({}, 1, 19))"  # whole seconds: their difference is exact
+    micro = "substr({}, 21, 6)"
+    return (
+        f"(({part(end, whole)} - {part(start, whole)}"
+        f" + ({part(end, micro)} - {part(start, micro)}) / 1000000.0) / 3600.0)"
+    )
 
 
 @compiles(hours_between, "postgresql")
