@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, text
 
-from ticketdesk import demo, services
+from tests.test_history_invariants import assert_counters_equal_a_full_recount
+from ticketdesk import demo_load, services
 from ticketdesk.identity import Account
 from ticketdesk.listing import Sort, TicketFilter
 from ticketdesk.schema import tickets
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
-COUNT = 2 * demo.BATCH + 7  # three batches
+COUNT = 2 * demo_load.BATCH + 7  # three batches
 
 
 def indexes_and_triggers(engine: Engine) -> tuple[set[str], set[str]]:
@@ -33,7 +34,7 @@ def indexes_and_triggers(engine: Engine) -> tuple[set[str], set[str]]:
 @pytest.mark.sqlite_only
 def test_bulk_load_keeps_every_index_and_the_search_in_step(engine: Engine, agent: Account) -> None:
     before = indexes_and_triggers(engine)
-    assert demo.seed_demo(engine, COUNT, NOW, seed=3) == COUNT
+    assert demo_load.seed_demo(engine, COUNT, NOW, seed=3) == COUNT
     assert indexes_and_triggers(engine) == before
     assert {i.name for i in tickets.indexes} <= before[0]
     every = services.ticket_page(engine, agent, TicketFilter(), Sort(), size=1).matching
@@ -49,6 +50,8 @@ def test_bulk_load_keeps_every_index_and_the_search_in_step(engine: Engine, agen
         if t.issue.startswith(("Printer", "VPN"))
     )
     assert found == expected > 0
+    # The counters, added up over the batches and written once, are what a recount gives.
+    assert_counters_equal_a_full_recount(engine)
 
 
 @pytest.mark.sqlite_only
@@ -59,7 +62,7 @@ def test_a_failed_bulk_load_leaves_the_desk_as_it_was(engine: Engine, agent: Acc
         raise KeyboardInterrupt  # as if the operator pressed Ctrl-C
 
     with pytest.raises(KeyboardInterrupt):
-        demo.seed_demo(engine, COUNT, NOW, seed=3, progress=fail_after_first_batch)
+        demo_load.seed_demo(engine, COUNT, NOW, seed=3, progress=fail_after_first_batch)
     assert indexes_and_triggers(engine) == before
     assert services.ticket_page(engine, agent, TicketFilter(), Sort()).matching == 0
     with engine.connect() as conn:
@@ -70,6 +73,7 @@ def test_loading_into_a_desk_with_tickets_goes_batch_by_batch(
     engine: Engine, requester: Account, agent: Account
 ) -> None:
     services.create_ticket(engine, requester, "already here", "Low", NOW)
-    assert demo.seed_demo(engine, COUNT, NOW, seed=4) == COUNT
+    assert demo_load.seed_demo(engine, COUNT, NOW, seed=4) == COUNT
     assert services.ticket_page(engine, agent, TicketFilter(), Sort()).matching == COUNT + 1
     assert services.ticket_page(engine, agent, TicketFilter(search="already"), Sort()).matching == 1
+    assert_counters_equal_a_full_recount(engine)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, select
 
 from tests.conftest import empty_desk
-from ticketdesk import counters, demo, reporting, services, sla, statistics
+from ticketdesk import counters, demo, demo_load, reporting, services, sla, statistics
 from ticketdesk.domain import PRIORITIES, STATUSES, Priority, TicketChange
 from ticketdesk.identity import Account
 from ticketdesk.schema import (
@@ -268,7 +268,7 @@ def test_demo_histories_are_consistent_and_never_in_the_future(
 
 def test_seeded_demo_data_matches_its_event_log(engine: Engine, agent: Account) -> None:
     now = datetime(2026, 11, 27, 12, tzinfo=UTC)
-    assert demo.seed_demo(engine, 300, now, seed=7) == 300
+    assert demo_load.seed_demo(engine, 300, now, seed=7) == 300
     with engine.connect() as conn:
         events = check_rows_match_their_histories(conn)
         assert statistics.open_tickets_now(conn) == open_by_replay(conn, now)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from . import demo, storage
+from . import demo, demo_load, storage
 from .db import migrate, read
 from .identity import Account
 
@@ -18,5 +18,5 @@ def prepare(engine: Engine, now: datetime, demo_tickets: int) -> list[tuple[Acco
     if not demo_tickets or read(engine, storage.count_tickets):
         return []
     made = demo.demo_accounts_for_new_desk(engine, now)
-    demo.seed_demo(engine, demo_tickets, now)
+    demo_load.seed_demo(engine, demo_tickets, now)
     return made

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from tqdm import tqdm
 
-from . import account_services, counters, demo
+from . import account_services, counters, demo, demo_load
 from .config import database_url, redact
 from .db import make_engine, migrate, run_transaction
 from .domain import TicketDeskError
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(demo.describe_accounts(accounts))
             started = time.perf_counter()
             with tqdm(total=args.count, unit="ticket", unit_scale=True) as bar:
-                made = demo.seed_demo(
+                made = demo_load.seed_demo(
                     engine,
                     args.count,
                     datetime.now(UTC),

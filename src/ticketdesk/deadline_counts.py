@@ -71,15 +71,28 @@ def of_ticket(ticket: Ticket, targets: Targets) -> Standing:
     )
 
 
-def add(conn: Connection, gone: Iterable[Standing] = (), came: Iterable[Standing] = ()) -> None:
-    """Take the `gone` contributions out of the table and put the `came` ones in."""
-    amounts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])  # AMOUNTS
+Tally = dict[tuple[str, str], list[int]]
+"""(priority, hour) -> amounts in the order of AMOUNTS."""
+
+
+def tally(gone: Iterable[Standing] = (), came: Iterable[Standing] = ()) -> Tally:
+    """The table's change when the `gone` contributions go and the `came` ones come."""
+    amounts: Tally = defaultdict(lambda: [0, 0, 0])
     for sign, items in ((-1, gone), (+1, came)):
         for item in items:
             row = amounts[(item.priority, item.hour)]
             row[0] += sign
             row[1] += sign * item.first_met
             row[2] += sign * item.resolution_met
+    return dict(amounts)
+
+
+def add(conn: Connection, gone: Iterable[Standing] = (), came: Iterable[Standing] = ()) -> None:
+    """Take the `gone` contributions out of the table and put the `came` ones in."""
+    add_tally(conn, tally(gone, came))
+
+
+def add_tally(conn: Connection, amounts: Tally) -> None:
     changed = [
         {"priority": priority, "hour": hour, **dict(zip(AMOUNTS, row, strict=True))}
         for (priority, hour), row in amounts.items()

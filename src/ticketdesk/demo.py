@@ -1,24 +1,20 @@
-"""Realistic demo tickets with event histories, inserted in bulk."""
+"""Realistic demo tickets with event histories, and the demo accounts they belong to (loaded
+in bulk by demo_load)."""
 
 from __future__ import annotations
 
-import functools
-import multiprocessing
 import random
-from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
-from . import account_services, account_storage, counters, deadline_counts, sla, storage
-from .db import read, run_transaction
+from . import account_services, account_storage, counters
+from .db import read
 from .domain import PRIORITY_RANK, STATUS_RANK, EventKind, Priority, Status
 from .identity import Account, Role
-from .sla import Targets
 
 ISSUES = (
     "Network connectivity issues in the office",
@@ -105,8 +101,9 @@ def create_demo_accounts(engine: Engine, now: datetime) -> list[tuple[Account, s
 # Mean hours to first response and to resolution, by priority.
 _RESPONSE_MEAN = {Priority.HIGH: 2.0, Priority.MEDIUM: 8.0, Priority.LOW: 20.0}
 _RESOLUTION_MEAN = {Priority.HIGH: 20.0, Priority.MEDIUM: 60.0, Priority.LOW: 120.0}
+_PRIORITIES = tuple(Priority)
+_PRIORITY_CUM_WEIGHTS = (2, 7, 10)  # weights 2, 5, 3; what choices(weights=) would add up
 DEFAULT_SPAN_DAYS = 180
-BATCH = 5000
 
 
 @dataclass
@@ -120,7 +117,7 @@ class DemoTicket:
 
 def demo_ticket(rng: random.Random, created: datetime, now: datetime) -> DemoTicket:
     """One ticket filed at `created`, whose history never passes `now`."""
-    priority = rng.choices(list(Priority), weights=(2, 5, 3))[0]
+    priority = rng.choices(_PRIORITIES, cum_weights=_PRIORITY_CUM_WEIGHTS)[0]
     issue = rng.choice(ISSUES) + rng.choice(DETAILS)
     requester, agent = rng.choice(REQUESTERS), rng.choice(AGENTS)
     ticket = DemoTicket(
@@ -190,186 +187,6 @@ def generate(
     start = now - timedelta(days=span_days)
     for i in range(count):
         yield demo_ticket(rng, start + timedelta(seconds=(i + rng.random()) * step), now)
-
-
-@dataclass(frozen=True)
-class _Job:
-    """One batch to prepare: tickets first .. first+size-1 of `count`."""
-
-    seed: str
-    first: int
-    size: int
-    count: int
-    now: datetime
-    span_days: int
-    dialect: str
-    people: dict[str, int]  # demo names that have an account: name -> account id
-    targets: Targets
-
-
-@dataclass
-class _Prepared:
-    rows: storage.BulkRows
-    counts: dict[tuple[str, str, str], int]
-    assignees: dict[tuple[str | None, str], int]
-    days: dict[str, dict[str, float]]
-    durations: dict[tuple[str, str, int], int]
-    deadlines: list[deadline_counts.Standing]
-
-
-def _prepare(job: _Job) -> _Prepared:
-    """Generate one batch and turn it into insert-ready values and counter amounts. Pure
-    Python, so a worker process can do it while the database takes the previous batch."""
-    rng = random.Random(f"{job.seed}:{job.first}")
-    step = job.span_days * 86400 / job.count
-    start = job.now - timedelta(days=job.span_days)
-    batch = [
-        demo_ticket(rng, start + timedelta(seconds=(i + rng.random()) * step), job.now)
-        for i in range(job.first, job.first + job.size)
-    ]
-    events = [
-        (
-            index,
-            {
-                "occurred_at": at,
-                "kind": kind.value,
-                "old_value": old,
-                "new_value": new,
-                "actor": who,
-                "actor_id": job.people.get(who) if who else None,
-                "version": version,  # each demo change is a version of its own
-            },
-        )
-        for index, ticket in enumerate(batch)
-        for version, (at, kind, old, new, who) in enumerate(ticket.events, start=1)
-    ]
-    counts: Counter[tuple[str, str, str]] = Counter()
-    assignees: Counter[tuple[str | None, str]] = Counter()
-    durations: Counter[tuple[str, str, int]] = Counter()
-    days: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for ticket in batch:
-        row = ticket.row
-        created = row["created_at"]
-        counts[(counters.day_key(created), row["status"], row["priority"])] += 1
-        assignees[(row["assignee"], row["status"])] += 1
-        days[counters.day_key(created)]["created"] += 1
-        for at, kind, old, new, _ in ticket.events:
-            if kind is EventKind.STATUS and Status.CLOSED in (old, new):
-                days[counters.day_key(at)]["closes" if new == Status.CLOSED else "reopens"] += 1
-        for measure, moment in (
-            (counters.FIRST_RESPONSE, row["first_response_at"]),
-            (counters.RESOLUTION, row["closed_at"]),
-        ):
-            if moment is not None:
-                day = counters.day_key(moment)
-                days[day][f"{measure}s"] += 1
-                days[day][f"{measure}_hours"] += row[f"{measure}_hours"]
-                durations[(measure, day, row[f"{measure}_bucket"])] += 1
-    for ticket in batch:
-        ticket.row["requester_id"] = job.people.get(ticket.row["requester"])
-    rows = storage.prepare_bulk(job.dialect, [t.row for t in batch], events)
-    deadlines = [
-        deadline_counts.standing(
-            row["priority"],
-            row["created_at"],
-            row["first_response_hours"],
-            row["resolution_hours"],
-            job.targets,
-        )
-        for row in (ticket.row for ticket in batch)
-    ]
-    amounts_per_day = {day: dict(amounts) for day, amounts in days.items()}
-    return _Prepared(
-        rows, dict(counts), dict(assignees), amounts_per_day, dict(durations), deadlines
-    )
-
-
-def _insert(conn: Connection, prepared: _Prepared) -> None:
-    """One batch of tickets, their events and their share of the counters, in one transaction."""
-    storage.insert_bulk(conn, prepared.rows)
-    counters.add_counts(conn, prepared.counts)
-    counters.add_assignee_counts(conn, prepared.assignees)
-    counters.add_activities(conn, prepared.days)
-    counters.add_durations(conn, prepared.durations)
-    deadline_counts.add(conn, came=prepared.deadlines)
-    counters.bump_revision(conn)
-
-
-def seed_demo(
-    engine: Engine,
-    count: int,
-    now: datetime,
-    *,
-    seed: int | None = None,
-    span_days: int = DEFAULT_SPAN_DAYS,
-    progress: Callable[[int], object] | None = None,
-    worker_process: bool = False,
-) -> int:
-    """Insert `count` demo tickets with their histories, BATCH per transaction. With
-    `worker_process` (the command line's choice: a spawned process re-imports the caller's
-    main module), a worker prepares the next batches while this process writes."""
-    base = str(seed if seed is not None else random.SystemRandom().getrandbits(64))
-    people = {a.name: a.id for a in read(engine, account_storage.list_accounts)}
-    targets = read(engine, sla.load_targets)
-    jobs = [
-        _Job(
-            base,
-            first,
-            min(BATCH, count - first),
-            count,
-            now,
-            span_days,
-            engine.dialect.name,
-            people,
-            targets,
-        )
-        for first in range(0, count, BATCH)
-    ]
-    if not worker_process or len(jobs) <= 2:
-        return _write_all(engine, map(_prepare, jobs), progress)
-    spawn = multiprocessing.get_context("spawn")  # never fork a threaded server
-    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
-        return _write_all(engine, _ahead(pool, jobs, depth=3), progress)
-
-
-def _ahead(pool: ProcessPoolExecutor, jobs: list[_Job], depth: int) -> Iterator[_Prepared]:
-    """Results in order, with at most `depth` batches prepared ahead (bounded memory)."""
-    pending: deque[Future[_Prepared]] = deque()
-    for job in jobs:
-        pending.append(pool.submit(_prepare, job))
-        if len(pending) > depth:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
-
-
-def _write_all(
-    engine: Engine, batches: Iterator[_Prepared], progress: Callable[[int], object] | None
-) -> int:
-    """A transaction per batch; or, into an empty SQLite desk, one transaction for the whole
-    load with the secondary indexes and the search index built once at the end (several
-    times faster than keeping them up to date row by row, and all-or-nothing)."""
-    made = 0
-
-    def write(conn: Connection, prepared: _Prepared) -> None:
-        nonlocal made
-        _insert(conn, prepared)
-        made += len(prepared.rows.tickets)
-        if progress is not None:
-            progress(len(prepared.rows.tickets))
-
-    def load_into_empty_desk(conn: Connection) -> bool:
-        if storage.count_tickets(conn) or conn.dialect.name != "sqlite":
-            return False
-        with storage.indexes_deferred(conn):
-            for prepared in batches:
-                write(conn, prepared)
-        return True
-
-    if not run_transaction(engine, load_into_empty_desk):
-        for prepared in batches:
-            run_transaction(engine, functools.partial(write, prepared=prepared))
-    return made
 
 
 def describe_accounts(made: list[tuple[Account, str]]) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -262,15 +263,12 @@ def events_for(conn: Connection, ticket_id: int, after_version: int | None = Non
     ]
 
 
-_BULK_TICKET_COLUMNS = (
+_BULK_TICKET_TIMES = ("created_at", "updated_at", "first_response_at", "closed_at")
+_BULK_TICKET_VALUES = (
     "issue",
     "status",
     "priority",
-    "created_at",
-    "updated_at",
     "version",
-    "first_response_at",
-    "closed_at",
     "first_response_hours",
     "first_response_bucket",
     "resolution_hours",
@@ -281,6 +279,7 @@ _BULK_TICKET_COLUMNS = (
     "assignee",
     "requester_id",
 )
+_BULK_TICKET_COLUMNS = _BULK_TICKET_TIMES + _BULK_TICKET_VALUES
 _BULK_EVENT_COLUMNS = (
     "ticket_id",
     "occurred_at",
@@ -304,19 +303,25 @@ class BulkRows:
 
 
 def prepare_bulk(
-    dialect: str, rows: Sequence[dict[str, Any]], events: Sequence[tuple[int, dict[str, Any]]]
+    dialect: str, rows: Sequence[dict[str, Any]], events: Sequence[tuple[Any, ...]]
 ) -> BulkRows:
     """Values in column order; on SQLite, timestamps already in SQLAlchemy's storage text so
-    that the insert can go straight to the driver."""
-    convert = _sqlite_time if dialect == "sqlite" else (lambda v: v)
-    ticket_values = [
-        tuple(convert(row[c]) if c.endswith("_at") else row[c] for c in _BULK_TICKET_COLUMNS)
-        for row in rows
-    ]
-    event_values = [
-        (index, convert(e["occurred_at"]), *(e[c] for c in _BULK_EVENT_COLUMNS[2:]))
-        for index, e in events
-    ]
+    that the insert can go straight to the driver. An event is (index of its ticket in
+    `rows`, occurred_at, kind, old_value, new_value, actor, actor_id, version)."""
+    times = itemgetter(*_BULK_TICKET_TIMES)
+    values = itemgetter(*_BULK_TICKET_VALUES)
+    if dialect != "sqlite":
+        return BulkRows(
+            dialect, [times(row) + values(row) for row in rows], [tuple(e) for e in events]
+        )
+    text = _sqlite_time
+    ticket_values = []
+    for row in rows:
+        created, updated, first_response, closed = times(row)
+        ticket_values.append(
+            (text(created), text(updated), text(first_response), text(closed), *values(row))
+        )
+    event_values = [(e[0], text(e[1]), *e[2:]) for e in events]
     return BulkRows(dialect, ticket_values, event_values)
 
 
@@ -381,9 +386,19 @@ def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
 
 
 def _sqlite_time(value: datetime | None) -> str | None:
-    """A timestamp as SQLAlchemy stores it in SQLite: UTC, ISO text, microseconds."""
+    """A timestamp as SQLAlchemy stores it in SQLite: UTC, ISO text, microseconds (formatted
+    by hand: three times faster than isoformat of an aware datetime, which a million-ticket
+    load calls five million times)."""
     if value is None:
         return None
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    return value.isoformat(" ", "microseconds")[:26]
+    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+    )
