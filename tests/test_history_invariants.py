@@ -257,7 +257,7 @@ def test_demo_histories_are_consistent_and_never_in_the_future(
     assert created == sorted(created)  # IDs grow with filing time
     for ticket in made:
         events = [
-            {"kind": k.value, "occurred_at": at, "old_value": old, "new_value": new}
+            {"kind": k, "occurred_at": at, "old_value": old, "new_value": new}
             for at, k, old, new, _ in ticket.events
         ]
         assert all(now - timedelta(days=span) <= e["occurred_at"] < now for e in events)

@@ -29,7 +29,9 @@ def day_key(moment: datetime | date | str) -> str:
     if isinstance(moment, str):
         return moment
     if isinstance(moment, datetime):
-        return moment.astimezone(UTC).date().isoformat()
+        if moment.tzinfo is not UTC:  # astimezone costs as much as the rest; seeding calls
+            moment = moment.astimezone(UTC)  # this for every ticket and every event
+        return moment.date().isoformat()
     return moment.isoformat()
 
 

@@ -34,7 +34,10 @@ class _Counts:
     deadlines: deadline_counts.Tally = field(default_factory=dict)
 
     def day(self, day: str) -> Counter[str]:
-        return self.days.setdefault(day, Counter())
+        amounts = self.days.get(day)  # not setdefault: it would build a Counter on every call
+        if amounts is None:
+            amounts = self.days[day] = Counter()
+        return amounts
 
     def merge(self, other: _Counts) -> None:
         self.tickets.update(other.tickets)
@@ -99,7 +102,7 @@ def _prepare(job: _Job) -> _Prepared:
     people = job.people
     events = [
         # each demo change is a version of its own
-        (index, at, kind.value, old, new, who, people.get(who) if who else None, version)
+        (index, at, kind, old, new, who, people.get(who) if who else None, version)
         for index, ticket in enumerate(batch)
         for version, (at, kind, old, new, who) in enumerate(ticket.events, start=1)
     ]
@@ -112,7 +115,7 @@ def _prepare(job: _Job) -> _Prepared:
         counts.assignees[(row["assignee"], row["status"])] += 1
         counts.day(created_day)["created"] += 1
         for at, kind, old, new, _ in ticket.events:
-            if kind is EventKind.STATUS and Status.CLOSED in (old, new):
+            if kind == EventKind.STATUS and Status.CLOSED in (old, new):
                 closed = new == Status.CLOSED
                 counts.day(counters.day_key(at))["closes" if closed else "reopens"] += 1
         for measure, moment_column, amount, hours_column, bucket_column in _MEASURES:
