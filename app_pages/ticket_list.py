@@ -36,6 +36,7 @@ from ticketdesk.sla import SlaTarget
 
 GRID_COLUMNS = {"Issue": "issue", "Status": "status", "Priority": "priority"}
 ORDERS = {True: "Descending", False: "Ascending"}
+ID_COLUMN_PX = 120  # fits TICKET-9999999; "small" (75 px) cut the codes of a 1M-ticket desk
 
 
 def submit_ticket() -> None:
@@ -317,7 +318,7 @@ def show_table() -> None:
         height=38 + 35 * max(len(result.tickets), 1),
         disabled=["ID", "Date Submitted", "Assignee", "SLA", "Open"] if editable else True,
         column_config={
-            "ID": st.column_config.TextColumn("ID", width="small"),
+            "ID": st.column_config.TextColumn("ID", width=ID_COLUMN_PX),
             "Issue": st.column_config.TextColumn(
                 "Issue", width="large", required=True, max_chars=ISSUE_MAX_CHARS
             ),
