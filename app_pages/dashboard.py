@@ -66,6 +66,12 @@ def hours_delta(current: float | None, previous: float | None) -> float | None:
     return round(current - previous, 1) + 0.0  # + 0.0: never "-0.0"
 
 
+def count_delta(change: int) -> str:
+    """A change in a count, grouped like the count ("1,234"; st.metric shows a number as is).
+    A leading minus still turns the arrow down, and "0" shows none."""
+    return f"{change:,}"
+
+
 def percent(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f} %"
 
@@ -123,7 +129,7 @@ def show_metrics(data: Dashboard) -> None:
     volume[0].metric(
         "Number of open tickets",
         f"{data.open_at_period_end:,}",
-        delta=data.open_at_period_end - data.open_at_period_start,
+        delta=count_delta(data.open_at_period_end - data.open_at_period_start),
         delta_color="inverse",
         delta_description=f"since {data.period.first:%b %d}",
         help=HELP["open"],
@@ -132,7 +138,7 @@ def show_metrics(data: Dashboard) -> None:
     volume[1].metric(
         "New tickets",
         f"{cur.created:,}",
-        delta=cur.created - prev.created,
+        delta=count_delta(cur.created - prev.created),
         delta_color="off",
         delta_description=versus,
         help=HELP["new"],

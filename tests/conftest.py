@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import streamlit as st
 from sqlalchemy import Engine, create_engine, delete, text
 
 from ticketdesk import account_services
@@ -88,7 +89,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def app_sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """For AppTest: the app (run from the project root) on a new, empty SQLite file."""
+    """For AppTest: the app (run from the project root) on a new, empty SQLite file, with
+    Streamlit's data caches emptied, as in a new server process (the dashboard's cache is
+    keyed by the desk's revision, which another test's desk can share)."""
+    st.cache_data.clear()
     url = f"sqlite:///{tmp_path / 'app.db'}"
     monkeypatch.setenv("TICKETDESK_DATABASE_URL", url)
     monkeypatch.setenv("TICKETDESK_DEMO_TICKETS", "0")

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from tests.apptest_support import ROOT, open_app, person, session_of
-from ticketdesk import reporting, services
+from ticketdesk import demo_load, reporting, services
 from ticketdesk.domain import Priority, TicketChange
 from ticketdesk.identity import Account
 from ticketdesk.sla import DEFAULT_TARGETS, SlaTarget
@@ -164,6 +164,22 @@ def test_an_empty_desk_shows_dashes_not_numbers(desk: Desk) -> None:
     assert shown["Number of open tickets"].value == "0"
     assert "No ticket is past a deadline." in at.success[0].value
     assert "No open tickets." in at.info[0].value
+
+
+def test_count_changes_are_grouped_by_thousands(desk: Desk) -> None:
+    # 1,234 tickets filed Oct 18-28 (10 days ending 30 days before NOW), all in the previous
+    # period (Sep 29 - Oct 28); none in the current one (Oct 29 - Nov 27).
+    demo_load.seed_demo(desk.engine, 1234, NOW - timedelta(days=30), seed=3, span_days=10)
+    shown = metrics(page("app_pages/dashboard.py", desk.admin_token))
+    assert (shown["New tickets"].value, shown["New tickets"].delta) == ("0", "-1,234")
+    # And 1,234 more filed in the last 10 days: as many as before, no change.
+    demo_load.seed_demo(desk.engine, 1234, NOW, seed=4, span_days=10)
+    shown = metrics(page("app_pages/dashboard.py", desk.admin_token))
+    assert (shown["New tickets"].value, shown["New tickets"].delta) == ("1,234", "0")
+    # And 1,234 more in the last 5 days: 2,468 against 1,234.
+    demo_load.seed_demo(desk.engine, 1234, NOW, seed=5, span_days=5)
+    shown = metrics(page("app_pages/dashboard.py", desk.admin_token))
+    assert (shown["New tickets"].value, shown["New tickets"].delta) == ("2,468", "1,234")
 
 
 def test_an_admins_dashboard_links_to_the_settings(desk: Desk) -> None:
