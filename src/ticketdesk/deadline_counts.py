@@ -11,9 +11,24 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, delete, func, insert, literal, select
+from sqlalchemy import (
+    CompoundSelect,
+    Connection,
+    Float,
+    String,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    union_all,
+)
 
 from .counters import add_many, hours
 from .domain import Priority, Ticket
@@ -134,60 +149,115 @@ def _whole_hours(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     return first, max(first, end.replace(minute=0, second=0, microsecond=0))
 
 
-def _count(
-    conn: Connection, priority: Priority, met: str, limit: float, start: datetime, end: datetime
-) -> tuple[int, int]:
-    """(tickets, met) of `priority` created in [start, end), `met` being first_met or
-    resolution_met: whole hours from the table, the partial hours at either end from the
-    tickets (ix_tickets_created_at_id)."""
-    if end <= start:
-        return 0, 0
-    start, end = start.astimezone(UTC), end.astimezone(UTC)
-    first, last = _whole_hours(start, end)
-    d, t = deadline_counts.c, tickets.c
-    total = met_total = 0
-    if first < last:
-        row = conn.execute(
-            select(func.coalesce(func.sum(d.tickets), 0), func.coalesce(func.sum(d[met]), 0)).where(
-                d.priority == priority.value, d.hour >= hour_key(first), d.hour < hour_key(last)
+class _Window(NamedTuple):
+    """The tickets of `priority` created in [start, end), and the `met` column (first_met or
+    resolution_met) with the most stored hours that meet its target."""
+
+    priority: str
+    met: str
+    limit: float
+    start: datetime
+    end: datetime
+
+
+Layout = tuple[tuple[str, str], ...]
+"""(priority, met column) of each part of a UNION ALL below, in order."""
+
+
+@lru_cache(maxsize=64)
+def _by_hour_statement(layout: Layout) -> CompoundSelect[Any]:
+    """(n, tickets, met) of each window n's whole hours: [first_n, last_n) of the table.
+    Built once per layout; a dashboard read only binds the hours."""
+    d = deadline_counts.c
+    return union_all(
+        *(
+            select(literal_column(str(n)), func.sum(d.tickets), func.sum(d[met])).where(
+                d.priority == priority,
+                d.hour >= bindparam(f"first_{n}", type_=String),
+                d.hour < bindparam(f"last_{n}", type_=String),
             )
-        ).one()
-        total, met_total = int(row[0]), int(row[1])
-        edges = [(start, first), (last, end)]
-    else:
-        edges = [(start, end)]
-    for low, high in edges:
-        if low < high:
-            # The priority is tested per row, not in WHERE: given an equality on an indexed
-            # column, SQLite (without statistics) walks every ticket of that priority.
-            mine = t.priority == priority.value
-            in_time = and_(mine, HOURS[met] <= literal(limit))
-            row = conn.execute(
-                select(count_where(mine), count_where(in_time)).where(
-                    t.created_at >= low, t.created_at < high
-                )
-            ).one()
-            total, met_total = total + int(row[0]), met_total + int(row[1])
-    return total, met_total
+            for n, (priority, met) in enumerate(layout)
+        )
+    )
+
+
+@lru_cache(maxsize=64)
+def _edge_statement(layout: Layout) -> CompoundSelect[Any]:
+    """(n, tickets, met) of each partial hour n, [low_n, high_n), from the tickets
+    (ix_tickets_created_at_id). The priority is tested per row, not in WHERE: given an
+    equality on an indexed column, SQLite (without statistics) walks every ticket of it."""
+    t = tickets.c
+    moment = t.created_at.type
+    parts = []
+    for n, (priority, met) in enumerate(layout):
+        mine = t.priority == priority
+        in_time = and_(mine, HOURS[met] <= bindparam(f"limit_{n}", type_=Float))
+        parts.append(
+            select(literal_column(str(n)), count_where(mine), count_where(in_time)).where(
+                t.created_at >= bindparam(f"low_{n}", type_=moment),
+                t.created_at < bindparam(f"high_{n}", type_=moment),
+            )
+        )
+    return union_all(*parts)
+
+
+def _counted(conn: Connection, windows: list[_Window]) -> list[list[int]]:
+    """[tickets, met] of each window: its whole hours from the table, its partial hours at
+    either end from the tickets; two queries, whatever the windows."""
+    hours: dict[str, str] = {}
+    edges: list[tuple[int, datetime, datetime]] = []
+    for n, window in enumerate(windows):
+        first, last = _whole_hours(window.start, window.end)
+        hours |= {f"first_{n}": hour_key(first), f"last_{n}": hour_key(last)}
+        if first < last:
+            parts = [(window.start, first), (last, window.end)]
+        else:
+            parts = [(window.start, window.end)]
+        edges += [(n, low, high) for low, high in parts if low < high]
+    counted = [[0, 0] for _ in windows]
+    layout = tuple((w.priority, w.met) for w in windows)
+    for n, due, met in conn.execute(_by_hour_statement(layout), hours):
+        counted[int(n)] = [int(due or 0), int(met or 0)]
+    if edges:
+        bounds: dict[str, object] = {}
+        for m, (n, low, high) in enumerate(edges):
+            bounds |= {f"limit_{m}": windows[n].limit, f"low_{m}": low, f"high_{m}": high}
+        edge_layout = tuple(layout[n] for n, _, _ in edges)
+        for m, due, met in conn.execute(_edge_statement(edge_layout), bounds):
+            n = edges[int(m)][0]
+            counted[n] = [counted[n][0] + int(due), counted[n][1] + int(met)]
+    return counted
 
 
 def shares(
     conn: Connection, targets: Targets, start: datetime, end: datetime
 ) -> tuple[tuple[int, int], tuple[int, int]]:
     """((first-response deadlines met, due), (resolution deadlines met, due)) for the deadlines
-    in [start, end)."""
+    in [start, end): per priority and deadline, the tickets created in that window moved back
+    by the target; whole hours from the table, the partial hours at either end from the
+    tickets. Two queries, whatever the window."""
+    if end <= start:
+        return (0, 0), (0, 0)
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    allowed: dict[str, Callable[[SlaTarget], float]] = {
+        "first_met": lambda target: target.first_response_hours,
+        "resolution_met": lambda target: target.resolution_hours,
+    }
+    windows = [
+        _Window(
+            priority.value,
+            met,
+            limit_hours(allowed[met](target)),
+            start - timedelta(hours=allowed[met](target)),
+            end - timedelta(hours=allowed[met](target)),
+        )
+        for met in allowed
+        for priority, target in targets.items()
+    ]
+    counted = _counted(conn, windows)
 
-    def share(met: str, allowed: Callable[[SlaTarget], float]) -> tuple[int, int]:
-        due = met_total = 0
-        for priority, target in targets.items():
-            target_hours = allowed(target)
-            due_in = timedelta(hours=target_hours)
-            limit = limit_hours(target_hours)
-            n, m = _count(conn, priority, met, limit, start - due_in, end - due_in)
-            due, met_total = due + n, met_total + m
-        return met_total, due
+    def share(met: str) -> tuple[int, int]:
+        mine = [c for window, c in zip(windows, counted, strict=True) if window.met == met]
+        return sum(in_time for _, in_time in mine), sum(due for due, _ in mine)
 
-    return (
-        share("first_met", lambda target: target.first_response_hours),
-        share("resolution_met", lambda target: target.resolution_hours),
-    )
+    return share("first_met"), share("resolution_met")
