@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, select
 
 from tests.conftest import empty_desk
-from ticketdesk import counters, demo, demo_load, reporting, services, sla, statistics
+from ticketdesk import counters, demo, demo_load, late_tickets, reporting, services, sla, statistics
 from ticketdesk.domain import PRIORITIES, STATUSES, Priority, TicketChange
 from ticketdesk.identity import Account
 from ticketdesk.schema import (
@@ -135,7 +135,7 @@ def loads_by_hand(rows: list[dict[str, Any]], targets: Targets, now: datetime) -
         load[0] += 1
         load[1] += now - r["created_at"] > timedelta(hours=hours)
     ranked = sorted(loads.items(), key=lambda kv: (-kv[1][0], kv[0] is None, kv[0] or ""))
-    return [statistics.AssigneeLoad(name, n, late) for name, (n, late) in ranked]
+    return [late_tickets.AssigneeLoad(name, n, late) for name, (n, late) in ranked]
 
 
 def open_by_replay(conn: Connection, at: datetime) -> int:
@@ -188,7 +188,7 @@ def test_any_edit_sequence_keeps_rows_events_and_kpis_in_step(
         assert statistics.open_tickets_now(conn) == open_by_replay(conn, moment)
         rows = [dict(r._mapping) for r in conn.execute(select(tickets))]
         loads = loads_by_hand(rows, sla.load_targets(conn), moment)
-        assert statistics.open_by_assignee(conn, sla.load_targets(conn), moment) == loads
+        assert late_tickets.open_by_assignee(conn, sla.load_targets(conn), moment) == loads
         for days in (1, 2, 5):
             data = reporting.dashboard(engine, agent, moment, days)
             start = datetime.combine(data.first_day, time(), UTC)

@@ -1,4 +1,4 @@
-"""The dashboard's late tickets of a period (statistics.missed_in) against a list made by hand
+"""The dashboard's late tickets of a period (late_tickets.missed_in) against a list made by hand
 from the SLA definition in sla.py, for both ways it reads them: a deadline is the creation
 time plus the target of the ticket's priority; a first response or a close (of a ticket
 Closed now) more than 1 ms after it missed it, late by the time between."""
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
 from tests.conftest import empty_desk
-from ticketdesk import services, sla, statistics
+from ticketdesk import late_tickets, services, sla
 from ticketdesk.domain import PRIORITIES, Priority, TicketChange
 from ticketdesk.identity import Account
 from ticketdesk.schema import tickets
@@ -99,5 +99,5 @@ def test_late_tickets_of_a_period_are_the_same_read_either_way(
         end = anchor + timedelta(minutes=after)
         expected = missed_by_hand(rows, targets, start, end, limit)
         for by_creation in (True, False, None):
-            got = statistics.missed_in(conn, targets, start, end, limit, by_creation)
+            got = late_tickets.missed_in(conn, targets, start, end, limit, by_creation)
             assert [r.id for r in got] == expected, by_creation

@@ -11,7 +11,8 @@ from sqlalchemy import Engine
 from ticketdesk import account_services, reporting, services
 from ticketdesk.domain import TicketChange, ValidationError
 from ticketdesk.identity import Account
-from ticketdesk.statistics import AssigneeLoad, Mean, Share, SlaAchievement
+from ticketdesk.late_tickets import AssigneeLoad
+from ticketdesk.statistics import Mean, Share, SlaAchievement
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 # A period is whole UTC days ending today: the last 30 days are Oct 29 .. Nov 27 (from Oct 29

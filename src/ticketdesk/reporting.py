@@ -9,12 +9,13 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Connection, Engine
 
-from . import counters, deadline_counts, sla, statistics
+from . import counters, deadline_counts, late_tickets, sla, statistics
 from .db import read, run_transaction
 from .domain import Priority, ValidationError, ticket_code
 from .identity import Account, Action, require
+from .late_tickets import AssigneeLoad
 from .sla import SlaState, SlaTarget, Targets
-from .statistics import Activity, AssigneeLoad, Mean
+from .statistics import Activity, Mean
 
 BREACH_LIMIT = 50
 """The breached-tickets list shows at most this many, the most overdue first."""
@@ -168,7 +169,7 @@ def dashboard(
         open_now = statistics.open_tickets_now(conn)
         since_start = statistics.activity(conn, chosen.first, today)
         after_end = statistics.activity(conn, chosen.last + timedelta(days=1), today)
-        by_assignee = statistics.open_by_assignee(conn, targets, now)
+        by_assignee = late_tickets.open_by_assignee(conn, targets, now)
         return Dashboard(
             current=_figures(conn, chosen, targets, now),
             previous=_figures(conn, chosen.previous(), targets, now),
@@ -217,8 +218,8 @@ def _breaches(conn: Connection, targets: Targets, period: Period, now: datetime)
     the BREACH_LIMIT furthest past one, each once. SQL picks the most overdue of each kind; the
     labels and the order come from sla_state, so they read as in the ticket table."""
     window_end = min(period.end, now)
-    rows = statistics.overdue_open(conn, targets, now, BREACH_LIMIT)
-    rows += statistics.missed_in(conn, targets, period.start, window_end, BREACH_LIMIT)
+    rows = late_tickets.overdue_open(conn, targets, now, BREACH_LIMIT)
+    rows += late_tickets.missed_in(conn, targets, period.start, window_end, BREACH_LIMIT)
     found: dict[int, Breach] = {}
     for row in rows:
         state = sla.sla_state(
