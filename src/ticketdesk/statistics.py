@@ -18,12 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    func,
-    select,
-)
+from sqlalchemy import Connection, Integer, Select, String, bindparam, func, select
 
 from . import deadline_counts
 from .counters import MEASURED
@@ -112,38 +110,64 @@ def priority_counts(conn: Connection) -> list[tuple[str, int]]:
     return [(str(p), int(n)) for p, n in rows]
 
 
+@lru_cache(maxsize=4)
+def _histogram_statement(measure: str) -> Select[Any]:
+    """(bucket, tickets) of `measure` over the days first..last, by bucket."""
+    d = duration_counts.c
+    return (
+        select(d.bucket, func.sum(d.tickets))
+        .where(
+            d.measure == measure,
+            d.day >= bindparam("first", type_=String),
+            d.day <= bindparam("last", type_=String),
+        )
+        .group_by(d.bucket)
+        .order_by(d.bucket)
+    )
+
+
+@lru_cache(maxsize=4)
+def _ranked_statement(measure: str) -> Select[Any]:
+    """The hours of `measure` at rank `offset` (from 0, fewest hours first) among the tickets
+    of one bucket whose measure ended in [start, end)."""
+    moment, hours, bucket = MEASURED[measure]
+    return (
+        select(hours)
+        .where(
+            bucket == bindparam("bucket", type_=Integer),
+            moment >= bindparam("start", type_=moment.type),
+            moment < bindparam("end", type_=moment.type),
+        )
+        .order_by(hours)
+        .limit(1)
+        .offset(bindparam("offset", type_=Integer))
+    )
+
+
 def median_hours(conn: Connection, measure: str, first: date, last: date) -> float | None:
     """Median of the hours to the first response (measure FIRST_RESPONSE) or to the latest
     close of the tickets Closed now (RESOLUTION) that happened on the UTC days first..last;
     of an even count, the mean of the two middle values. Exact, at a cost that depends on
     the days and the buckets, not on the tickets: the day histogram (duration_counts) says
-    which bucket holds each middle rank, and only that bucket's tickets are sorted."""
-    d = duration_counts.c
+    which bucket holds each middle rank, and only that bucket's tickets are sorted. Both
+    statements are built once per measure; a read binds the days."""
     per_bucket = conn.execute(
-        select(d.bucket, func.sum(d.tickets))
-        .where(d.measure == measure, d.day >= first.isoformat(), d.day <= last.isoformat())
-        .group_by(d.bucket)
-        .order_by(d.bucket)
+        _histogram_statement(measure), {"first": first.isoformat(), "last": last.isoformat()}
     ).all()
     n = sum(int(count) for _, count in per_bucket)
     if n == 0:
         return None
-    moment, hours, bucket = MEASURED[measure]
-    start = datetime.combine(first, time(), UTC)
-    end = datetime.combine(last + timedelta(days=1), time(), UTC)
+    window = {
+        "start": datetime.combine(first, time(), UTC),
+        "end": datetime.combine(last + timedelta(days=1), time(), UTC),
+    }
 
     def value_at(rank: int) -> float:
         below = 0
         for number, count in per_bucket:
             if rank < below + int(count):
-                query = (
-                    select(hours)
-                    .where(bucket == number, moment >= start, moment < end)
-                    .order_by(hours)
-                    .limit(1)
-                    .offset(rank - below)
-                )
-                return float(conn.execute(query).scalar_one())
+                where = {"bucket": number, "offset": rank - below, **window}
+                return float(conn.execute(_ranked_statement(measure), where).scalar_one())
             below += int(count)
         raise AssertionError("rank beyond the histogram")  # pragma: no cover
 
