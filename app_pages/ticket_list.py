@@ -37,6 +37,10 @@ from ticketdesk.sla import SlaTarget
 GRID_COLUMNS = {"Issue": "issue", "Status": "status", "Priority": "priority"}
 ORDERS = {True: "Descending", False: "Ascending"}
 ID_COLUMN_PX = 120  # fits TICKET-9999999; "small" (75 px) cut the codes of a 1M-ticket desk
+# The seed's columns, then SLA, fit a 1,400 px window beside the sidebar (wider windows
+# stretch them); Assignee and Open may need a sideways scroll, with the ID column pinned.
+ISSUE_COLUMN_PX = 340  # "large" (400 px) pushed the SLA column out of a 1,400 px window
+ASSIGNEE_COLUMN_PX = 110  # fits a first and last name; "small" (75 px) cut "Dana Novak"
 
 
 def submit_ticket() -> None:
@@ -144,8 +148,8 @@ def tickets_frame(
                 [t.created_at.astimezone(zone).replace(tzinfo=None) for t in tickets],
                 dtype="datetime64[us]",
             ),
-            "Assignee": pd.Series([t.assignee or "" for t in tickets], dtype="string"),
             "SLA": pd.Series(sla_labels, dtype="string"),
+            "Assignee": pd.Series([t.assignee or "" for t in tickets], dtype="string"),
             "Open": pd.Series([f"?ticket={t.code}" for t in tickets], dtype="string"),
         }
     )
@@ -318,9 +322,9 @@ def show_table() -> None:
         height=38 + 35 * max(len(result.tickets), 1),
         disabled=["ID", "Date Submitted", "Assignee", "SLA", "Open"] if editable else True,
         column_config={
-            "ID": st.column_config.TextColumn("ID", width=ID_COLUMN_PX),
+            "ID": st.column_config.TextColumn("ID", width=ID_COLUMN_PX, pinned=True),
             "Issue": st.column_config.TextColumn(
-                "Issue", width="large", required=True, max_chars=ISSUE_MAX_CHARS
+                "Issue", width=ISSUE_COLUMN_PX, required=True, max_chars=ISSUE_MAX_CHARS
             ),
             "Status": st.column_config.SelectboxColumn(
                 "Status", options=STATUSES, required=True, width="small"
@@ -331,7 +335,7 @@ def show_table() -> None:
             "Date Submitted": st.column_config.DatetimeColumn(
                 "Date Submitted", format="YYYY-MM-DD HH:mm"
             ),
-            "Assignee": st.column_config.TextColumn("Assignee", width="small"),
+            "Assignee": st.column_config.TextColumn("Assignee", width=ASSIGNEE_COLUMN_PX),
             "SLA": st.column_config.TextColumn(
                 "SLA", help="Time left to the target that matters now, or how late it is"
             ),

@@ -58,8 +58,8 @@ def test_adding_a_ticket_stores_it_and_shows_its_details(
         "Status",
         "Priority",
         "Date Submitted",
-        "Assignee",
         "SLA",
+        "Assignee",
         "Open",
     ]
     # A new High ticket: 4 hours to the first response (the seconds of this test aside).
