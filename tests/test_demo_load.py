@@ -77,3 +77,17 @@ def test_loading_into_a_desk_with_tickets_goes_batch_by_batch(
     assert services.ticket_page(engine, agent, TicketFilter(), Sort()).matching == COUNT + 1
     assert services.ticket_page(engine, agent, TicketFilter(search="already"), Sort()).matching == 1
     assert_counters_equal_a_full_recount(engine)
+
+
+def test_a_bulk_load_leaves_the_planner_statistics_on_postgresql_only(engine: Engine) -> None:
+    """PostgreSQL: the load ends with ANALYZE, so the planner knows the new rows even where
+    autovacuum is off (never analyzed, pg_class.reltuples is -1). SQLite: no statistics, on
+    purpose; the queries are written for its plans without them."""
+    demo_load.seed_demo(engine, COUNT, NOW, seed=5)
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            known = "SELECT reltuples FROM pg_class WHERE oid = 'tickets'::regclass"
+            assert conn.execute(text(known)).scalar_one() == COUNT
+        else:
+            stat = "SELECT count(*) FROM sqlite_master WHERE name LIKE 'sqlite_stat%'"
+            assert conn.execute(text(stat)).scalar_one() == 0

@@ -25,7 +25,7 @@ from .domain import (
     TicketChange,
 )
 from .identity import Account
-from .schema import ticket_events, tickets
+from .schema import metadata, ticket_events, tickets
 
 TICKET_COLUMNS = (
     tickets.c.id,
@@ -378,6 +378,18 @@ def indexes_deferred(conn: Connection) -> Iterator[None]:
         conn.exec_driver_sql("INSERT INTO tickets_fts(tickets_fts) VALUES ('rebuild')")
     for sql in triggers:
         conn.exec_driver_sql(sql)
+
+
+def refresh_planner_statistics(conn: Connection) -> None:
+    """After a bulk load on PostgreSQL, ANALYZE, as its manual advises: until autovacuum
+    gets to it (never, where it is off), the planner takes the new tables for nearly empty
+    (a 30-day median read twice as long at 1M tickets). SQLite is left without statistics:
+    the queries here are written for its plans without them."""
+    if conn.dialect.name == "postgresql":  # the desk's own tables, not the whole database
+        names = ", ".join(
+            conn.dialect.identifier_preparer.quote(t.name) for t in metadata.tables.values()
+        )
+        conn.exec_driver_sql(f"ANALYZE {names}")
 
 
 def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
