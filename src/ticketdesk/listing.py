@@ -93,10 +93,15 @@ def search_terms(text: str) -> list[str]:
     return re.findall(r"\w+", text.lower())[:16]
 
 
+def _fts_match(terms: list[str]) -> ColumnElement[bool]:
+    """SQLite: the search index's rows whose issue holds every word, each as a prefix."""
+    match = " ".join(f'"{t}"*' for t in terms)
+    return _FTS.c.tickets_fts.op("MATCH")(match)
+
+
 def _fts_matches(terms: list[str]) -> Select[Any]:
     """SQLite: the ids of the tickets whose issue holds every word, each as a prefix."""
-    match = " ".join(f'"{t}"*' for t in terms)
-    return select(_FTS.c.rowid).where(_FTS.c.tickets_fts.op("MATCH")(match))
+    return select(_FTS.c.rowid).where(_fts_match(terms))
 
 
 def _search_condition(conn: Connection, terms: list[str]) -> ColumnElement[bool]:
@@ -112,7 +117,9 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(), UTC)
 
 
-def _conditions(conn: Connection, flt: TicketFilter) -> list[ColumnElement[bool]]:
+def _conditions(
+    conn: Connection, flt: TicketFilter, with_search: bool = True
+) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if flt.statuses:
         conditions.append(tickets.c.status.in_(flt.statuses))
@@ -129,7 +136,7 @@ def _conditions(conn: Connection, flt: TicketFilter) -> list[ColumnElement[bool]
     if flt.requester_id is not None:
         conditions.append(tickets.c.requester_id == flt.requester_id)
     terms = search_terms(flt.search)
-    if terms:
+    if terms and with_search:
         conditions.append(_search_condition(conn, terms))
     return conditions
 
@@ -164,17 +171,36 @@ def count(conn: Connection, flt: TicketFilter) -> tuple[int, bool]:
 def _ordered(
     conn: Connection, flt: TicketFilter, sort: Sort, forward: bool
 ) -> tuple[Select[Any], Any]:
-    key = _SORT_KEYS[sort.column]
     descending = sort.descending == forward
+    terms = search_terms(flt.search)
+    if terms and sort.column is SortColumn.ID and conn.dialect.name == "sqlite":
+        # The search index's own order, rowid = ticket id: SQLite reads the matches newest
+        # (or oldest) first and stops at the page. Given `id IN (matches)` it looked up and
+        # sorted every match instead: 15 ms against 2 for a word in 66k of 1M tickets.
+        key = _FTS.c.rowid
+        query = (
+            select(*storage.TICKET_COLUMNS, key.label("sort_key"))
+            .select_from(_FTS.join(tickets, tickets.c.id == key))
+            .where(*_conditions(conn, flt, with_search=False), _fts_match(terms))
+        )
+        return query.order_by(key.desc() if descending else key), (key, descending, True)
+    key = _SORT_KEYS[sort.column]
     order = (key.desc(), tickets.c.id.desc()) if descending else (key, tickets.c.id)
     query = select(*storage.TICKET_COLUMNS, key.label("sort_key")).where(*_conditions(conn, flt))
-    return query.order_by(*order), (key, descending)
+    return query.order_by(*order), (key, descending, False)
 
 
 def _beyond(key_and_direction: Any, boundary: tuple[Any, int], inclusive: bool = False) -> Any:
-    key, descending = key_and_direction
-    pair = tuple_(key, tickets.c.id)
-    edge = tuple_(literal(boundary[0], type_=key.type), literal(boundary[1], type_=Integer()))
+    """Rows past `boundary` (sort key, id) in the query's order; a key that is the id itself
+    (`unique`) is compared alone, as the search index can use only that."""
+    key, descending, unique = key_and_direction
+    pair: Any
+    edge: Any
+    if unique:
+        pair, edge = key, literal(boundary[1], type_=Integer())
+    else:
+        pair = tuple_(key, tickets.c.id)
+        edge = tuple_(literal(boundary[0], type_=key.type), literal(boundary[1], type_=Integer()))
     if descending:
         return pair <= edge if inclusive else pair < edge
     return pair >= edge if inclusive else pair > edge
