@@ -159,6 +159,14 @@ class _Window(NamedTuple):
     start: datetime
     end: datetime
 
+    @classmethod
+    def due_in(
+        cls, priority: str, met: str, target_hours: float, start: datetime, end: datetime
+    ) -> _Window:
+        """The tickets whose deadline, `target_hours` after their creation, is in [start, end)."""
+        due = timedelta(hours=target_hours)
+        return cls(priority, met, limit_hours(target_hours), start - due, end - due)
+
 
 Layout = tuple[tuple[str, str], ...]
 """(priority, met column) of each part of a UNION ALL below, in order."""
@@ -244,14 +252,8 @@ def shares(
         "resolution_met": lambda target: target.resolution_hours,
     }
     windows = [
-        _Window(
-            priority.value,
-            met,
-            limit_hours(allowed[met](target)),
-            start - timedelta(hours=allowed[met](target)),
-            end - timedelta(hours=allowed[met](target)),
-        )
-        for met in allowed
+        _Window.due_in(priority.value, met, hours_of(target), start, end)
+        for met, hours_of in allowed.items()
         for priority, target in targets.items()
     ]
     counted = _counted(conn, windows)
