@@ -21,6 +21,7 @@ from ticketdesk.schema import (
     assignee_counts,
     daily_activity,
     deadline_counts,
+    duration_bands,
     duration_counts,
     sla_targets,
     ticket_counts,
@@ -151,6 +152,7 @@ def empty_desk(engine: Engine) -> None:
             assignee_counts,
             daily_activity,
             duration_counts,
+            duration_bands,
             deadline_counts,
             sla_targets,
         ):

@@ -22,6 +22,7 @@ from ticketdesk.schema import (
     assignee_counts,
     daily_activity,
     deadline_counts,
+    duration_bands,
     duration_counts,
     ticket_counts,
     ticket_events,
@@ -219,6 +220,11 @@ def counter_rows(conn: Connection) -> tuple[dict[Any, Any], ...]:
         for r in conn.execute(select(duration_counts))
         if r.tickets
     }
+    bands = {
+        (r.measure, r.day, r.band): r.tickets
+        for r in conn.execute(select(duration_bands))
+        if r.tickets
+    }
     deadlines = {
         (r.priority, r.hour): (r.tickets, r.first_met, r.resolution_met)
         for r in conn.execute(select(deadline_counts))
@@ -229,7 +235,7 @@ def counter_rows(conn: Connection) -> tuple[dict[Any, Any], ...]:
         for r in conn.execute(select(assignee_counts))
         if r.tickets
     }
-    return counts, activity, durations, deadlines, assignees
+    return counts, activity, durations, bands, deadlines, assignees
 
 
 def assert_counters_equal_a_full_recount(engine: Engine) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, insert, inspect, select
 
 from ticketdesk.db import make_engine, migrate
 from ticketdesk.domain import PRIORITY_RANK, STATUS_RANK, Priority, Status
-from ticketdesk.schema import assignee_counts, metadata, tickets
+from ticketdesk.schema import assignee_counts, duration_bands, duration_counts, metadata, tickets
 
 
 def _not_search_index(name: str | None, type_: str, *_: object) -> bool:
@@ -112,6 +112,42 @@ def test_migration_0007_counts_the_tickets_per_assignee(database: str) -> None:
             ("Ana", "Closed", 1),
             ("Ana", "Open", 1),
             ("Ben", "In Progress", 1),
+        ]
+    finally:
+        engine.dispose()
+
+
+def test_migration_0008_sums_the_duration_histogram_by_bands_of_eight(database: str) -> None:
+    """Histogram rows of a desk at revision 0007 are summed per measure, day and band (bucket
+    // 8): buckets 7 | 8 and 15 | 16 fall in bands 0, 1 and 2."""
+    engine = make_engine(database)
+    try:
+        migrate(engine, "0007")
+        old = [
+            ("resolution", "2026-11-01", 7, 2),
+            ("resolution", "2026-11-01", 8, 1),
+            ("resolution", "2026-11-01", 15, 3),
+            ("resolution", "2026-11-01", 16, 5),
+            ("resolution", "2026-11-02", 15, 4),
+            ("first_response", "2026-11-01", 9, 6),
+        ]
+        with engine.begin() as conn:
+            conn.execute(
+                insert(duration_counts),
+                [
+                    dict(zip(("measure", "day", "bucket", "tickets"), row, strict=True))
+                    for row in old
+                ],
+            )
+        migrate(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(select(duration_bands)).all()
+        assert sorted(tuple(r) for r in rows) == [
+            ("first_response", "2026-11-01", 1, 6),
+            ("resolution", "2026-11-01", 0, 2),
+            ("resolution", "2026-11-01", 1, 4),
+            ("resolution", "2026-11-01", 2, 5),
+            ("resolution", "2026-11-02", 1, 4),
         ]
     finally:
         engine.dispose()

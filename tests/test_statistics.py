@@ -290,6 +290,25 @@ def test_median_of_an_odd_count_and_a_reply_as_first_response(
     assert data.first_response == mean(13 / 3, 3)
 
 
+@pytest.mark.parametrize(
+    ("hours", "median"),
+    [
+        # 10 h and 10.05 h share a duration bucket (4.3 % wide): the middle two, (10 + 10.05) / 2.
+        ((1.0, 10.0, 10.05, 30.0), 10.025),
+        # 11 h and 12 h lie either side of a band's edge (bucket 256 starts at e^(255/24) s,
+        # 11.43 h): (11 + 12) / 2.
+        ((11.0, 12.0), 11.5),
+    ],
+)
+def test_median_of_an_even_count_whose_middle_two_are_close(
+    engine: Engine, agent: Account, hours: tuple[float, ...], median: float
+) -> None:
+    for taken in hours:
+        ticket(engine, agent, NOW - timedelta(hours=taken), "Low", (NOW, "In Progress"))
+    data = reporting.dashboard(engine, agent, NOW, period_days=1)
+    assert data.current.first_response_median == pytest.approx(median, abs=1e-6)
+
+
 def test_an_empty_desk_has_no_figures(engine: Engine, agent: Account) -> None:
     data = reporting.dashboard(engine, agent, NOW, period_days=7)
     for figures in (data.current, data.previous):

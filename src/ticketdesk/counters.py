@@ -8,7 +8,18 @@ import math
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, func, insert, literal, select, update
+from sqlalchemy import (
+    Connection,
+    SmallInteger,
+    Table,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .domain import EventKind, Status
@@ -16,6 +27,7 @@ from .schema import (
     assignee_counts,
     daily_activity,
     desk_revision,
+    duration_bands,
     duration_counts,
     ticket_counts,
     ticket_events,
@@ -54,6 +66,11 @@ MEASURED = {
 """Per measure: the tickets' columns of the moment it ended, its hours and its bucket."""
 
 
+BUCKETS_PER_BAND = 8
+"""duration_bands sums the buckets 8b..8b+7 of a day as band b (each band e^(1/3), about
+40 %, wider than the one below it)."""
+
+
 def duration_bucket(hours: float) -> int:
     seconds = hours * 3600
     return 0 if seconds < 1 else 1 + math.floor(BUCKETS_PER_E * math.log(seconds))
@@ -79,14 +96,21 @@ def duration_key(measure: str, moment: datetime, hours: float) -> tuple[str, str
 
 
 def add_durations(conn: Connection, amounts: dict[tuple[str, str, int], int]) -> None:
-    """Add (measure, day, bucket) -> tickets amounts to the duration histogram."""
-    rows = [
-        {"measure": m, "day": d, "bucket": b, "tickets": n}
-        for (m, d, b), n in amounts.items()
-        if n != 0
-    ]
-    if rows:
-        add_many(conn, duration_counts, ("measure", "day", "bucket"), ("tickets",), rows)
+    """Add (measure, day, bucket) -> tickets amounts to the duration histogram and its bands."""
+    bands: dict[tuple[str, str, int], int] = {}
+    for (m, d, b), n in amounts.items():
+        band = (m, d, b // BUCKETS_PER_BAND)
+        bands[band] = bands.get(band, 0) + n
+    for table, column, added in (
+        (duration_counts, "bucket", amounts),
+        (duration_bands, "band", bands),
+    ):
+        rows = [
+            {"measure": m, "day": d, column: b, "tickets": n}
+            for (m, d, b), n in added.items()
+            if n != 0
+        ]
+        add_many(conn, table, ("measure", "day", column), ("tickets",), rows)
 
 
 def _add(conn: Connection, table: Table, key: dict[str, Any], amounts: dict[str, Any]) -> None:
@@ -216,8 +240,9 @@ def rebuild_assignee_counts(conn: Connection) -> None:
 
 
 def rebuild_durations(conn: Connection) -> None:
-    """Recount the duration histogram from the tickets' stored durations."""
+    """Recount the duration histogram from the tickets' stored durations, and its bands."""
     conn.execute(delete(duration_counts))
+    conn.execute(delete(duration_bands))
     for measure, (moment, _, bucket) in MEASURED.items():
         day = day_of(moment)
         conn.execute(
@@ -228,6 +253,14 @@ def rebuild_durations(conn: Connection) -> None:
                 .group_by(day, bucket),
             )
         )
+    d = duration_counts.c
+    band = d.bucket // literal_column(str(BUCKETS_PER_BAND), SmallInteger)  # PostgreSQL: GROUP BY
+    conn.execute(
+        insert(duration_bands).from_select(
+            ["measure", "day", "band", "tickets"],
+            select(d.measure, d.day, band, func.sum(d.tickets)).group_by(d.measure, d.day, band),
+        )
+    )
 
 
 def rebuild_counts(conn: Connection) -> None:

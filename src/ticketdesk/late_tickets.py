@@ -23,7 +23,6 @@ from sqlalchemy import (
     bindparam,
     case,
     func,
-    literal,
     literal_column,
     select,
     union_all,
@@ -61,21 +60,22 @@ def _open_parts(targets: Targets) -> Parts:
 
 @lru_cache(maxsize=16)
 def _within_targets_statement(parts: Parts) -> CompoundSelect[Any]:
-    """(assignee or UNASSIGNED, tickets) of part n's open tickets created at or after cut_n."""
+    """(assignee, tickets) of part n's open tickets created at or after cut_n, per assignee
+    named in `names` and for the unassigned (None); each one a range of the partial indexes
+    by assignee (schema.py), so nothing is sorted."""
     t = tickets.c
-    who = func.coalesce(t.assignee, literal(UNASSIGNED))
-    return union_all(
-        *(
-            select(who, func.count())
-            .where(
-                *OPEN_GROUPS[group],
-                t.priority == priority,
-                t.created_at >= bindparam(f"cut_{n}", type_=MOMENT),
-            )
-            .group_by(who)
-            for n, (priority, group) in enumerate(parts)
+    selects = []
+    for n, (priority, group) in enumerate(parts):
+        where = (
+            *OPEN_GROUPS[group],
+            t.priority == priority,
+            t.created_at >= bindparam(f"cut_{n}", type_=MOMENT),
         )
-    )
+        for whose in (t.assignee.in_(bindparam("names", expanding=True)), t.assignee.is_(None)):
+            selects.append(
+                select(t.assignee, func.count()).where(*where, whose).group_by(t.assignee)
+            )
+    return union_all(*selects)
 
 
 def open_by_assignee(conn: Connection, targets: Targets, now: datetime) -> list[AssigneeLoad]:
@@ -91,17 +91,17 @@ def open_by_assignee(conn: Connection, targets: Targets, now: datetime) -> list[
         .group_by(a.assignee)
     ).all()
     parts = _open_parts(targets)
-    cuts = {}
+    bounds: dict[str, Any] = {"names": [name for name, n in open_counts if name and n]}
     for n, (priority, group) in enumerate(parts):
         target = targets[Priority(priority)]
         resolution_cut = now - timedelta(hours=target.resolution_hours)
         first_cut = now - timedelta(hours=target.first_response_hours)
         # An unanswered ticket is past a deadline once past either of them.
         unanswered = group == "unanswered"
-        cuts[f"cut_{n}"] = max(first_cut, resolution_cut) if unanswered else resolution_cut
+        bounds[f"cut_{n}"] = max(first_cut, resolution_cut) if unanswered else resolution_cut
     within: Counter[str] = Counter()  # open tickets not past a deadline, per assignee
-    for name, n in conn.execute(_within_targets_statement(parts), cuts):
-        within[name] += int(n)
+    for name, n in conn.execute(_within_targets_statement(parts), bounds):
+        within[name or UNASSIGNED] += int(n)
     loads = [
         AssigneeLoad(name or None, int(n), int(n) - within[name]) for name, n in open_counts if n
     ]

@@ -196,6 +196,24 @@ Index(
     sqlite_where=tickets.c.closed_at.is_(None) & tickets.c.first_response_at.is_not(None),
     postgresql_where=tickets.c.closed_at.is_(None) & tickets.c.first_response_at.is_not(None),
 )
+# The same open tickets per priority and assignee, newest last: how many of an assignee's are
+# still within their targets is one short range each.
+Index(
+    "ix_tickets_unanswered_by_assignee",
+    tickets.c.priority,
+    tickets.c.assignee,
+    tickets.c.created_at,
+    sqlite_where=tickets.c.first_response_at.is_(None),
+    postgresql_where=tickets.c.first_response_at.is_(None),
+)
+Index(
+    "ix_tickets_open_answered_by_assignee",
+    tickets.c.priority,
+    tickets.c.assignee,
+    tickets.c.created_at,
+    sqlite_where=tickets.c.closed_at.is_(None) & tickets.c.first_response_at.is_not(None),
+    postgresql_where=tickets.c.closed_at.is_(None) & tickets.c.first_response_at.is_not(None),
+)
 
 ticket_events = Table(
     "ticket_events",
@@ -255,6 +273,25 @@ duration_counts = Table(
 )
 """How many tickets' first response (resolution) of a day fell in each duration bucket: a
 histogram that finds the bucket holding a period's median without reading the tickets."""
+# The buckets of one band over a run of days, without reading every day's other buckets:
+Index(
+    "ix_duration_counts_bucket",
+    duration_counts.c.measure,
+    duration_counts.c.bucket,
+    duration_counts.c.day,
+    duration_counts.c.tickets,
+)
+
+duration_bands = Table(
+    "duration_bands",
+    metadata,
+    Column("measure", String(20), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("band", SmallInteger, primary_key=True),  # bucket // counters.BUCKETS_PER_BAND
+    Column("tickets", Integer, nullable=False),
+)
+"""duration_counts summed over bands of adjacent buckets: a period's median first finds its
+band in these few rows per day, then its bucket among that band's buckets."""
 
 deadline_counts = Table(
     "deadline_counts",

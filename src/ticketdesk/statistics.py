@@ -1,8 +1,8 @@
 """SQL for the dashboard. Counts and means read the counter tables only, so their cost does not
 grow with the number of tickets (see counters.py for how they are kept); medians read a
-per-day histogram of durations, then sort the tickets of one bucket; SLA shares read
-deadline_counts (per creation hour). The late tickets (past a deadline, per assignee and
-the most overdue) are read by late_tickets.py.
+per-day histogram of durations by bands, then one band's buckets, then sort the tickets of
+one bucket; SLA shares read deadline_counts (per creation hour). The late tickets (past a
+deadline, per assignee and the most overdue) are read by late_tickets.py.
 
 Definitions (also in the README). A period is a run of whole UTC days, [start, end).
 - open tickets: tickets whose status is Open or In Progress; at a moment in the past:
@@ -16,6 +16,7 @@ Definitions (also in the README). A period is a run of whole UTC days, [start, e
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -24,10 +25,11 @@ from typing import Any
 from sqlalchemy import Connection, Integer, Select, String, bindparam, func, select
 
 from . import deadline_counts
-from .counters import MEASURED
+from .counters import BUCKETS_PER_BAND, MEASURED
 from .domain import Status
 from .schema import (
     daily_activity,
+    duration_bands,
     duration_counts,
     ticket_counts,
 )
@@ -111,13 +113,31 @@ def priority_counts(conn: Connection) -> list[tuple[str, int]]:
 
 
 @lru_cache(maxsize=4)
-def _histogram_statement(measure: str) -> Select[Any]:
-    """(bucket, tickets) of `measure` over the days first..last, by bucket."""
+def _bands_statement(measure: str) -> Select[Any]:
+    """(band, tickets) of `measure` over the days first..last, by band."""
+    b = duration_bands.c
+    return (
+        select(b.band, func.sum(b.tickets))
+        .where(
+            b.measure == measure,
+            b.day >= bindparam("first", type_=String),
+            b.day <= bindparam("last", type_=String),
+        )
+        .group_by(b.band)
+        .order_by(b.band)
+    )
+
+
+@lru_cache(maxsize=4)
+def _buckets_statement(measure: str) -> Select[Any]:
+    """(bucket, tickets) of `measure` over the days first..last, for the buckets in `buckets`
+    (one band's: ix_duration_counts_bucket reads each bucket's run of days), by bucket."""
     d = duration_counts.c
     return (
         select(d.bucket, func.sum(d.tickets))
         .where(
             d.measure == measure,
+            d.bucket.in_(bindparam("buckets", expanding=True)),
             d.day >= bindparam("first", type_=String),
             d.day <= bindparam("last", type_=String),
         )
@@ -128,8 +148,8 @@ def _histogram_statement(measure: str) -> Select[Any]:
 
 @lru_cache(maxsize=4)
 def _ranked_statement(measure: str) -> Select[Any]:
-    """The hours of `measure` at rank `offset` (from 0, fewest hours first) among the tickets
-    of one bucket whose measure ended in [start, end)."""
+    """The hours of `measure` at ranks `offset`.. `offset + count - 1` (from 0, fewest hours
+    first) among the tickets of one bucket whose measure ended in [start, end)."""
     moment, hours, bucket = MEASURED[measure]
     return (
         select(hours)
@@ -139,41 +159,59 @@ def _ranked_statement(measure: str) -> Select[Any]:
             moment < bindparam("end", type_=moment.type),
         )
         .order_by(hours)
-        .limit(1)
+        .limit(bindparam("count", type_=Integer))
         .offset(bindparam("offset", type_=Integer))
     )
+
+
+def _locate(histogram: Sequence[tuple[int, int]], rank: int) -> tuple[int, int]:
+    """(key, rank within its key) of the item at `rank` (from 0) of a histogram in key order."""
+    below = 0
+    for key, count in histogram:
+        if rank < below + count:
+            return key, rank - below
+        below += count
+    raise AssertionError("rank beyond the histogram")  # pragma: no cover
 
 
 def median_hours(conn: Connection, measure: str, first: date, last: date) -> float | None:
     """Median of the hours to the first response (measure FIRST_RESPONSE) or to the latest
     close of the tickets Closed now (RESOLUTION) that happened on the UTC days first..last;
     of an even count, the mean of the two middle values. Exact, at a cost that depends on
-    the days and the buckets, not on the tickets: the day histogram (duration_counts) says
-    which bucket holds each middle rank, and only that bucket's tickets are sorted. Both
-    statements are built once per measure; a read binds the days."""
-    per_bucket = conn.execute(
-        _histogram_statement(measure), {"first": first.isoformat(), "last": last.isoformat()}
-    ).all()
-    n = sum(int(count) for _, count in per_bucket)
+    the days and the buckets, not on the tickets: the day's bands (duration_bands) say which
+    band holds each middle rank, that band's buckets (duration_counts) which bucket, and only
+    that bucket's tickets are sorted. The statements are built once per measure."""
+    days = {"first": first.isoformat(), "last": last.isoformat()}
+    per_band = [(int(band), int(n)) for band, n in conn.execute(_bands_statement(measure), days)]
+    n = sum(count for _, count in per_band)
     if n == 0:
         return None
+    in_bands = [_locate(per_band, rank) for rank in ([n // 2] if n % 2 else [n // 2 - 1, n // 2])]
+    per_bucket: dict[int, list[tuple[int, int]]] = {}
+    for band, _ in in_bands:
+        if band not in per_bucket:
+            buckets = list(range(band * BUCKETS_PER_BAND, (band + 1) * BUCKETS_PER_BAND))
+            rows = conn.execute(_buckets_statement(measure), {**days, "buckets": buckets})
+            per_bucket[band] = [(int(bucket), int(count)) for bucket, count in rows]
+    in_buckets = [_locate(per_bucket[band], rank) for band, rank in in_bands]
     window = {
         "start": datetime.combine(first, time(), UTC),
         "end": datetime.combine(last + timedelta(days=1), time(), UTC),
     }
-
-    def value_at(rank: int) -> float:
-        below = 0
-        for number, count in per_bucket:
-            if rank < below + int(count):
-                where = {"bucket": number, "offset": rank - below, **window}
-                return float(conn.execute(_ranked_statement(measure), where).scalar_one())
-            below += int(count)
-        raise AssertionError("rank beyond the histogram")  # pragma: no cover
-
-    if n % 2:
-        return value_at(n // 2)
-    return (value_at(n // 2 - 1) + value_at(n // 2)) / 2
+    # The two middle ranks of an even count are neighbours: one read when they share a bucket.
+    if len({bucket for bucket, _ in in_buckets}) == 1:
+        reads = [(*in_buckets[0], len(in_buckets))]
+    else:
+        reads = [(bucket, offset, 1) for bucket, offset in in_buckets]
+    values = [
+        float(hours)
+        for bucket, offset, count in reads
+        for hours in conn.execute(
+            _ranked_statement(measure),
+            {"bucket": bucket, "offset": offset, "count": count, **window},
+        ).scalars()
+    ]
+    return sum(values) / len(values)
 
 
 @dataclass(frozen=True)
