@@ -101,3 +101,17 @@ def test_late_tickets_of_a_period_are_the_same_read_either_way(
         for by_creation in (True, False, None):
             got = late_tickets.missed_in(conn, targets, start, end, limit, by_creation)
             assert [r.id for r in got] == expected, by_creation
+
+
+def test_the_tickets_created_in_a_window_are_estimated_from_the_days_counts() -> None:
+    """missed_in picks its way of reading by this estimate: whole days count whole, the two
+    end days by the share of them the window covers."""
+    created = {BASE.date(): 24, (BASE + 24 * HOUR).date(): 48, (BASE + 48 * HOUR).date(): 10}
+    estimate = late_tickets._created_between
+    # Mar 2 12:00 .. Mar 4 06:00: 24 / 2 + 48 + 10 / 4 = 62.5.
+    assert estimate(created, BASE + 12 * HOUR, BASE + 54 * HOUR) == 62.5
+    # Up to midnight: 12 + 48 + 0; within Mar 3, 06:00 .. 18:00: 48 / 2; empty windows: 0.
+    assert estimate(created, BASE + 12 * HOUR, BASE + 48 * HOUR) == 60
+    assert estimate(created, BASE + 30 * HOUR, BASE + 42 * HOUR) == 24
+    assert estimate(created, BASE + 30 * HOUR, BASE + 30 * HOUR) == 0
+    assert estimate(created, BASE + 80 * HOUR, BASE + 100 * HOUR) == 0

@@ -20,10 +20,11 @@ from sqlalchemy import (
     Connection,
     Float,
     Row,
+    Select,
+    Subquery,
     bindparam,
     case,
     func,
-    literal_column,
     select,
     union_all,
 )
@@ -32,6 +33,7 @@ from .counters import UNASSIGNED
 from .domain import Priority, Status
 from .schema import assignee_counts, daily_activity, tickets
 from .sla import Targets, limit_hours
+from .sqlfunctions import hours_between
 
 
 @dataclass(frozen=True)
@@ -119,47 +121,50 @@ SLA_COLUMNS = (
 )
 
 
+def _worst_first(late: Subquery, limit: int) -> Select[Any]:
+    """The SLA columns of the `limit` tickets of `late` (id, hours late) latest first."""
+    return (
+        select(*SLA_COLUMNS)
+        .join_from(tickets, late, tickets.c.id == late.c.id)
+        .order_by(late.c.late.desc(), tickets.c.id)
+        .limit(limit)
+    )
+
+
 @lru_cache(maxsize=16)
-def _oldest_open_statement(parts: Parts, limit: int) -> CompoundSelect[Any]:
-    """(n, id, created_at) of part n's `limit` oldest open tickets created before cut_n, read
-    in index order."""
+def _most_overdue_statement(parts: Parts, limit: int) -> Select[Any]:
+    """The `limit` tickets furthest past cut_n among each part n's `limit` oldest open tickets
+    created before cut_n (each read in index order)."""
     t = tickets.c
     selects = []
     for n, (priority, group) in enumerate(parts):
+        cut = bindparam(f"cut_{n}", type_=MOMENT)
         oldest = (
             select(t.id, t.created_at)
-            .where(
-                *OPEN_GROUPS[group],
-                t.priority == priority,
-                t.created_at < bindparam(f"cut_{n}", type_=MOMENT),
-            )
+            .where(*OPEN_GROUPS[group], t.priority == priority, t.created_at < cut)
             .order_by(t.created_at, t.id)
             .limit(limit)
             .subquery()
         )
-        selects.append(select(literal_column(str(n)), oldest.c.id, oldest.c.created_at))
-    return union_all(*selects)
+        selects.append(select(oldest.c.id, hours_between(oldest.c.created_at, cut).label("late")))
+    return _worst_first(union_all(*selects).subquery(), limit)
 
 
 def overdue_open(conn: Connection, targets: Targets, now: datetime, limit: int) -> list[Row[Any]]:
-    """The `limit` Open or In Progress tickets furthest past a deadline at `now`. Targets have
-    first response <= resolution, so an unanswered ticket is late the longest for its first
-    response: per priority, the oldest unanswered ones past it and the oldest answered open
-    ones past the resolution target are the candidates (each read in index order)."""
+    """The `limit` Open or In Progress tickets furthest past a deadline at `now`, the most
+    overdue first. Targets have first response <= resolution, so an unanswered ticket is late
+    the longest for its first response: per priority, the oldest unanswered ones past it and
+    the oldest answered open ones past the resolution target are the candidates."""
     parts = _open_parts(targets)
-    cuts = []
-    for priority, group in parts:
+    cuts = {}
+    for n, (priority, group) in enumerate(parts):
         target = targets[Priority(priority)]
         hours = target.first_response_hours if group == "unanswered" else target.resolution_hours
-        cuts.append(now - timedelta(hours=hours))
-    rows = conn.execute(
-        _oldest_open_statement(parts, limit), {f"cut_{n}": cut for n, cut in enumerate(cuts)}
-    )
-    candidates = [((cuts[int(n)] - at).total_seconds(), i) for n, i, at in rows]
-    worst = [i for _, i in sorted(candidates, key=lambda c: (-c[0], c[1]))[:limit]]
-    return _rows_in_order(conn, worst)
+        cuts[f"cut_{n}"] = now - timedelta(hours=hours)
+    return list(conn.execute(_most_overdue_statement(parts, limit), cuts))
 
 
+DAY = timedelta(days=1)
 CREATION_SCAN_MAX = 12_000
 """missed_in reads a window of creation times ticket by ticket when it holds about this
 many tickets or fewer (by daily_activity); a longer one is read most-late-first, which finds the
@@ -172,9 +177,9 @@ LateParts = tuple[tuple[str, str, bool], ...]
 
 
 @lru_cache(maxsize=64)
-def _latest_statement(parts: LateParts, limit: int) -> CompoundSelect[Any]:
-    """(n, id, hours) of part n's `limit` tickets of the most hours over limit_n, created in
-    [low_n, high_n)."""
+def _latest_statement(parts: LateParts, limit: int) -> Select[Any]:
+    """The `limit` tickets latest past their deadline (hours over target_n) among each part
+    n's `limit` tickets of the most hours over limit_n created in [low_n, high_n)."""
     t = tickets.c
     selects = []
     for n, (priority, column, by_creation) in enumerate(parts):
@@ -197,8 +202,12 @@ def _latest_statement(parts: LateParts, limit: int) -> CompoundSelect[Any]:
             .limit(limit)
             .subquery()
         )
-        selects.append(select(literal_column(str(n)), *latest.c))
-    return union_all(*selects)
+        over_target = latest.c[column] - bindparam(f"target_{n}", type_=Float)
+        selects.append(select(latest.c.id, over_target.label("late")))
+    late = union_all(*selects).subquery()
+    # A ticket late for both deadlines counts by the later one.
+    worst = select(late.c.id, func.max(late.c.late).label("late")).group_by(late.c.id)
+    return _worst_first(worst.subquery(), limit)
 
 
 def missed_in(
@@ -237,12 +246,13 @@ def missed_in(
         else:
             by_creation_here = by_creation
         parts.append((priority, column, by_creation_here))
-        bounds |= {f"limit_{n}": limit_hours(target_hours), f"low_{n}": low, f"high_{n}": high}
-    late: dict[int, float] = {}
-    for n, ticket_id, taken in conn.execute(_latest_statement(tuple(parts), limit), bounds):
-        late[ticket_id] = max(late.get(ticket_id, 0.0), taken - windows[int(n)][2])
-    worst = sorted(late, key=lambda i: (-late[i], i))[:limit]
-    return _rows_in_order(conn, worst)
+        bounds |= {
+            f"limit_{n}": limit_hours(target_hours),
+            f"target_{n}": target_hours,
+            f"low_{n}": low,
+            f"high_{n}": high,
+        }
+    return list(conn.execute(_latest_statement(tuple(parts), limit), bounds))
 
 
 def _created_per_day(conn: Connection, start: datetime, end: datetime) -> dict[date, int]:
@@ -256,19 +266,15 @@ def _created_per_day(conn: Connection, start: datetime, end: datetime) -> dict[d
 
 
 def _created_between(created: Mapping[date, int], start: datetime, end: datetime) -> float:
-    """About how many tickets were created in [start, end): each day's count, prorated by
-    the share of the day the window covers."""
+    """About how many tickets were created in [start, end): the whole days' counts, and the
+    two end days' prorated by the share of them the window covers."""
     start, end = start.astimezone(UTC), end.astimezone(UTC)
-    day, total = start.date(), 0.0
-    while day <= end.date():
-        midnight = datetime.combine(day, time(), UTC)
-        covered = min(end, midnight + timedelta(days=1)) - max(start, midnight)
-        total += created.get(day, 0) * max(covered, timedelta()) / timedelta(days=1)
-        day += timedelta(days=1)
-    return total
-
-
-def _rows_in_order(conn: Connection, ids: list[int]) -> list[Row[Any]]:
-    rows: list[Row[Any]] = list(conn.execute(select(*SLA_COLUMNS).where(tickets.c.id.in_(ids))))
-    order = {ticket_id: n for n, ticket_id in enumerate(ids)}
-    return sorted(rows, key=lambda row: order[row.id])
+    if end <= start:
+        return 0.0
+    first, last = start.date(), end.date()
+    if first == last:
+        return created.get(first, 0) * ((end - start) / DAY)
+    after_first = datetime.combine(first + DAY, time(), UTC)
+    total = created.get(first, 0) * ((after_first - start) / DAY)
+    total += created.get(last, 0) * ((end - datetime.combine(last, time(), UTC)) / DAY)
+    return total + sum(n for day, n in created.items() if first < day < last)
