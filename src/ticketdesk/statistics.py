@@ -60,19 +60,37 @@ def _mean(total: float | None, count: int | None) -> Mean:
     return Mean(None if n == 0 else float(total or 0) / n, n)
 
 
+_a = daily_activity.c
+_ACTIVITY = select(
+    func.sum(_a.created),
+    func.sum(_a.closes),
+    func.sum(_a.reopens),
+    func.sum(_a.first_response_hours),
+    func.sum(_a.first_responses),
+    func.sum(_a.resolution_hours),
+    func.sum(_a.resolutions),
+).where(_a.day >= bindparam("first", type_=String), _a.day <= bindparam("last", type_=String))
+_c = ticket_counts.c
+_OPEN_NOW = select(func.coalesce(func.sum(_c.tickets), 0)).where(_c.status != Status.CLOSED.value)
+_month = func.substr(_c.created_day, 1, 7).label("month")
+_STATUS_PER_MONTH = (
+    select(_month, _c.status, func.sum(_c.tickets))
+    .group_by(_month, _c.status)
+    .having(func.sum(_c.tickets) > 0)
+    .order_by(_month, _c.status)
+)
+_PRIORITY_COUNTS = (
+    select(_c.priority, func.sum(_c.tickets))
+    .group_by(_c.priority)
+    .having(func.sum(_c.tickets) > 0)
+    .order_by(_c.priority)
+)
+# The statements above and below are built once: a dashboard read only binds its days.
+
+
 def activity(conn: Connection, first: date, last: date) -> Activity:
-    a = daily_activity.c
-    row = conn.execute(
-        select(
-            func.sum(a.created),
-            func.sum(a.closes),
-            func.sum(a.reopens),
-            func.sum(a.first_response_hours),
-            func.sum(a.first_responses),
-            func.sum(a.resolution_hours),
-            func.sum(a.resolutions),
-        ).where(a.day >= first.isoformat(), a.day <= last.isoformat())
-    ).one()
+    days = {"first": first.isoformat(), "last": last.isoformat()}
+    row = conn.execute(_ACTIVITY, days).one()
     return Activity(
         created=int(row[0] or 0),
         closes=int(row[1] or 0),
@@ -83,33 +101,17 @@ def activity(conn: Connection, first: date, last: date) -> Activity:
 
 
 def open_tickets_now(conn: Connection) -> int:
-    query = select(func.coalesce(func.sum(ticket_counts.c.tickets), 0))
-    return int(
-        conn.execute(query.where(ticket_counts.c.status != Status.CLOSED.value)).scalar_one()
-    )
+    return int(conn.execute(_OPEN_NOW).scalar_one())
 
 
 def status_per_month(conn: Connection) -> list[tuple[str, str, int]]:
     """(month submitted 'YYYY-MM', current status, tickets), by month then status."""
-    month = func.substr(ticket_counts.c.created_day, 1, 7).label("month")
-    rows = conn.execute(
-        select(month, ticket_counts.c.status, func.sum(ticket_counts.c.tickets))
-        .group_by(month, ticket_counts.c.status)
-        .having(func.sum(ticket_counts.c.tickets) > 0)
-        .order_by(month, ticket_counts.c.status)
-    )
-    return [(str(m), str(s), int(n)) for m, s, n in rows]
+    return [(str(m), str(s), int(n)) for m, s, n in conn.execute(_STATUS_PER_MONTH)]
 
 
 def priority_counts(conn: Connection) -> list[tuple[str, int]]:
     """(priority, tickets) over all tickets, as they are now."""
-    rows = conn.execute(
-        select(ticket_counts.c.priority, func.sum(ticket_counts.c.tickets))
-        .group_by(ticket_counts.c.priority)
-        .having(func.sum(ticket_counts.c.tickets) > 0)
-        .order_by(ticket_counts.c.priority)
-    )
-    return [(str(p), int(n)) for p, n in rows]
+    return [(str(p), int(n)) for p, n in conn.execute(_PRIORITY_COUNTS)]
 
 
 @lru_cache(maxsize=4)
