@@ -29,9 +29,9 @@ from sqlalchemy import (
     union_all,
 )
 
-from .counters import UNASSIGNED
+from .counters import FIRST_RESPONSE, RESOLUTION, UNASSIGNED
 from .domain import Priority, Status
-from .schema import assignee_counts, daily_activity, tickets
+from .schema import assignee_counts, daily_activity, duration_counts, tickets
 from .sla import Targets, limit_hours
 from .sqlfunctions import hours_between
 
@@ -172,6 +172,15 @@ latest quickly when the window holds a good share of the late tickets (and slowl
 short window holds few of them: a day's window at 1M tickets took 60-100 ms that way)."""
 
 
+MEASURES = ("first_response_hours", "resolution_hours")
+_d = duration_counts.c
+_LAST_DAYS = select(
+    *(
+        select(func.max(_d.day)).where(_d.measure == measure).scalar_subquery()
+        for measure in (FIRST_RESPONSE, RESOLUTION)
+    )
+)
+"""The last day with a first response, and with a close, in the duration histogram."""
 LateParts = tuple[tuple[str, str, bool], ...]
 """(priority, duration column, read by creation) of each part of missed_in's UNION ALL."""
 
@@ -179,18 +188,20 @@ LateParts = tuple[tuple[str, str, bool], ...]
 @lru_cache(maxsize=64)
 def _latest_statement(parts: LateParts, limit: int) -> Select[Any]:
     """The `limit` tickets latest past their deadline (hours over target_n) among each part
-    n's `limit` tickets of the most hours over limit_n created in [low_n, high_n)."""
+    n's `limit` tickets of the most hours over limit_n (and at most most_n) created in
+    [low_n, high_n)."""
     t = tickets.c
     selects = []
     for n, (priority, column, by_creation) in enumerate(parts):
         hours = t[column]
         over = bindparam(f"limit_{n}", type_=Float)
+        most = bindparam(f"most_{n}", type_=Float)
         if by_creation:
             # One term that no index serves: SQLite, without statistics, would otherwise
             # walk every ticket of the priority, or every late one, instead of the window.
-            where = [case((t.priority == priority, hours)) > over]
+            where = [case((t.priority == priority, hours)) > over, hours <= most]
         else:
-            where = [t.priority == priority, hours > over]
+            where = [t.priority == priority, hours > over, hours <= most]
         latest = (
             select(t.id, hours)
             .where(
@@ -229,14 +240,21 @@ def missed_in(
     windows = [
         (priority.value, column, target_hours, timedelta(hours=target_hours))
         for priority, target in targets.items()
-        for column, target_hours in (
-            ("first_response_hours", target.first_response_hours),
-            ("resolution_hours", target.resolution_hours),
+        for column, target_hours in zip(
+            MEASURES, (target.first_response_hours, target.resolution_hours), strict=True
         )
     ]
     created = _created_per_day(
         conn, min(start - due for *_, due in windows), max(end - due for *_, due in windows)
     )
+    last_days = conn.execute(_LAST_DAYS).one()
+    # No first response (close) came after the end of the last day the histogram counts
+    # one on, so a ticket created at `low` took at most that long: reading most-late-first
+    # starts there, not at the tickets of years ago that took longer.
+    ends = [
+        None if day is None else datetime.combine(date.fromisoformat(day) + DAY, time(), UTC)
+        for day in last_days
+    ]
     parts = []
     bounds: dict[str, object] = {}
     for n, (priority, column, target_hours, due) in enumerate(windows):
@@ -246,7 +264,9 @@ def missed_in(
         else:
             by_creation_here = by_creation
         parts.append((priority, column, by_creation_here))
+        last = ends[MEASURES.index(column)]
         bounds |= {
+            f"most_{n}": 0.0 if last is None else (last - low) / timedelta(hours=1),
             f"limit_{n}": limit_hours(target_hours),
             f"target_{n}": target_hours,
             f"low_{n}": low,
