@@ -80,14 +80,19 @@ def test_loading_into_a_desk_with_tickets_goes_batch_by_batch(
 
 
 def test_a_bulk_load_leaves_the_planner_statistics_on_postgresql_only(engine: Engine) -> None:
-    """PostgreSQL: the load ends with ANALYZE, so the planner knows the new rows even where
-    autovacuum is off (never analyzed, pg_class.reltuples is -1). SQLite: no statistics, on
+    """PostgreSQL: the load ends with VACUUM (ANALYZE), so the planner knows the new rows even
+    where autovacuum is off (never analyzed, pg_class.reltuples is -1), and index-only scans
+    find the table's pages all visible (none are before a VACUUM). SQLite: no statistics, on
     purpose; the queries are written for its plans without them."""
     demo_load.seed_demo(engine, COUNT, NOW, seed=5)
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
-            known = "SELECT reltuples FROM pg_class WHERE oid = 'tickets'::regclass"
-            assert conn.execute(text(known)).scalar_one() == COUNT
+            known = (
+                "SELECT reltuples, relpages, relallvisible FROM pg_class "
+                "WHERE oid = 'tickets'::regclass"
+            )
+            tuples, pages, visible = conn.execute(text(known)).one()
+            assert (tuples, visible) == (COUNT, pages)
         else:
             stat = "SELECT count(*) FROM sqlite_master WHERE name LIKE 'sqlite_stat%'"
             assert conn.execute(text(stat)).scalar_one() == 0

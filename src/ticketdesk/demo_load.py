@@ -223,5 +223,5 @@ def _write_all(
     if not run_transaction(engine, load_into_empty_desk):
         for prepared in batches:
             run_transaction(engine, functools.partial(batch, prepared=prepared))
-    run_transaction(engine, storage.refresh_planner_statistics)
+    storage.refresh_planner_statistics(engine)
     return made
