@@ -31,7 +31,7 @@ from sqlalchemy import (
 
 from .counters import FIRST_RESPONSE, RESOLUTION, UNASSIGNED
 from .domain import Priority, Status
-from .schema import assignee_counts, daily_activity, duration_counts, tickets
+from .schema import OPEN_TICKET_GROUPS, assignee_counts, daily_activity, duration_counts, tickets
 from .sla import Targets, limit_hours
 from .sqlfunctions import hours_between
 
@@ -43,13 +43,12 @@ class AssigneeLoad:
     past_target: int  # of which past a deadline (see overdue_open)
 
 
-# Open tickets fall in two groups, each read from a partial index of its own (schema.py):
-# the unanswered ones (late past the first-response target) and the answered ones still
-# open (late past the resolution target). closed_at is None exactly when a ticket is not
-# Closed; first_response_at is None only while a ticket never left Open.
-OPEN_GROUPS: dict[str, tuple[Any, ...]] = {
-    "unanswered": (tickets.c.first_response_at.is_(None),),
-    "answered": (tickets.c.closed_at.is_(None), tickets.c.first_response_at.is_not(None)),
+# Open tickets fall in two groups, each read from partial indexes of its own, whose condition
+# a query repeats (schema.OPEN_TICKET_GROUPS): the unanswered ones (late past the
+# first-response target) and the answered ones still open (late past the resolution target).
+OPEN_GROUPS: dict[str, Any] = {
+    "unanswered": OPEN_TICKET_GROUPS["unanswered"],
+    "answered": OPEN_TICKET_GROUPS["open_answered"],
 }
 MOMENT = tickets.c.created_at.type
 Parts = tuple[tuple[str, str], ...]
@@ -69,7 +68,7 @@ def _within_targets_statement(parts: Parts) -> CompoundSelect[Any]:
     selects = []
     for n, (priority, group) in enumerate(parts):
         where = (
-            *OPEN_GROUPS[group],
+            OPEN_GROUPS[group],
             t.priority == priority,
             t.created_at >= bindparam(f"cut_{n}", type_=MOMENT),
         )
@@ -141,7 +140,7 @@ def _most_overdue_statement(parts: Parts, limit: int) -> Select[Any]:
         cut = bindparam(f"cut_{n}", type_=MOMENT)
         oldest = (
             select(t.id, t.created_at)
-            .where(*OPEN_GROUPS[group], t.priority == priority, t.created_at < cut)
+            .where(OPEN_GROUPS[group], t.priority == priority, t.created_at < cut)
             .order_by(t.created_at, t.id)
             .limit(limit)
             .subquery()

@@ -178,42 +178,31 @@ Index(
     tickets.c.resolution_hours,
     tickets.c.created_at,
 )
-# Open tickets (closed_at is None exactly when the status is not Closed), oldest first per
-# priority, the unanswered ones (first_response_at is None: never out of Open) apart.
-Index(
-    "ix_tickets_unanswered",
-    tickets.c.priority,
-    tickets.c.created_at,
-    tickets.c.assignee,
-    sqlite_where=tickets.c.first_response_at.is_(None),
-    postgresql_where=tickets.c.first_response_at.is_(None),
-)
-Index(
-    "ix_tickets_open_answered",
-    tickets.c.priority,
-    tickets.c.created_at,
-    tickets.c.assignee,
-    sqlite_where=tickets.c.closed_at.is_(None) & tickets.c.first_response_at.is_not(None),
-    postgresql_where=tickets.c.closed_at.is_(None) & tickets.c.first_response_at.is_not(None),
-)
-# The same open tickets per priority and assignee, newest last: how many of an assignee's are
-# still within their targets is one short range each.
-Index(
-    "ix_tickets_unanswered_by_assignee",
-    tickets.c.priority,
-    tickets.c.assignee,
-    tickets.c.created_at,
-    sqlite_where=tickets.c.first_response_at.is_(None),
-    postgresql_where=tickets.c.first_response_at.is_(None),
-)
-Index(
-    "ix_tickets_open_answered_by_assignee",
-    tickets.c.priority,
-    tickets.c.assignee,
-    tickets.c.created_at,
-    sqlite_where=tickets.c.closed_at.is_(None) & tickets.c.first_response_at.is_not(None),
-    postgresql_where=tickets.c.closed_at.is_(None) & tickets.c.first_response_at.is_not(None),
-)
+# Open tickets (closed_at is None exactly when the status is not Closed) in two groups, the
+# unanswered ones (first_response_at is None: never out of Open) apart; each group indexed by
+# priority, oldest first (the most overdue), and by priority and assignee, newest last (how
+# many of an assignee's are still within their targets is one short range each).
+OPEN_TICKET_GROUPS = {
+    "unanswered": tickets.c.first_response_at.is_(None),
+    "open_answered": tickets.c.closed_at.is_(None) & tickets.c.first_response_at.is_not(None),
+}
+for _group, _where in OPEN_TICKET_GROUPS.items():
+    Index(
+        f"ix_tickets_{_group}",
+        tickets.c.priority,
+        tickets.c.created_at,
+        tickets.c.assignee,
+        sqlite_where=_where,
+        postgresql_where=_where,
+    )
+    Index(
+        f"ix_tickets_{_group}_by_assignee",
+        tickets.c.priority,
+        tickets.c.assignee,
+        tickets.c.created_at,
+        sqlite_where=_where,
+        postgresql_where=_where,
+    )
 
 ticket_events = Table(
     "ticket_events",
