@@ -254,7 +254,9 @@ def rebuild_durations(conn: Connection) -> None:
             )
         )
     d = duration_counts.c
-    band = d.bucket // literal_column(str(BUCKETS_PER_BAND), SmallInteger)  # PostgreSQL: GROUP BY
+    # A literal, not a bound parameter: PostgreSQL takes `bucket / $1` in the select list and
+    # `bucket / $2` in GROUP BY for different expressions.
+    band = d.bucket // literal_column(str(BUCKETS_PER_BAND), SmallInteger)
     conn.execute(
         insert(duration_bands).from_select(
             ["measure", "day", "band", "tickets"],
