@@ -43,20 +43,16 @@ class AssigneeLoad:
     past_target: int  # of which past a deadline (see overdue_open)
 
 
-# Open tickets fall in two groups, each read from partial indexes of its own, whose condition
-# a query repeats (schema.OPEN_TICKET_GROUPS): the unanswered ones (late past the
+# Open tickets fall in two groups (schema.OPEN_TICKET_GROUPS), each read from partial indexes
+# of its own, whose condition a query repeats: the unanswered ones (late past the
 # first-response target) and the answered ones still open (late past the resolution target).
-OPEN_GROUPS: dict[str, Any] = {
-    "unanswered": OPEN_TICKET_GROUPS["unanswered"],
-    "answered": OPEN_TICKET_GROUPS["open_answered"],
-}
 MOMENT = tickets.c.created_at.type
 Parts = tuple[tuple[str, str], ...]
 """(priority, open group) of each part of a UNION ALL, in order."""
 
 
 def _open_parts(targets: Targets) -> Parts:
-    return tuple((priority.value, group) for priority in targets for group in OPEN_GROUPS)
+    return tuple((priority.value, group) for priority in targets for group in OPEN_TICKET_GROUPS)
 
 
 @lru_cache(maxsize=16)
@@ -68,7 +64,7 @@ def _within_targets_statement(parts: Parts) -> CompoundSelect[Any]:
     selects = []
     for n, (priority, group) in enumerate(parts):
         where = (
-            OPEN_GROUPS[group],
+            OPEN_TICKET_GROUPS[group],
             t.priority == priority,
             t.created_at >= bindparam(f"cut_{n}", type_=MOMENT),
         )
@@ -140,7 +136,7 @@ def _most_overdue_statement(parts: Parts, limit: int) -> Select[Any]:
         cut = bindparam(f"cut_{n}", type_=MOMENT)
         oldest = (
             select(t.id, t.created_at)
-            .where(OPEN_GROUPS[group], t.priority == priority, t.created_at < cut)
+            .where(OPEN_TICKET_GROUPS[group], t.priority == priority, t.created_at < cut)
             .order_by(t.created_at, t.id)
             .limit(limit)
             .subquery()
