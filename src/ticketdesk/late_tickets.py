@@ -29,7 +29,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from .counters import FIRST_RESPONSE, RESOLUTION, UNASSIGNED
+from .counters import MEASURED, UNASSIGNED
 from .domain import Priority, Status
 from .schema import OPEN_TICKET_GROUPS, assignee_counts, daily_activity, duration_counts, tickets
 from .sla import Targets, limit_hours
@@ -167,15 +167,14 @@ latest quickly when the window holds a good share of the late tickets (and slowl
 short window holds few of them: a day's window at 1M tickets took 60-100 ms that way)."""
 
 
-MEASURES = ("first_response_hours", "resolution_hours")
 _d = duration_counts.c
 _LAST_DAYS = select(
     *(
         select(func.max(_d.day)).where(_d.measure == measure).scalar_subquery()
-        for measure in (FIRST_RESPONSE, RESOLUTION)
+        for measure in MEASURED
     )
 )
-"""The last day with a first response, and with a close, in the duration histogram."""
+"""Per measure (counters.MEASURED), the last day the duration histogram counts one on."""
 LateParts = tuple[tuple[str, str, bool], ...]
 """(priority, duration column, read by creation) of each part of missed_in's UNION ALL."""
 
@@ -235,21 +234,21 @@ def missed_in(
     windows = [
         (priority.value, column, target_hours, timedelta(hours=target_hours))
         for priority, target in targets.items()
-        for column, target_hours in zip(
-            MEASURES, (target.first_response_hours, target.resolution_hours), strict=True
+        for column, target_hours in (
+            ("first_response_hours", target.first_response_hours),
+            ("resolution_hours", target.resolution_hours),
         )
     ]
     created = _created_per_day(
         conn, min(start - due for *_, due in windows), max(end - due for *_, due in windows)
     )
-    last_days = conn.execute(_LAST_DAYS).one()
     # No first response (close) came after the end of the last day the histogram counts
     # one on, so a ticket created at `low` took at most that long: reading most-late-first
     # starts there, not at the tickets of years ago that took longer.
-    ends = [
-        None if day is None else datetime.combine(date.fromisoformat(day) + DAY, time(), UTC)
-        for day in last_days
-    ]
+    ends = {}  # per hours column; none where no ticket has that measure yet
+    for (_, hours, _), day in zip(MEASURED.values(), conn.execute(_LAST_DAYS).one(), strict=True):
+        if day is not None:
+            ends[hours.name] = datetime.combine(date.fromisoformat(day) + DAY, time(), UTC)
     parts = []
     bounds: dict[str, object] = {}
     for n, (priority, column, target_hours, due) in enumerate(windows):
@@ -259,7 +258,7 @@ def missed_in(
         else:
             by_creation_here = by_creation
         parts.append((priority, column, by_creation_here))
-        last = ends[MEASURES.index(column)]
+        last = ends.get(column)
         bounds |= {
             f"most_{n}": 0.0 if last is None else (last - low) / timedelta(hours=1),
             f"limit_{n}": limit_hours(target_hours),
