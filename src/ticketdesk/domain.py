@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
 
 
@@ -68,6 +68,11 @@ class TicketNotFound(TicketDeskError):
 
 class DatabaseUnavailable(TicketDeskError):
     """The database cannot be reached right now."""
+
+
+def day_start(day: date) -> datetime:
+    """00:00 UTC of the UTC day `day`: periods are runs of whole UTC days."""
+    return datetime.combine(day, time(), UTC)
 
 
 def ticket_code(ticket_id: int) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 
 from .counters import MEASURED, UNASSIGNED
-from .domain import Priority, Status
+from .domain import Priority, Status, day_start
 from .schema import OPEN_TICKET_GROUPS, assignee_counts, daily_activity, duration_counts, tickets
 from .sla import Targets, limit_hours
 from .sqlfunctions import hours_between
@@ -248,7 +248,7 @@ def missed_in(
     ends = {}  # per hours column; none where no ticket has that measure yet
     for (_, hours, _), day in zip(MEASURED.values(), conn.execute(_LAST_DAYS).one(), strict=True):
         if day is not None:
-            ends[hours.name] = datetime.combine(date.fromisoformat(day) + DAY, time(), UTC)
+            ends[hours.name] = day_start(date.fromisoformat(day) + DAY)
     parts = []
     bounds: dict[str, object] = {}
     for n, (priority, column, target_hours, due) in enumerate(windows):
@@ -288,7 +288,7 @@ def _created_between(created: Mapping[date, int], start: datetime, end: datetime
     first, last = start.date(), end.date()
     if first == last:
         return created.get(first, 0) * ((end - start) / DAY)
-    after_first = datetime.combine(first + DAY, time(), UTC)
+    after_first = day_start(first + DAY)
     total = created.get(first, 0) * ((after_first - start) / DAY)
-    total += created.get(last, 0) * ((end - datetime.combine(last, time(), UTC)) / DAY)
+    total += created.get(last, 0) * ((end - day_start(last)) / DAY)
     return total + sum(n for day, n in created.items() if first < day < last)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 
 from . import storage
-from .domain import Ticket
+from .domain import Ticket, day_start
 from .schema import ISSUE_SORT_KEY, ticket_counts, tickets
 
 SEARCH_COUNT_CAP = 10_000
@@ -113,10 +113,6 @@ def _search_condition(conn: Connection, terms: list[str]) -> ColumnElement[bool]
     return vector.op("@@")(func.to_tsquery(simple, query))
 
 
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time(), UTC)
-
-
 def _conditions(
     conn: Connection, flt: TicketFilter, with_search: bool = True
 ) -> list[ColumnElement[bool]]:
@@ -126,9 +122,9 @@ def _conditions(
     if flt.priorities:
         conditions.append(tickets.c.priority.in_(flt.priorities))
     if flt.submitted_from:
-        conditions.append(tickets.c.created_at >= _day_start(flt.submitted_from))
+        conditions.append(tickets.c.created_at >= day_start(flt.submitted_from))
     if flt.submitted_to:
-        conditions.append(tickets.c.created_at < _day_start(flt.submitted_to + timedelta(1)))
+        conditions.append(tickets.c.created_at < day_start(flt.submitted_to + timedelta(1)))
     if flt.assignee is not None:
         conditions.append(tickets.c.assignee == flt.assignee)
     if flt.unassigned:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 
 from . import counters, deadline_counts, late_tickets, sla, statistics
 from .db import read, run_transaction
-from .domain import Priority, ValidationError, ticket_code
+from .domain import Priority, ValidationError, day_start, ticket_code
 from .identity import Account, Action, require
 from .late_tickets import AssigneeLoad
 from .sla import SlaState, SlaTarget, Targets
@@ -35,11 +35,11 @@ class Period:
 
     @property
     def start(self) -> datetime:
-        return datetime.combine(self.first, time(), UTC)
+        return day_start(self.first)
 
     @property
     def end(self) -> datetime:
-        return datetime.combine(self.last + timedelta(days=1), time(), UTC)
+        return day_start(self.last + timedelta(days=1))
 
     def previous(self) -> Period:
         """The period of the same length right before this one."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Integer, Select, String, bindparam, func, sel
 
 from . import deadline_counts
 from .counters import BUCKETS_PER_BAND, MEASURED
-from .domain import Status
+from .domain import Status, day_start
 from .schema import (
     daily_activity,
     duration_bands,
@@ -197,8 +197,8 @@ def median_hours(conn: Connection, measure: str, first: date, last: date) -> flo
             per_bucket[band] = [(int(bucket), int(count)) for bucket, count in rows]
     in_buckets = [_locate(per_bucket[band], rank) for band, rank in in_bands]
     window = {
-        "start": datetime.combine(first, time(), UTC),
-        "end": datetime.combine(last + timedelta(days=1), time(), UTC),
+        "start": day_start(first),
+        "end": day_start(last + timedelta(days=1)),
     }
     # The two middle ranks of an even count are neighbours: one read when they share a bucket.
     if len({bucket for bucket, _ in in_buckets}) == 1:
