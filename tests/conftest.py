@@ -21,6 +21,7 @@ from ticketdesk.schema import (
     assignee_counts,
     daily_activity,
     deadline_counts,
+    deadline_days,
     duration_bands,
     duration_counts,
     sla_targets,
@@ -154,6 +155,7 @@ def empty_desk(engine: Engine) -> None:
             duration_counts,
             duration_bands,
             deadline_counts,
+            deadline_days,
             sla_targets,
         ):
             conn.execute(delete(table))

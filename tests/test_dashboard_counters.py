@@ -27,6 +27,7 @@ from ticketdesk.domain import PRIORITIES, STATUSES, Priority, TicketChange
 from ticketdesk.identity import Account
 from ticketdesk.schema import (
     UTCDateTime,
+    deadline_days,
     duration_counts,
     tickets,
 )
@@ -98,6 +99,26 @@ def stored_deadline_rows(conn: Connection) -> dict[tuple[str, str], tuple[int, i
     return {
         (r.priority, r.hour): (r.tickets, r.first_met, r.resolution_met)
         for r in conn.execute(select(deadline_table))
+        if (r.tickets, r.first_met, r.resolution_met) != (0, 0, 0)
+    }
+
+
+DeadlineRows = dict[tuple[str, str], tuple[int, ...]]
+
+
+def per_day(rows: DeadlineRows) -> DeadlineRows:
+    """deadline_days as it should be: the rows of deadline_counts summed per creation day."""
+    days: DeadlineRows = {}
+    for (priority, hour), amounts in rows.items():
+        before = days.get((priority, hour[:10]), (0, 0, 0))
+        days[(priority, hour[:10])] = tuple(a + b for a, b in zip(before, amounts, strict=True))
+    return {key: amounts for key, amounts in days.items() if amounts != (0, 0, 0)}
+
+
+def stored_deadline_days(conn: Connection) -> DeadlineRows:
+    return {
+        (r.priority, r.day): (r.tickets, r.first_met, r.resolution_met)
+        for r in conn.execute(select(deadline_days))
         if (r.tickets, r.first_met, r.resolution_met) != (0, 0, 0)
     }
 
@@ -363,6 +384,7 @@ def test_sla_shares_equal_a_count_by_hand(
         assert [r["priority"] for r in rows] == priority
         kept = stored_deadline_rows(conn)
         assert kept == deadline_rows_by_hand(rows, raw)
+        assert stored_deadline_days(conn) == per_day(kept)
         for window in [*windows, EVERYTHING]:
             start, end = window.bounds(rows, raw)
             got = deadline_counts.shares(conn, as_targets(raw), start, end)
@@ -374,6 +396,7 @@ def test_sla_shares_equal_a_count_by_hand(
         counters.rebuild(conn)
     with engine.connect() as conn:
         assert stored_deadline_rows(conn) == kept
+        assert stored_deadline_days(conn) == per_day(kept)
 
 
 @settings(
@@ -754,3 +777,40 @@ def test_migration_0006_backfills_durations_and_counters(database: str) -> None:
             assert (stored_duration_rows(conn), stored_deadline_rows(conn)) == kept
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("created_from", "created_to", "expected"),
+    [
+        # Whole hours Mar 2 22:00 .. Mar 4 01:00: a in the hours before the whole day Mar 3
+        # (b, c), d in the hour after it; e is past the end. Due a b c d, met a d.
+        (mar(2, 22), mar(4, 1), (2, 4)),
+        # Partial hours either side of the whole day Mar 3: a (23:30) and d (00:30) from the
+        # tickets, b and c from the day's row.
+        (mar(2, 23, 15), mar(4, 0, 45), (2, 4)),
+        # No whole day: the hours Mar 3 00:00 .. 23:00 hold b alone (c is at 23:30).
+        (mar(3, 0), mar(3, 23), (0, 1)),
+    ],
+)
+def test_sla_shares_add_whole_days_and_the_hours_around_them(
+    engine: Engine,
+    agent: Account,
+    created_from: datetime,
+    created_to: datetime,
+    expected: tuple[int, int],
+) -> None:
+    # High: the first response is due 4 h after filing. Filed, and answered after:
+    # a Mar 2 23:30 (0.5 h: met), b Mar 3 00:30 (5 h: missed), c Mar 3 23:30 (never:
+    # missed), d Mar 4 00:30 (0.5 h: met), e Mar 4 01:30 (0.5 h: met).
+    filed = [(mar(2, 23, 30), 0.5), (mar(3, 0, 30), 5.0), (mar(3, 23, 30), None)]
+    filed += [(mar(4, 0, 30), 0.5), (mar(4, 1, 30), 0.5)]
+    for created, answer in filed:
+        made = services.create_ticket(engine, agent, "printer", "High", created)
+        if answer is not None:
+            at = created + timedelta(hours=answer)
+            services.update_ticket(engine, agent, made.id, TicketChange("In Progress"), at)
+    due = timedelta(hours=4)
+    with engine.connect() as conn:
+        targets = sla.load_targets(conn)
+        first, _ = deadline_counts.shares(conn, targets, created_from + due, created_to + due)
+    assert first == expected

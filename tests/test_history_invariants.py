@@ -22,6 +22,7 @@ from ticketdesk.schema import (
     assignee_counts,
     daily_activity,
     deadline_counts,
+    deadline_days,
     duration_bands,
     duration_counts,
     ticket_counts,
@@ -235,7 +236,12 @@ def counter_rows(conn: Connection) -> tuple[dict[Any, Any], ...]:
         for r in conn.execute(select(assignee_counts))
         if r.tickets
     }
-    return counts, activity, durations, bands, deadlines, assignees
+    deadline_sums = {
+        (r.priority, r.day): (r.tickets, r.first_met, r.resolution_met)
+        for r in conn.execute(select(deadline_days))
+        if (r.tickets, r.first_met, r.resolution_met) != (0, 0, 0)
+    }
+    return counts, activity, durations, bands, deadlines, assignees, deadline_sums
 
 
 def assert_counters_equal_a_full_recount(engine: Engine) -> None:
@@ -250,6 +256,7 @@ def assert_counters_equal_a_full_recount(engine: Engine) -> None:
     assert kept[2] == recounted[2]
     assert kept[3] == recounted[3]
     assert kept[4] == recounted[4]
+    assert kept[6] == recounted[6]
 
 
 @settings(max_examples=20, deadline=None)

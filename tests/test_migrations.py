@@ -11,7 +11,15 @@ from sqlalchemy import Engine, insert, inspect, select
 
 from ticketdesk.db import make_engine, migrate
 from ticketdesk.domain import PRIORITY_RANK, STATUS_RANK, Priority, Status
-from ticketdesk.schema import assignee_counts, duration_bands, duration_counts, metadata, tickets
+from ticketdesk.schema import (
+    assignee_counts,
+    deadline_counts,
+    deadline_days,
+    duration_bands,
+    duration_counts,
+    metadata,
+    tickets,
+)
 
 
 def _not_search_index(name: str | None, type_: str, *_: object) -> bool:
@@ -148,6 +156,36 @@ def test_migration_0008_sums_the_duration_histogram_by_bands_of_eight(database: 
             ("resolution", "2026-11-01", 1, 4),
             ("resolution", "2026-11-01", 2, 5),
             ("resolution", "2026-11-02", 1, 4),
+        ]
+    finally:
+        engine.dispose()
+
+
+def test_migration_0010_sums_the_deadline_counts_per_day(database: str) -> None:
+    """deadline_counts rows of a desk at revision 0009 are summed per priority and creation
+    day: High's 23:00 and 00:00 hours fall on two days, Low's two hours on one."""
+    engine = make_engine(database)
+    try:
+        migrate(engine, "0009")
+        old = [
+            ("High", "2026-11-01 00", 3, 2, 1),
+            ("High", "2026-11-01 23", 4, 4, 0),
+            ("High", "2026-11-02 00", 1, 0, 1),
+            ("Low", "2026-11-01 05", 2, 1, 1),
+            ("Low", "2026-11-01 17", 5, 5, 3),
+        ]
+        columns = ("priority", "hour", "tickets", "first_met", "resolution_met")
+        with engine.begin() as conn:
+            conn.execute(
+                insert(deadline_counts), [dict(zip(columns, row, strict=True)) for row in old]
+            )
+        migrate(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(select(deadline_days)).all()
+        assert sorted(tuple(r) for r in rows) == [
+            ("High", "2026-11-01", 7, 6, 1),
+            ("High", "2026-11-02", 1, 0, 1),
+            ("Low", "2026-11-01", 7, 6, 4),
         ]
     finally:
         engine.dispose()

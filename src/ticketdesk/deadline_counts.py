@@ -1,9 +1,10 @@
 """SLA shares without reading a period's tickets: per creation hour and priority, how many
 tickets were filed and how many met their first-response and resolution targets (the
-targets stored now; see sla.py). Kept in the same transaction as every change, rebuilt from
-the tickets' stored durations when the targets change, and read by `shares`, which adds the
-whole hours of a window from this table and counts only its partial edge hours from the
-tickets. A deadline falls in [start, end) exactly when its ticket was created in
+targets stored now; see sla.py), and the same summed per creation day (deadline_days). Kept
+in the same transaction as every change, rebuilt from the tickets' stored durations when the
+targets change, and read by `shares`, which adds the whole days of a window from the day
+table, the whole hours around them from the hour table, and counts only its partial edge
+hours from the tickets. A deadline falls in [start, end) exactly when its ticket was created in
 [start - target, end - target), so a window of deadlines is a window of creation times."""
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ from sqlalchemy import (
     union_all,
 )
 
-from .counters import add_many, hours
+from .counters import add_many, day_key, hours
 from .domain import Priority, Ticket
-from .schema import deadline_counts, tickets
+from .schema import deadline_counts, deadline_days, tickets
 from .sla import SlaTarget, Targets, limit_hours
 from .sqlfunctions import count_where, hour_of
 
@@ -108,12 +109,22 @@ def add(conn: Connection, gone: Iterable[Standing] = (), came: Iterable[Standing
 
 
 def add_tally(conn: Connection, amounts: Tally) -> None:
-    changed = [
-        {"priority": priority, "hour": hour, **dict(zip(AMOUNTS, row, strict=True))}
-        for (priority, hour), row in amounts.items()
-        if any(row)
-    ]
-    add_many(conn, deadline_counts, ("priority", "hour"), AMOUNTS, changed)
+    """Add `amounts` to the table and to its sums per day (deadline_days)."""
+    per_day: Tally = defaultdict(lambda: [0, 0, 0])
+    for (priority, hour), row in amounts.items():
+        day = per_day[(priority, hour[:10])]
+        for i, amount in enumerate(row):
+            day[i] += amount
+    for table, key, rows in (
+        (deadline_counts, "hour", amounts),
+        (deadline_days, "day", per_day),
+    ):
+        changed = [
+            {"priority": priority, key: when, **dict(zip(AMOUNTS, row, strict=True))}
+            for (priority, when), row in rows.items()
+            if any(row)
+        ]
+        add_many(conn, table, ("priority", key), AMOUNTS, changed)
 
 
 def _met(hours: Any, limit: float) -> Any:
@@ -121,7 +132,8 @@ def _met(hours: Any, limit: float) -> Any:
 
 
 def rebuild(conn: Connection, targets: Targets) -> None:
-    """Recount the table from the tickets' stored durations under `targets`."""
+    """Recount the table from the tickets' stored durations under `targets`, and its sums per
+    day from it."""
     conn.execute(delete(deadline_counts))
     t = tickets.c
     hour = hour_of(t.created_at)
@@ -140,6 +152,17 @@ def rebuild(conn: Connection, targets: Targets) -> None:
                 .group_by(hour),
             )
         )
+    conn.execute(delete(deadline_days))
+    d = deadline_counts.c
+    day = func.substr(d.hour, 1, 10)
+    conn.execute(
+        insert(deadline_days).from_select(
+            ["priority", "day", *AMOUNTS],
+            select(d.priority, day, *(func.sum(d[name]) for name in AMOUNTS)).group_by(
+                d.priority, day
+            ),
+        )
+    )
 
 
 def _whole_hours(start: datetime, end: datetime) -> tuple[datetime, datetime]:
@@ -174,19 +197,41 @@ Layout = tuple[tuple[str, str], ...]
 
 @lru_cache(maxsize=64)
 def _by_hour_statement(layout: Layout) -> CompoundSelect[Any]:
-    """(n, tickets, met) of each window n's whole hours: [first_n, last_n) of the table.
-    Built once per layout; a dashboard read only binds the hours."""
-    d = deadline_counts.c
+    """(n, tickets, met) of each window n's whole hours: the whole days [day_n, to_day_n)
+    from deadline_days, the hours before and after them, [first_n, head_n) and [tail_n,
+    last_n), from deadline_counts. Built once per layout; a dashboard read only binds them."""
     return union_all(
         *(
-            select(literal_column(str(n)), func.sum(d.tickets), func.sum(d[met])).where(
-                d.priority == priority,
-                d.hour >= bindparam(f"first_{n}", type_=String),
-                d.hour < bindparam(f"last_{n}", type_=String),
+            select(literal_column(str(n)), func.sum(table.c.tickets), func.sum(table.c[met])).where(
+                table.c.priority == priority,
+                table.c[key] >= bindparam(f"{low}_{n}", type_=String),
+                table.c[key] < bindparam(f"{high}_{n}", type_=String),
             )
             for n, (priority, met) in enumerate(layout)
+            for table, key, low, high in (
+                (deadline_counts, "hour", "first", "head"),
+                (deadline_days, "day", "day", "to_day"),
+                (deadline_counts, "hour", "tail", "last"),
+            )
         )
     )
+
+
+def _hour_bounds(n: int, first: datetime, last: datetime) -> dict[str, str]:
+    """The bounds _by_hour_statement binds for window n, whose whole hours are [first, last):
+    the whole UTC days inside them, and the hours before and after those days."""
+    day = first if first.hour == 0 else (first + timedelta(days=1)).replace(hour=0)
+    to_day = last.replace(hour=0)
+    if day >= to_day:  # no whole day: all hours before an empty run of days
+        day = to_day = last
+    return {
+        f"first_{n}": hour_key(first),
+        f"head_{n}": hour_key(day),
+        f"day_{n}": day_key(day),
+        f"to_day_{n}": day_key(to_day),
+        f"tail_{n}": hour_key(to_day),
+        f"last_{n}": hour_key(last),
+    }
 
 
 @lru_cache(maxsize=64)
@@ -210,13 +255,13 @@ def _edge_statement(layout: Layout) -> CompoundSelect[Any]:
 
 
 def _counted(conn: Connection, windows: list[_Window]) -> list[list[int]]:
-    """[tickets, met] of each window: its whole hours from the table, its partial hours at
-    either end from the tickets; two queries, whatever the windows."""
+    """[tickets, met] of each window: its whole days and hours from the tables, its partial
+    hours at either end from the tickets; two queries, whatever the windows."""
     hours: dict[str, str] = {}
     edges: list[tuple[int, datetime, datetime]] = []
     for n, window in enumerate(windows):
         first, last = _whole_hours(window.start, window.end)
-        hours |= {f"first_{n}": hour_key(first), f"last_{n}": hour_key(last)}
+        hours |= _hour_bounds(n, first, last)
         if first < last:
             parts = [(window.start, first), (last, window.end)]
         else:
@@ -225,7 +270,8 @@ def _counted(conn: Connection, windows: list[_Window]) -> list[list[int]]:
     counted = [[0, 0] for _ in windows]
     layout = tuple((w.priority, w.met) for w in windows)
     for n, due, met in conn.execute(_by_hour_statement(layout), hours):
-        counted[int(n)] = [int(due or 0), int(met or 0)]
+        counted[int(n)][0] += int(due or 0)
+        counted[int(n)][1] += int(met or 0)
     if edges:
         bounds: dict[str, object] = {}
         for m, (n, low, high) in enumerate(edges):

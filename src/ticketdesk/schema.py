@@ -308,6 +308,17 @@ deadline_counts = Table(
 """Per creation hour and priority, tickets filed and deadlines met under the stored SLA
 targets (see deadline_counts.py); rebuilt when the targets change."""
 
+deadline_days = Table(
+    "deadline_days",
+    metadata,
+    Column("priority", String(10), primary_key=True),
+    Column("day", String(10), primary_key=True),  # creation day, 'YYYY-MM-DD' (UTC)
+    Column("tickets", Integer, nullable=False),
+    Column("first_met", Integer, nullable=False),
+    Column("resolution_met", Integer, nullable=False),
+)
+"""deadline_counts summed per creation day: a window's whole days read one row a day each."""
+
 assignee_counts = Table(
     "assignee_counts",
     metadata,
