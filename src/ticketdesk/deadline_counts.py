@@ -112,9 +112,9 @@ def add_tally(conn: Connection, amounts: Tally) -> None:
     """Add `amounts` to the table and to its sums per day (deadline_days)."""
     per_day: Tally = defaultdict(lambda: [0, 0, 0])
     for (priority, hour), row in amounts.items():
-        day = per_day[(priority, hour[:10])]
+        sums = per_day[(priority, hour[:10])]
         for i, amount in enumerate(row):
-            day[i] += amount
+            sums[i] += amount
     for table, key, rows in (
         (deadline_counts, "hour", amounts),
         (deadline_days, "day", per_day),
