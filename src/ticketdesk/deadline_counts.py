@@ -196,7 +196,7 @@ Layout = tuple[tuple[str, str], ...]
 
 
 @lru_cache(maxsize=64)
-def _by_hour_statement(layout: Layout) -> CompoundSelect[Any]:
+def _whole_hours_statement(layout: Layout) -> CompoundSelect[Any]:
     """(n, tickets, met) of each window n's whole hours: the whole days [day_n, to_day_n)
     from deadline_days, the hours before and after them, [first_n, head_n) and [tail_n,
     last_n), from deadline_counts. Built once per layout; a dashboard read only binds them."""
@@ -218,7 +218,7 @@ def _by_hour_statement(layout: Layout) -> CompoundSelect[Any]:
 
 
 def _hour_bounds(n: int, first: datetime, last: datetime) -> dict[str, str]:
-    """The bounds _by_hour_statement binds for window n, whose whole hours are [first, last):
+    """The bounds _whole_hours_statement binds for window n, whose whole hours are [first, last):
     the whole UTC days inside them, and the hours before and after those days."""
     day = first if first.hour == 0 else (first + timedelta(days=1)).replace(hour=0)
     to_day = last.replace(hour=0)
@@ -269,7 +269,7 @@ def _counted(conn: Connection, windows: list[_Window]) -> list[list[int]]:
         edges += [(n, low, high) for low, high in parts if low < high]
     counted = [[0, 0] for _ in windows]
     layout = tuple((w.priority, w.met) for w in windows)
-    for n, due, met in conn.execute(_by_hour_statement(layout), hours):
+    for n, due, met in conn.execute(_whole_hours_statement(layout), hours):
         counted[int(n)][0] += int(due or 0)
         counted[int(n)][1] += int(met or 0)
     if edges:

@@ -1,8 +1,9 @@
 """SQL for the dashboard. Counts and means read the counter tables only, so their cost does not
 grow with the number of tickets (see counters.py for how they are kept); medians read a
 per-day histogram of durations by bands, then one band's buckets, then the tickets of one
-bucket in the order of their hours; SLA shares read deadline_counts (per creation hour). The
-late tickets (past a deadline, per assignee and the most overdue) are read by late_tickets.py.
+bucket in the order of their hours; SLA shares read deadline_days and deadline_counts (per
+creation day and hour). The late tickets (past a deadline, per assignee and the most
+overdue) are read by late_tickets.py.
 
 Definitions (also in the README). A period is a run of whole UTC days, [start, end).
 - open tickets: tickets whose status is Open or In Progress; at a moment in the past:
