@@ -10,7 +10,7 @@ TICKETS_ICON = ":material/confirmation_number:"
 
 if __name__ == "__main__":
     from app_pages.shared import ask_to_sign_in, current_account, show_identity, whole_page_run
-    from ticketdesk.identity import Action, SessionEnded
+    from ticketdesk.domain.accounts import Action, SessionEnded
 
     # An emoji favicon: a Material one is fetched from a font server, which an internal
     # network may not reach (a console error on every page load).

@@ -6,9 +6,9 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages.shared import engine, escape_markdown, now, page_errors, session_token, signed_in
-from ticketdesk import account_services
-from ticketdesk.domain import TicketDeskError
-from ticketdesk.identity import PASSWORD_MIN_CHARS
+from ticketdesk.domain.accounts import PASSWORD_MIN_CHARS
+from ticketdesk.domain.errors import TicketDeskError
+from ticketdesk.services import accounts as account_service
 
 
 def change_password() -> None:
@@ -18,7 +18,7 @@ def change_password() -> None:
         state.password_notice = ("error", "The two new passwords differ; nothing was changed.")
         return
     try:
-        account_services.change_own_password(
+        account_service.change_own_password(
             engine(), session_token() or "", state.current_password, state.new_password, now()
         )
     except TicketDeskError as exc:

@@ -18,10 +18,12 @@ from app_pages.shared import (
     remember_revision,
     signed_in,
 )
-from ticketdesk import reporting, services
-from ticketdesk.domain import PRIORITIES, STATUSES, TicketDeskError
-from ticketdesk.identity import Account, Action, require
-from ticketdesk.reporting import Dashboard, Period
+from ticketdesk.domain.accounts import Account, Action, require
+from ticketdesk.domain.errors import TicketDeskError
+from ticketdesk.domain.tickets import PRIORITIES, STATUSES
+from ticketdesk.services import dashboard as dashboard_service
+from ticketdesk.services import tickets as ticket_service
+from ticketdesk.services.dashboard import Dashboard, Period
 
 STATUS_COLOURS = ["#f97316", "#3b82f6", "#22c55e"]  # Open, In Progress, Closed
 PRIORITY_COLOURS = ["#dc2626", "#f59e0b", "#94a3b8"]  # High, Medium, Low
@@ -102,7 +104,7 @@ def chosen_period() -> Period | None:
         key="period",
     )
     if choice != CUSTOM:
-        return reporting.last_days(now(), choice)
+        return dashboard_service.last_days(now(), choice)
     today = now().date()
     picked = st.date_input(
         "From – to (UTC days, both included)",
@@ -115,7 +117,7 @@ def chosen_period() -> Period | None:
         st.info("Pick the last day of the period too.", icon=":material/date_range:")
         return None
     try:
-        return reporting.custom_period(now(), picked[0], picked[1])
+        return dashboard_service.custom_period(now(), picked[0], picked[1])
     except TicketDeskError as exc:
         st.error(str(exc))
         return None
@@ -206,7 +208,7 @@ def show_breaches(data: Dashboard, may_change_targets: bool) -> None:
     about.caption(
         "Listed: Open or In Progress tickets past a deadline now, and tickets whose deadline "
         "fell in the period but were answered or closed late; the "
-        f"{reporting.BREACH_LIMIT} furthest past a deadline, most overdue first. "
+        f"{dashboard_service.BREACH_LIMIT} furthest past a deadline, most overdue first. "
         f"SLA targets (first response / resolution): {targets}."
     )
     if may_change_targets:  # the Settings page exists only in an admin's navigation
@@ -316,7 +318,7 @@ def dashboard_at(_by: Account, revision: int, minute: datetime, period: Period) 
     tickets the medians and SLA figures cost up to a second; viewers redraw on every change,
     and this way they pay for it once. (`_by`, a staff account, is not part of the key: the
     figures are the same for everyone allowed to see them; the page checks that first.)"""
-    return reporting.dashboard(engine(), _by, minute, period=period)
+    return dashboard_service.dashboard(engine(), _by, minute, period=period)
 
 
 st.title(":material/monitoring: Dashboard")
@@ -327,7 +329,7 @@ if period is not None:
         viewer = signed_in()
         require(viewer, Action.VIEW_DASHBOARD)
         minute = now().replace(second=0, microsecond=0)
-        data = dashboard_at(viewer, services.desk_revision(engine()), minute, period)
+        data = dashboard_at(viewer, ticket_service.desk_revision(engine()), minute, period)
         remember_revision(data.revision)
         previous = period.previous()
         st.caption(

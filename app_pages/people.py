@@ -7,9 +7,9 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.shared import engine, now, page_errors, signed_in
-from ticketdesk import account_services
-from ticketdesk.domain import TicketDeskError
-from ticketdesk.identity import ROLES
+from ticketdesk.domain.accounts import ROLES
+from ticketdesk.domain.errors import TicketDeskError
+from ticketdesk.services import accounts as account_service
 
 SIGN_IN_WAYS = {"password": "Generated password", "sso": "Single sign-on only"}
 
@@ -21,9 +21,9 @@ def notify(kind: str, text: str) -> None:
 def add_account() -> None:
     """Form callback: create the account; keep what was typed if it was refused."""
     state = st.session_state
-    password = account_services.generate_password() if state.new_way == "password" else None
+    password = account_service.generate_password() if state.new_way == "password" else None
     try:
-        made = account_services.create_account(
+        made = account_service.create_account(
             engine(), signed_in(), state.new_email, state.new_name, state.new_role, password, now()
         )
     except TicketDeskError as exc:
@@ -39,19 +39,17 @@ def change(account_id: int, what: str) -> None:
     is read afresh: the one drawn may be a run old."""
     by, state = signed_in(), st.session_state
     try:
-        account = next(
-            a for a in account_services.list_accounts(engine(), by) if a.id == account_id
-        )
+        account = next(a for a in account_service.list_accounts(engine(), by) if a.id == account_id)
         if what == "role":
             role = state[f"person_role_{account_id}"]
-            changed = account_services.set_role(engine(), by, account_id, role)
+            changed = account_service.set_role(engine(), by, account_id, role)
             notify("success", f"{changed.name} is now {changed.role}.")
         elif what == "active":
-            changed = account_services.set_active(engine(), by, account_id, not account.active)
+            changed = account_service.set_active(engine(), by, account_id, not account.active)
             done = "may sign in again" if changed.active else "is signed out and may not sign in"
             notify("success", f"{changed.name} {done}.")
         else:
-            password = account_services.reset_password(engine(), by, account_id)
+            password = account_service.reset_password(engine(), by, account_id)
             notify(
                 "success",
                 f"{account.name}'s new password, shown only now: `{password}`. "
@@ -65,7 +63,7 @@ def change(account_id: int, what: str) -> None:
 
 st.title(":material/group: People")
 with page_errors():
-    people = account_services.list_accounts(engine(), signed_in())
+    people = account_service.list_accounts(engine(), signed_in())
     notice = st.session_state.pop("people_notice", None)
     if notice:
         (st.error if notice[0] == "error" else st.success)(notice[1])

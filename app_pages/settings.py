@@ -6,9 +6,10 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages.shared import engine, page_errors, signed_in
-from ticketdesk import reporting
-from ticketdesk.domain import Priority, ValidationError
-from ticketdesk.sla import MAX_TARGET_HOURS, StaleTargets, Targets
+from ticketdesk.domain.errors import ValidationError
+from ticketdesk.domain.sla import MAX_TARGET_HOURS, StaleTargets, Targets
+from ticketdesk.domain.tickets import Priority
+from ticketdesk.services import dashboard as dashboard_service
 
 SHOWN = "sla_form_targets"  # the stored targets the form was drawn from
 NOTICE = "sla_form_notice"  # a message to show after the rerun that redraws the form
@@ -54,7 +55,7 @@ with page_errors():
     if not st.session_state.get(SAVE):
         # Any run but a save shows the targets as stored now; a save is checked against the
         # ones its form was drawn from (someone may have changed them meanwhile).
-        stored = reporting.sla_targets(engine())
+        stored = dashboard_service.sla_targets(engine())
         if st.session_state.get(SHOWN) != stored:
             draw_from(stored)
     shown: Targets = st.session_state[SHOWN]
@@ -96,7 +97,7 @@ with page_errors():
 
     if submitted:
         try:
-            saved = reporting.save_sla_targets(engine(), signed_in(), typed, expected=shown)
+            saved = dashboard_service.save_sla_targets(engine(), signed_in(), typed, expected=shown)
         except ValidationError as exc:
             st.error(str(exc), icon=":material/error:")  # the typed values stay in the form
         except StaleTargets as exc:

@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import streamlit as st
 from sqlalchemy import Engine
 
-from ticketdesk import account_services, services
-from ticketdesk.domain import DatabaseUnavailable
-from ticketdesk.identity import Account, PermissionDenied, SessionEnded
+from ticketdesk.domain.accounts import Account, PermissionDenied, SessionEnded
+from ticketdesk.domain.errors import DatabaseUnavailable
+from ticketdesk.services import accounts as account_service
+from ticketdesk.services import tickets as ticket_service
 from ticketdesk.web.engine import SESSION_COOKIE
 from ticketdesk.web.engine import engine as process_engine
 
@@ -70,7 +71,7 @@ def current_account() -> Account | SessionEnded:
     (one indexed read), so a sign-out, a deactivation or a password change elsewhere takes
     effect at once; or why there is none."""
     try:
-        return account_services.session_account(engine(), session_token(), now())
+        return account_service.session_account(engine(), session_token(), now())
     except SessionEnded as exc:
         return exc
     except DatabaseUnavailable:
@@ -141,8 +142,8 @@ def follow_changes() -> None:
     read every LIVE_SECONDS while nothing changes. Pages call it first."""
     state = st.session_state
     try:
-        revision = services.desk_revision(engine())
-        account_services.session_account(engine(), session_token(), now())
+        revision = ticket_service.desk_revision(engine())
+        account_service.session_account(engine(), session_token(), now())
     except SessionEnded:
         st.rerun(scope="app")  # signed out elsewhere, deactivated...: the page says so
     except DatabaseUnavailable as exc:

@@ -15,8 +15,9 @@ from app_pages.shared import (
     remember_revision,
     signed_in,
 )
-from ticketdesk import account_services, services
-from ticketdesk.domain import (
+from ticketdesk.domain.accounts import Account, Action, PermissionDenied
+from ticketdesk.domain.errors import TicketDeskError, TicketNotFound, ValidationError
+from ticketdesk.domain.tickets import (
     MESSAGE_MAX_CHARS,
     PRIORITIES,
     STATUSES,
@@ -24,11 +25,9 @@ from ticketdesk.domain import (
     MessageKind,
     Ticket,
     TicketChange,
-    TicketDeskError,
-    TicketNotFound,
-    ValidationError,
 )
-from ticketdesk.identity import Account, Action, PermissionDenied
+from ticketdesk.services import accounts as account_service
+from ticketdesk.services import tickets as ticket_service
 
 KINDS = {
     MessageKind.REPLY: "Public reply",
@@ -62,7 +61,9 @@ def save_fields(ticket: Ticket) -> None:
         unassign=chosen == UNASSIGNED,
     )
     try:
-        services.update_ticket(engine(), signed_in(), ticket.id, change, now(), ticket.version)
+        ticket_service.update_ticket(
+            engine(), signed_in(), ticket.id, change, now(), ticket.version
+        )
     except TicketDeskError as exc:
         state.detail_flash = ("error", str(exc))
     else:
@@ -75,7 +76,7 @@ def send_message(ticket: Ticket) -> None:
     """Form callback: add the message; keep the text if it was refused."""
     state = st.session_state
     try:
-        services.add_message(
+        ticket_service.add_message(
             engine(), signed_in(), ticket.id, state.message_kind, state.message_body, now()
         )
     except TicketDeskError as exc:
@@ -102,7 +103,7 @@ def render_detail(code: str) -> None:
     back = "All tickets" if by.is_staff else "My tickets"
     st.button(back, icon=":material/arrow_back:", on_click=back_to_list, type="tertiary")
     try:
-        detail = services.ticket_detail(engine(), by, code)
+        detail = ticket_service.ticket_detail(engine(), by, code)
     except (ValidationError, TicketNotFound, PermissionDenied) as exc:
         st.error(str(exc), icon=":material/search_off:")
         return
@@ -161,7 +162,7 @@ def ticket_fields(ticket: Ticket, by: Account) -> None:
             index=PRIORITIES.index(ticket.priority),
             key="detail_priority",
         )
-        names = [a.name for a in account_services.staff(engine(), by)]
+        names = [a.name for a in account_service.staff(engine(), by)]
         if ticket.assignee and ticket.assignee not in names:
             names.append(ticket.assignee)  # assigned to someone no longer active
         options = [UNASSIGNED, *names]
@@ -175,9 +176,9 @@ def ticket_fields(ticket: Ticket, by: Account) -> None:
         st.form_submit_button("Save", on_click=save_fields, args=(ticket,))
 
 
-def show_targets_and_history(detail: services.TicketDetail) -> None:
+def show_targets_and_history(detail: ticket_service.TicketDetail) -> None:
     ticket = detail.ticket
-    state = services.sla_of(ticket, detail.targets, now())
+    state = ticket_service.sla_of(ticket, detail.targets, now())
     st.subheader("Targets")
     for name, clock in (
         ("First response", state.first_response),

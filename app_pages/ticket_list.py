@@ -19,20 +19,20 @@ from app_pages.shared import (
     remember_revision,
     signed_in,
 )
-from ticketdesk import services
-from ticketdesk.domain import (
+from ticketdesk.domain.accounts import Account, Action
+from ticketdesk.domain.errors import TicketDeskError
+from ticketdesk.domain.sla import SlaTarget
+from ticketdesk.domain.tickets import (
     ISSUE_MAX_CHARS,
     PRIORITIES,
     STATUSES,
     Priority,
     Ticket,
     TicketChange,
-    TicketDeskError,
 )
-from ticketdesk.export import to_query
-from ticketdesk.identity import Account, Action
-from ticketdesk.listing import Sort, SortColumn, TicketFilter
-from ticketdesk.sla import SlaTarget
+from ticketdesk.queries.export import to_query
+from ticketdesk.queries.ticket_table import Sort, SortColumn, TicketFilter
+from ticketdesk.services import tickets as ticket_service
 
 GRID_COLUMNS = {"Issue": "issue", "Status": "status", "Priority": "priority"}
 ORDERS = {True: "Descending", False: "Ascending"}
@@ -47,7 +47,7 @@ def submit_ticket() -> None:
     """Form callback: store the ticket; keep the text if it was refused."""
     state = st.session_state
     try:
-        ticket = services.create_ticket(
+        ticket = ticket_service.create_ticket(
             engine(), signed_in(), state.new_issue, state.new_priority, now()
         )
     except TicketDeskError as exc:
@@ -81,7 +81,7 @@ def save_grid_edits(grid_key: str, shown: list[Ticket]) -> None:
             continue
         change = TicketChange(**{GRID_COLUMNS[c]: v for c, v in new.items()})
         try:
-            services.update_ticket(engine(), by, ticket.id, change, now(), ticket.version)
+            ticket_service.update_ticket(engine(), by, ticket.id, change, now(), ticket.version)
         except TicketDeskError as exc:
             messages.append(str(exc))
         else:
@@ -131,7 +131,7 @@ def tickets_frame(
     zone = browser_timezone()
     moment = now()
     sla_labels = [
-        services.sla_headline(services.sla_of(t, targets, moment)) if targets else ""
+        ticket_service.sla_headline(ticket_service.sla_of(t, targets, moment)) if targets else ""
         for t in tickets
     ]
     # Explicit dtypes: an empty page must still give the grid text and datetime columns.
@@ -292,7 +292,7 @@ def show_table() -> None:
     state = st.session_state
     if state.get("view") != (flt, sort):  # a new view starts on its first page
         state.view, state.page, state.anchor = (flt, sort), 1, None
-    result = services.ticket_page(
+    result = ticket_service.ticket_page(
         engine(), by, flt, sort, state.get("page", 1), state.get("anchor")
     )
     state.anchor = result.anchor

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ticketdesk.demo import ISSUES  # the same issue texts as our demo data
+from ticketdesk.domain.demo_histories import ISSUES
 
 STATUSES = ["Open", "In Progress", "Closed"]
 PRIORITIES = ["High", "Medium", "Low"]

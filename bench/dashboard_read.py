@@ -3,7 +3,8 @@
     .venv/bin/python bench/dashboard_read.py --url sqlite:///bench/work/sqlite-1000000.db
     .venv/bin/python bench/dashboard_read.py --url postgresql+psycopg://postgres@127.0.0.1/test
 
-Times `reporting.dashboard` (every figure of the period and of the one before it, the breached
+Times `dashboard_service.dashboard` (every figure of the period and of the one before it, the
+breached
 list, the tickets per assignee and the charts: what the Dashboard page reads on a cache miss)
 for the last 7, 30 and 90 days, and its parts for 30 days, on a desk that is already seeded
 (`ticketdesk seed-demo --count 1000000`, or bench/run.py's cached SQLite files). The baseline
@@ -30,10 +31,14 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, func, select
 
-from ticketdesk import counters, db, late_tickets, reporting, sla
-from ticketdesk import statistics as figures
-from ticketdesk.identity import Account, Role
-from ticketdesk.schema import tickets
+from ticketdesk.domain import durations
+from ticketdesk.domain.accounts import Account, Role
+from ticketdesk.queries import kpis as figures
+from ticketdesk.queries import late_tickets
+from ticketdesk.services import dashboard as dashboard_service
+from ticketdesk.store import db
+from ticketdesk.store import targets as target_store
+from ticketdesk.store.schema import tickets
 
 RESULTS = Path(__file__).resolve().parent / "results"
 READER = Account(0, "bench@example.com", "Bench", Role.ADMIN)
@@ -83,10 +88,10 @@ def main() -> int:
 
     engine = db.make_engine(args.url)
     now = dt.datetime.now(dt.UTC)
-    month = reporting.last_days(now, 30)
+    month = dashboard_service.last_days(now, 30)
     everything = select(func.count()).select_from(tickets)
     count = db.read(engine, lambda c: c.execute(everything).scalar_one())
-    targets = db.read(engine, sla.load_targets)
+    targets = db.read(engine, target_store.load_targets)
 
     def seed_figures(c: Connection) -> None:
         figures.open_tickets_now(c)
@@ -104,21 +109,24 @@ def main() -> int:
             "Median first response + resolution (30 days)",
             lambda c: [
                 figures.median_hours(c, m, month.first, month.last)
-                for m in (counters.FIRST_RESPONSE, counters.RESOLUTION)
+                for m in (durations.FIRST_RESPONSE, durations.RESOLUTION)
             ],
         ),
         (
             "SLA shares (30 days)",
             lambda c: figures.sla_achievement(c, targets, month.start, min(month.end, now)),
         ),
-        ("Breached tickets (30 days)", lambda c: reporting._breaches(c, targets, month, now)),
+        (
+            "Breached tickets (30 days)",
+            lambda c: dashboard_service._breaches(c, targets, month, now),
+        ),
     ]
     baseline_label = "Baseline: the seed's figures by a scan of the tickets"
     rows = [(baseline_label, timed(plainly(engine, scan_of_the_tickets), args.repeats))]
     for label, work in parts:  # as the app reads: db.read
         rows.append((label, timed(functools.partial(db.read, engine, work), args.repeats)))
     for days in (7, 30, 90):
-        whole = functools.partial(reporting.dashboard, engine, READER, now, days)
+        whole = functools.partial(dashboard_service.dashboard, engine, READER, now, days)
         rows.append((f"Whole dashboard read, last {days} days", timed(whole, args.repeats)))
     engine.dispose()
 

@@ -15,8 +15,8 @@ from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from app_pages.shared import SESSION_TOKEN_KEY
-from ticketdesk import account_services
-from ticketdesk.identity import Account
+from ticketdesk.domain.accounts import Account
+from ticketdesk.services import accounts as account_service
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "ticket.py")
@@ -37,7 +37,7 @@ def person(
     clock's."""
     email = email or name.lower().replace(" ", ".") + "@example.com"
     when = now or datetime.now(UTC)
-    return account_services.create_account(engine, None, email, name, role, password, when)
+    return account_service.create_account(engine, None, email, name, role, password, when)
 
 
 def session_of(
@@ -46,7 +46,7 @@ def session_of(
     """The token of a session `account` opens at `now`: by default the real clock's, which
     is what the app checks sessions against unless a test patches its clock."""
     when = now or datetime.now(UTC)
-    return account_services.sign_in(engine, account.email, password, "test", when).token
+    return account_service.sign_in(engine, account.email, password, "test", when).token
 
 
 def open_app(token: str | None, *, page: str | None = None, ticket: str | None = None) -> AppTest:

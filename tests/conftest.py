@@ -13,11 +13,11 @@ import pytest
 import streamlit as st
 from sqlalchemy import Engine, create_engine, delete, text
 
-from ticketdesk import account_services
 from ticketdesk.config import database_url
-from ticketdesk.db import make_engine, migrate
-from ticketdesk.identity import Account
-from ticketdesk.schema import (
+from ticketdesk.domain.accounts import Account
+from ticketdesk.services import accounts as account_service
+from ticketdesk.store.db import make_engine, migrate
+from ticketdesk.store.schema import (
     assignee_counts,
     daily_activity,
     deadline_counts,
@@ -118,7 +118,7 @@ def _account(engine: Engine, name: str, role: str) -> Account:
     """An account made the way `ticketdesk create-admin` makes one (no password: these sign
     in through the services the tests call, not through the sign-in form)."""
     email = name.lower().replace(" ", ".") + "@example.com"
-    return account_services.create_account(engine, None, email, name, role, None, NOW)
+    return account_service.create_account(engine, None, email, name, role, None, NOW)
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 from sqlalchemy import Engine
 
-from ticketdesk import account_services
-from ticketdesk.db import make_engine, migrate
-from ticketdesk.identity import Account
+from ticketdesk.domain.accounts import Account
+from ticketdesk.services import accounts as account_service
+from ticketdesk.store.db import make_engine, migrate
 from ticketdesk.web.engine import SESSION_COOKIE
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -53,7 +53,7 @@ def add_person(
     n = next(_numbers)
     email = email or f"person{n}.{secrets.token_hex(3)}@example.com"
     secret = secrets.token_urlsafe(12) if password else None
-    account = account_services.create_account(
+    account = account_service.create_account(
         engine, None, email, f"Person {n} {role}", role, secret, datetime.now(UTC)
     )
     return Person(account, email, secret)

@@ -20,9 +20,10 @@ from streamlit.testing.v1 import AppTest
 
 from app_pages.shared import SESSION_TOKEN_KEY
 from tests.apptest_support import PASSWORD, ROOT, open_app, person, session_of
-from ticketdesk import account_services, services
-from ticketdesk.domain import TicketChange
-from ticketdesk.identity import Account, Role, SessionEnded, SignInRefused
+from ticketdesk.domain.accounts import Account, Role, SessionEnded, SignInRefused
+from ticketdesk.domain.tickets import TicketChange
+from ticketdesk.services import accounts as account_service
+from ticketdesk.services import tickets as ticket_service
 
 SIGN_IN_PLEASE = "Please sign in."
 SESSION_ENDED = "Your session has ended. Please sign in again."
@@ -67,10 +68,10 @@ def grid_codes(at: AppTest) -> set[str]:
 
 
 @pytest.fixture
-def filed(app_engine: Engine) -> services.Ticket:
+def filed(app_engine: Engine) -> ticket_service.Ticket:
     """A ticket on the desk that a browser without a session must not see."""
     rita = person(app_engine, "Rita Requester", "requester", email="rita@example.com")
-    return services.create_ticket(
+    return ticket_service.create_ticket(
         app_engine, rita, "Badge reader at door 3 is dead", "High", clock()
     )
 
@@ -83,7 +84,7 @@ WHERE = {
 }
 
 
-def assert_asked_to_sign_in(at: AppTest, message: str, ticket: services.Ticket) -> None:
+def assert_asked_to_sign_in(at: AppTest, message: str, ticket: ticket_service.Ticket) -> None:
     assert [w.value for w in at.warning] == [message]
     (link,) = at.link_button
     assert (link.value, link.proto.url) == ("Sign in", "/signin?ended=1")
@@ -96,7 +97,7 @@ def assert_asked_to_sign_in(at: AppTest, message: str, ticket: services.Ticket) 
 
 @pytest.mark.parametrize("where", list(WHERE))
 def test_without_a_session_the_app_asks_to_sign_in_and_shows_nothing(
-    filed: services.Ticket, where: str
+    filed: ticket_service.Ticket, where: str
 ) -> None:
     at = app(None, **WHERE[where])
     assert_asked_to_sign_in(at, SIGN_IN_PLEASE, filed)
@@ -113,13 +114,13 @@ def _expired(engine: Engine, account: Account, admin: Account) -> str:
 
 def _signed_out(engine: Engine, account: Account, admin: Account) -> str:
     token = session_of(engine, account)
-    account_services.sign_out(engine, token)
+    account_service.sign_out(engine, token)
     return token
 
 
 def _deactivated(engine: Engine, account: Account, admin: Account) -> str:
     token = session_of(engine, account)
-    account_services.set_active(engine, admin, account.id, False)
+    account_service.set_active(engine, admin, account.id, False)
     return token
 
 
@@ -131,7 +132,7 @@ def _deactivated(engine: Engine, account: Account, admin: Account) -> str:
 @pytest.mark.parametrize("where", list(WHERE))
 def test_an_invalid_session_token_is_refused_like_no_session(
     app_engine: Engine,
-    filed: services.Ticket,
+    filed: ticket_service.Ticket,
     make_token: Callable[[Engine, Account, Account], str],
     where: str,
 ) -> None:
@@ -149,7 +150,7 @@ class Filed:
     rita: Account
     otto: Account
     al: Account  # an agent
-    tickets: list[services.Ticket]  # Rita's, Otto's, Rita's, Al's
+    tickets: list[ticket_service.Ticket]  # Rita's, Otto's, Rita's, Al's
 
     @property
     def ritas_codes(self) -> set[str]:
@@ -164,10 +165,12 @@ def two_requesters(app_engine: Engine) -> Filed:
     al = person(app_engine, "Al Agent", "agent", email="al@example.com")
     now = clock()
     made = [
-        services.create_ticket(app_engine, rita, "Printer jams on A3", "Low", now),
-        services.create_ticket(app_engine, otto, "Otto's VPN certificate expired", "High", now),
-        services.create_ticket(app_engine, rita, "Second monitor stays black", "Medium", now),
-        services.create_ticket(app_engine, al, "Al's own laptop battery", "Low", now),
+        ticket_service.create_ticket(app_engine, rita, "Printer jams on A3", "Low", now),
+        ticket_service.create_ticket(
+            app_engine, otto, "Otto's VPN certificate expired", "High", now
+        ),
+        ticket_service.create_ticket(app_engine, rita, "Second monitor stays black", "Medium", now),
+        ticket_service.create_ticket(app_engine, al, "Al's own laptop battery", "Low", now),
     ]
     return Filed(rita, otto, al, made)
 
@@ -210,7 +213,7 @@ def test_a_requester_files_a_ticket_of_their_own(app_engine: Engine) -> None:
     at.text_area(key="new_issue").input("Keyboard missing the letter Q")
     at.button[0].click().run()
     assert not at.exception
-    (ticket,) = services.list_tickets(app_engine, rita)
+    (ticket,) = ticket_service.list_tickets(app_engine, rita)
     assert (ticket.issue, ticket.requester, ticket.requester_id) == (
         "Keyboard missing the letter Q",
         "Rita Requester",
@@ -242,22 +245,26 @@ def test_a_requester_has_no_dashboard_people_or_settings(
 
 
 @pytest.fixture
-def conversation(app_engine: Engine, two_requesters: Filed) -> services.Ticket:
+def conversation(app_engine: Engine, two_requesters: Filed) -> ticket_service.Ticket:
     """Rita's printer ticket: a reply and an internal note by Al, who took it on, and a
     message from Rita."""
     rita, al, ticket = two_requesters.rita, two_requesters.al, two_requesters.tickets[0]
-    services.add_message(app_engine, al, ticket.id, "reply", "Which tray do you use?", clock())
-    services.add_message(app_engine, al, ticket.id, "note", "Tray 2 roller is worn out", clock())
+    ticket_service.add_message(
+        app_engine, al, ticket.id, "reply", "Which tray do you use?", clock()
+    )
+    ticket_service.add_message(
+        app_engine, al, ticket.id, "note", "Tray 2 roller is worn out", clock()
+    )
     change = TicketChange(status="In Progress", assignee=al.name)
-    services.update_ticket(app_engine, al, ticket.id, change, clock())
-    services.add_message(app_engine, rita, ticket.id, "message", "Tray 2, always", clock())
+    ticket_service.update_ticket(app_engine, al, ticket.id, change, clock())
+    ticket_service.add_message(app_engine, rita, ticket.id, "message", "Tray 2, always", clock())
     return ticket
 
 
 def test_a_requesters_ticket_page_has_no_internal_notes_and_no_fields(
     app_engine: Engine,
     two_requesters: Filed,
-    conversation: services.Ticket,
+    conversation: ticket_service.Ticket,
 ) -> None:
     rita = two_requesters.rita
     at = app(session_of(app_engine, rita), ticket=conversation.code)
@@ -284,7 +291,7 @@ def test_a_requesters_ticket_page_has_no_internal_notes_and_no_fields(
     button(at, "Send").click().run()
     assert not at.exception
     assert at.success[0].value == "Requester's message added."
-    messages = services.ticket_detail(app_engine, rita, conversation.code).messages
+    messages = ticket_service.ticket_detail(app_engine, rita, conversation.code).messages
     assert [(m.kind.value, m.author, m.body) for m in messages][-1] == (
         "message",
         "Rita Requester",
@@ -337,7 +344,7 @@ def people_page(app_engine: Engine, admin: Account) -> AppTest:
 
 
 def accounts_by_email(app_engine: Engine, admin: Account) -> dict[str, Account]:
-    return {a.email: a for a in account_services.list_accounts(app_engine, admin)}
+    return {a.email: a for a in account_service.list_accounts(app_engine, admin)}
 
 
 def test_an_admin_adds_an_account_whose_generated_password_signs_in(
@@ -356,7 +363,7 @@ def test_an_admin_adds_an_account_whose_generated_password_signs_in(
         notice,
     )
     assert found, notice
-    signed = account_services.sign_in(app_engine, "nina@example.com", found[1], "test", clock())
+    signed = account_service.sign_in(app_engine, "nina@example.com", found[1], "test", clock())
     assert (signed.account.name, signed.account.role, signed.account.active) == (
         "Nina New",
         Role.AGENT,
@@ -410,9 +417,9 @@ def test_an_admin_deactivates_an_account_which_ends_its_sessions(
     assert at.success[0].value == "Rita Requester is signed out and may not sign in."
     assert accounts_by_email(app_engine, admin)[rita.email].active is False
     with pytest.raises(SessionEnded):
-        account_services.session_account(app_engine, her_session, clock())
+        account_service.session_account(app_engine, her_session, clock())
     with pytest.raises(SignInRefused):
-        account_services.sign_in(app_engine, rita.email, PASSWORD, "test", clock())
+        account_service.sign_in(app_engine, rita.email, PASSWORD, "test", clock())
     assert app(her_session).warning[0].value == SESSION_ENDED
 
 
@@ -511,10 +518,10 @@ def test_a_refused_password_change_changes_nothing(
     (error,) = at.error
     assert error.value.startswith(message)
     assert not at.success
-    assert account_services.session_account(app_engine, elsewhere, clock()) == rita
+    assert account_service.session_account(app_engine, elsewhere, clock()) == rita
     with pytest.raises(SignInRefused):
-        account_services.sign_in(app_engine, rita.email, new, "test", clock())
-    account_services.sign_in(app_engine, rita.email, PASSWORD, "test", clock())
+        account_service.sign_in(app_engine, rita.email, new, "test", clock())
+    account_service.sign_in(app_engine, rita.email, PASSWORD, "test", clock())
 
 
 def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(
@@ -531,13 +538,13 @@ def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(
     for key in ("current_password", "new_password", "repeat_password"):
         assert at.text_input(key=key).value == ""
     with pytest.raises(SessionEnded):
-        account_services.session_account(app_engine, elsewhere, clock())
+        account_service.session_account(app_engine, elsewhere, clock())
     assert app(elsewhere).warning[0].value == SESSION_ENDED
     # This browser carries on.
-    assert account_services.session_account(app_engine, here, clock()) == rita
+    assert account_service.session_account(app_engine, here, clock()) == rita
     at.run()
     assert not at.exception and not at.warning
     assert "Your account" in at.title[0].value
-    account_services.sign_in(app_engine, rita.email, NEW_PASSWORD, "test", clock())
+    account_service.sign_in(app_engine, rita.email, NEW_PASSWORD, "test", clock())
     with pytest.raises(SignInRefused):
-        account_services.sign_in(app_engine, rita.email, PASSWORD, "test", clock())
+        account_service.sign_in(app_engine, rita.email, PASSWORD, "test", clock())

@@ -22,8 +22,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select, text
 
-from ticketdesk import cli, demo
-from ticketdesk.account_services import (
+from ticketdesk import cli
+from ticketdesk.domain.accounts import (
+    Account,
+    PermissionDenied,
+    Role,
+    SessionEnded,
+    SignInRefused,
+    email_key,
+    validate_name,
+)
+from ticketdesk.domain.errors import ValidationError
+from ticketdesk.services import demo as demo_service
+from ticketdesk.services.accounts import (
     FAILURE_WINDOW,
     MAX_FAILURES_PER_ACCOUNT,
     MAX_FAILURES_PER_ADDRESS,
@@ -38,18 +49,8 @@ from ticketdesk.account_services import (
     sign_in_single_sign_on,
     sign_out,
 )
-from ticketdesk.db import make_engine, migrate
-from ticketdesk.domain import ValidationError
-from ticketdesk.identity import (
-    Account,
-    PermissionDenied,
-    Role,
-    SessionEnded,
-    SignInRefused,
-    email_key,
-    validate_name,
-)
-from ticketdesk.schema import accounts, auth_sessions
+from ticketdesk.store.db import make_engine, migrate
+from ticketdesk.store.schema import accounts, auth_sessions
 
 EMAIL = "ada@example.com"
 PASSWORD = "correct horse battery staple"
@@ -521,7 +522,7 @@ def test_create_admin_refuses_a_short_password_from_standard_input(
 def test_demo_accounts_get_new_passwords_that_sign_in(
     engine: Engine, now: datetime, tmp_path: Path
 ) -> None:
-    made = demo.create_demo_accounts(engine, now)
+    made = demo_service.create_demo_accounts(engine, now)
     assert len(made) == 13  # five agents, eight requesters
     assert [a.email for a, _ in made if a.role is Role.ADMIN] == ["ana.lima@example.com"]
     assert sum(a.role is Role.AGENT for a, _ in made) == 4
@@ -530,14 +531,14 @@ def test_demo_accounts_get_new_passwords_that_sign_in(
     passwords = [password for _, password in made]
     assert len(set(passwords)) == 13
 
-    listing = demo.describe_accounts(made).splitlines()
+    listing = demo_service.describe_accounts(made).splitlines()
     for account, password in made:
         assert any(account.email in line and password in line for line in listing)
 
     other = make_engine(f"sqlite:///{tmp_path / 'second-desk.db'}")
     try:
         migrate(other)
-        again = demo.create_demo_accounts(other, now)
+        again = demo_service.create_demo_accounts(other, now)
     finally:
         other.dispose()
     assert [a.email for a, _ in again] == [a.email for a, _ in made]

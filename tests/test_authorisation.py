@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from ticketdesk import account_services, reporting, services
-from ticketdesk.domain import (
+from ticketdesk.domain.accounts import Account, PermissionDenied, Role
+from ticketdesk.domain.errors import TicketNotFound
+from ticketdesk.domain.sla import DEFAULT_TARGETS, SlaTarget
+from ticketdesk.domain.tickets import (
     Change,
     EventKind,
     MessageKind,
@@ -24,12 +26,12 @@ from ticketdesk.domain import (
     Status,
     Ticket,
     TicketChange,
-    TicketNotFound,
 )
-from ticketdesk.identity import Account, PermissionDenied, Role
-from ticketdesk.listing import Sort, TicketFilter
-from ticketdesk.schema import metadata
-from ticketdesk.sla import DEFAULT_TARGETS, SlaTarget
+from ticketdesk.queries.ticket_table import Sort, TicketFilter
+from ticketdesk.services import accounts as account_service
+from ticketdesk.services import dashboard as dashboard_service
+from ticketdesk.services import tickets as ticket_service
+from ticketdesk.store.schema import metadata
 
 REQUESTER, AGENT, ADMIN, INACTIVE = "requester", "agent", "admin", "inactive-agent"
 ROLES = (REQUESTER, AGENT, ADMIN, INACTIVE)
@@ -71,32 +73,34 @@ def desk(
     other_requester: Account,
 ) -> Desk:
     earlier = now - timedelta(hours=6)
-    inactive = account_services.create_account(
+    inactive = account_service.create_account(
         engine, admin, "ivan.inactive@example.com", "Ivan Inactive", "agent", None, earlier
     )
-    noted = services.create_ticket(
+    noted = ticket_service.create_ticket(
         engine, requester, "Printer jams on every page", "Medium", earlier
     )
-    others = services.create_ticket(
+    others = ticket_service.create_ticket(
         engine, other_requester, "VPN drops every hour", "Low", earlier + timedelta(minutes=10)
     )
-    agents_own = services.create_ticket(
+    agents_own = ticket_service.create_ticket(
         engine, agent, "My laptop fan is loud", "Low", earlier + timedelta(minutes=20)
     )
-    admins_own = services.create_ticket(
+    admins_own = ticket_service.create_ticket(
         engine, admin, "I need a second monitor", "Low", earlier + timedelta(minutes=30)
     )
-    inactives_own = services.create_ticket(
+    inactives_own = ticket_service.create_ticket(
         engine, inactive, "Badge stopped working", "High", earlier + timedelta(minutes=40)
     )
-    second = services.create_ticket(
+    second = ticket_service.create_ticket(
         engine, requester, "Monitor flickers", "Low", earlier + timedelta(minutes=50)
     )
-    services.add_message(engine, agent, noted.id, "reply", REPLY_BODY, earlier + timedelta(hours=1))
-    noted = services.add_message(
+    ticket_service.add_message(
+        engine, agent, noted.id, "reply", REPLY_BODY, earlier + timedelta(hours=1)
+    )
+    noted = ticket_service.add_message(
         engine, agent, noted.id, "note", NOTE_BODY, earlier + timedelta(hours=2)
     )
-    inactive = account_services.set_active(engine, admin, inactive.id, False)
+    inactive = account_service.set_active(engine, admin, inactive.id, False)
     assert noted.version == 3  # created, replied to, noted
     assert not inactive.active
     return Desk(
@@ -132,35 +136,35 @@ class Act:
 
 
 def _file_call(d: Desk, who: Account, role: str) -> Ticket:
-    return services.create_ticket(d.engine, who, "Keyboard lost its Q key", "High", d.now)
+    return ticket_service.create_ticket(d.engine, who, "Keyboard lost its Q key", "High", d.now)
 
 
 def _file_check(d: Desk, who: Account, role: str, made: Ticket) -> None:
     assert (made.requester_id, made.requester) == (who.id, who.name)
-    stored = services.ticket_detail(d.engine, d.admin, made.code).ticket
+    stored = ticket_service.ticket_detail(d.engine, d.admin, made.code).ticket
     assert stored == made
     assert (stored.status, stored.priority, stored.issue) == (
         Status.OPEN,
         Priority.HIGH,
         "Keyboard lost its Q key",
     )
-    assert len(services.list_tickets(d.engine, d.admin)) == 7  # six of the desk, and this one
+    assert len(ticket_service.list_tickets(d.engine, d.admin)) == 7  # six of the desk, and this one
 
 
-def _view_own_call(d: Desk, who: Account, role: str) -> services.TicketDetail:
-    return services.ticket_detail(d.engine, who, d.own[role].code)
+def _view_own_call(d: Desk, who: Account, role: str) -> ticket_service.TicketDetail:
+    return ticket_service.ticket_detail(d.engine, who, d.own[role].code)
 
 
-def _view_own_check(d: Desk, who: Account, role: str, seen: services.TicketDetail) -> None:
+def _view_own_check(d: Desk, who: Account, role: str, seen: ticket_service.TicketDetail) -> None:
     assert seen.ticket.id == d.own[role].id
     assert seen.ticket.requester_id == who.id
 
 
-def _view_others_call(d: Desk, who: Account, role: str) -> services.TicketDetail:
-    return services.ticket_detail(d.engine, who, d.others_ticket.code)
+def _view_others_call(d: Desk, who: Account, role: str) -> ticket_service.TicketDetail:
+    return ticket_service.ticket_detail(d.engine, who, d.others_ticket.code)
 
 
-def _view_others_check(d: Desk, who: Account, role: str, seen: services.TicketDetail) -> None:
+def _view_others_check(d: Desk, who: Account, role: str, seen: ticket_service.TicketDetail) -> None:
     assert seen.ticket.id == d.others_ticket.id
     assert seen.ticket.issue == "VPN drops every hour"
     assert seen.ticket.requester == "Otto Requester"
@@ -173,18 +177,20 @@ def _expected_ids(d: Desk, role: str) -> list[int]:
     return d.all_ids_newest_first
 
 
-def _list_call(d: Desk, who: Account, role: str) -> services.TicketPage:
-    return services.ticket_page(d.engine, who, TicketFilter(), Sort())
+def _list_call(d: Desk, who: Account, role: str) -> ticket_service.TicketPage:
+    return ticket_service.ticket_page(d.engine, who, TicketFilter(), Sort())
 
 
-def _list_check(d: Desk, who: Account, role: str, page: services.TicketPage) -> None:
+def _list_check(d: Desk, who: Account, role: str, page: ticket_service.TicketPage) -> None:
     assert [t.id for t in page.tickets] == _expected_ids(d, role)
     assert page.matching == (2 if role == REQUESTER else 6)
 
 
 def _edit_call(d: Desk, who: Account, role: str) -> Ticket:
     change = TicketChange(status="In Progress", priority="High", assignee="Ana Agent")
-    return services.update_ticket(d.engine, who, d.noted.id, change, d.now, expected_version=3)
+    return ticket_service.update_ticket(
+        d.engine, who, d.noted.id, change, d.now, expected_version=3
+    )
 
 
 def _edit_check(d: Desk, who: Account, role: str, updated: Ticket) -> None:
@@ -194,7 +200,7 @@ def _edit_check(d: Desk, who: Account, role: str, updated: Ticket) -> None:
         "Ana Agent",
         4,
     )
-    history = services.ticket_history(d.engine, d.admin, d.noted.id)
+    history = ticket_service.ticket_history(d.engine, d.admin, d.noted.id)
     assert history[3:] == [
         Change(d.now, EventKind.STATUS, "Open", "In Progress", who.name),
         Change(d.now, EventKind.PRIORITY, "Medium", "High", who.name),
@@ -203,13 +209,15 @@ def _edit_check(d: Desk, who: Account, role: str, updated: Ticket) -> None:
 
 
 def _reply_call(d: Desk, who: Account, role: str) -> Ticket:
-    return services.add_message(d.engine, who, d.noted.id, "reply", "Try the other tray.", d.now)
+    return ticket_service.add_message(
+        d.engine, who, d.noted.id, "reply", "Try the other tray.", d.now
+    )
 
 
 def _reply_check(d: Desk, who: Account, role: str, after: Ticket) -> None:
     assert after.version == 4
     # A reply is public: the requester reads it.
-    seen = services.ticket_detail(d.engine, d.people[REQUESTER], d.noted.code)
+    seen = ticket_service.ticket_detail(d.engine, d.people[REQUESTER], d.noted.code)
     last = seen.messages[-1]
     assert (last.kind, last.author, last.body) == (
         MessageKind.REPLY,
@@ -219,43 +227,45 @@ def _reply_check(d: Desk, who: Account, role: str, after: Ticket) -> None:
 
 
 def _note_call(d: Desk, who: Account, role: str) -> Ticket:
-    return services.add_message(d.engine, who, d.noted.id, "note", "Check the fuser.", d.now)
+    return ticket_service.add_message(d.engine, who, d.noted.id, "note", "Check the fuser.", d.now)
 
 
 def _note_check(d: Desk, who: Account, role: str, after: Ticket) -> None:
     assert after.version == 4
-    staff_view = services.ticket_detail(d.engine, d.admin, d.noted.code)
+    staff_view = ticket_service.ticket_detail(d.engine, d.admin, d.noted.code)
     last = staff_view.messages[-1]
     assert (last.kind, last.author, last.body) == (MessageKind.NOTE, who.name, "Check the fuser.")
-    requester_view = services.ticket_detail(d.engine, d.people[REQUESTER], d.noted.code)
+    requester_view = ticket_service.ticket_detail(d.engine, d.people[REQUESTER], d.noted.code)
     assert "Check the fuser." not in [m.body for m in requester_view.messages]
 
 
 def _message_own_call(d: Desk, who: Account, role: str) -> Ticket:
-    return services.add_message(d.engine, who, d.own[role].id, "message", "Any news?", d.now)
+    return ticket_service.add_message(d.engine, who, d.own[role].id, "message", "Any news?", d.now)
 
 
 def _message_own_check(d: Desk, who: Account, role: str, after: Ticket) -> None:
     assert after.version == d.own[role].version + 1
-    last = services.ticket_detail(d.engine, d.admin, d.own[role].code).messages[-1]
+    last = ticket_service.ticket_detail(d.engine, d.admin, d.own[role].code).messages[-1]
     assert (last.kind, last.author, last.body) == (MessageKind.MESSAGE, who.name, "Any news?")
 
 
 def _message_others_call(d: Desk, who: Account, role: str) -> Ticket:
     # A requester tries Otto's ticket; staff try to write *as the requester* on Rita's.
     target = d.others_ticket if role == REQUESTER else d.noted
-    return services.add_message(d.engine, who, target.id, "message", "It's me, honest.", d.now)
+    return ticket_service.add_message(
+        d.engine, who, target.id, "message", "It's me, honest.", d.now
+    )
 
 
 def _message_others_check(d: Desk, who: Account, role: str, after: Ticket) -> None:
     raise AssertionError("nobody may write as the requester of someone else's ticket")
 
 
-def _notes_call(d: Desk, who: Account, role: str) -> services.TicketDetail:
-    return services.ticket_detail(d.engine, who, d.noted.code)
+def _notes_call(d: Desk, who: Account, role: str) -> ticket_service.TicketDetail:
+    return ticket_service.ticket_detail(d.engine, who, d.noted.code)
 
 
-def _notes_check(d: Desk, who: Account, role: str, seen: services.TicketDetail) -> None:
+def _notes_check(d: Desk, who: Account, role: str, seen: ticket_service.TicketDetail) -> None:
     assert [(m.kind, m.body) for m in seen.messages] == [
         (MessageKind.REPLY, REPLY_BODY),
         (MessageKind.NOTE, NOTE_BODY),
@@ -263,23 +273,23 @@ def _notes_check(d: Desk, who: Account, role: str, seen: services.TicketDetail) 
     assert [c.kind for c in seen.history] == [EventKind.CREATED, EventKind.REPLY, EventKind.NOTE]
 
 
-def _notes_withheld(d: Desk, who: Account, role: str, seen: services.TicketDetail) -> None:
+def _notes_withheld(d: Desk, who: Account, role: str, seen: ticket_service.TicketDetail) -> None:
     assert [(m.kind, m.body) for m in seen.messages] == [(MessageKind.REPLY, REPLY_BODY)]
     assert [c.kind for c in seen.history] == [EventKind.CREATED, EventKind.REPLY]
     assert seen.ticket.version == 3  # the ticket itself is shown as it is
 
 
-def _dashboard_call(d: Desk, who: Account, role: str) -> reporting.Dashboard:
-    return reporting.dashboard(d.engine, who, d.now)
+def _dashboard_call(d: Desk, who: Account, role: str) -> dashboard_service.Dashboard:
+    return dashboard_service.dashboard(d.engine, who, d.now)
 
 
-def _dashboard_check(d: Desk, who: Account, role: str, board: reporting.Dashboard) -> None:
+def _dashboard_check(d: Desk, who: Account, role: str, board: dashboard_service.Dashboard) -> None:
     # Six tickets, all filed today (06:00 to 06:50 UTC) and all still Open.
     assert (board.open_now, board.created) == (6, 6)
 
 
 def _export_call(d: Desk, who: Account, role: str) -> list[Ticket]:
-    return list(services.export_tickets(d.engine, who, TicketFilter(), Sort()))
+    return list(ticket_service.export_tickets(d.engine, who, TicketFilter(), Sort()))
 
 
 def _export_check(d: Desk, who: Account, role: str, rows: list[Ticket]) -> None:
@@ -290,11 +300,11 @@ NEW_TARGETS = {"High": (2, 12), "Medium": (6, 48), "Low": (24, 168)}
 
 
 def _sla_call(d: Desk, who: Account, role: str) -> dict[Priority, SlaTarget]:
-    return reporting.save_sla_targets(d.engine, who, NEW_TARGETS)
+    return dashboard_service.save_sla_targets(d.engine, who, NEW_TARGETS)
 
 
 def _sla_check(d: Desk, who: Account, role: str, saved: dict[Priority, SlaTarget]) -> None:
-    stored = reporting.sla_targets(d.engine)
+    stored = dashboard_service.sla_targets(d.engine)
     assert stored == {
         Priority.HIGH: SlaTarget(2, 12),
         Priority.MEDIUM: SlaTarget(6, 48),
@@ -304,11 +314,11 @@ def _sla_check(d: Desk, who: Account, role: str, saved: dict[Priority, SlaTarget
 
 
 def _names_roles(d: Desk) -> dict[str, tuple[Role, bool]]:
-    return {a.name: (a.role, a.active) for a in account_services.list_accounts(d.engine, d.admin)}
+    return {a.name: (a.role, a.active) for a in account_service.list_accounts(d.engine, d.admin)}
 
 
 def _list_accounts_call(d: Desk, who: Account, role: str) -> list[Account]:
-    return account_services.list_accounts(d.engine, who)
+    return account_service.list_accounts(d.engine, who)
 
 
 def _list_accounts_check(d: Desk, who: Account, role: str, found: list[Account]) -> None:
@@ -322,7 +332,7 @@ def _list_accounts_check(d: Desk, who: Account, role: str, found: list[Account])
 
 
 def _create_account_call(d: Desk, who: Account, role: str) -> Account:
-    return account_services.create_account(
+    return account_service.create_account(
         d.engine, who, "nora.new@example.com", "Nora New", "agent", None, d.now
     )
 
@@ -340,7 +350,7 @@ def _create_account_check(d: Desk, who: Account, role: str, made: Account) -> No
 
 
 def _set_role_call(d: Desk, who: Account, role: str) -> Account:
-    return account_services.set_role(d.engine, who, d.people[REQUESTER].id, "agent")
+    return account_service.set_role(d.engine, who, d.people[REQUESTER].id, "agent")
 
 
 def _set_role_check(d: Desk, who: Account, role: str, changed: Account) -> None:
@@ -349,7 +359,7 @@ def _set_role_check(d: Desk, who: Account, role: str, changed: Account) -> None:
 
 
 def _set_active_call(d: Desk, who: Account, role: str) -> Account:
-    return account_services.set_active(d.engine, who, d.other.id, False)
+    return account_service.set_active(d.engine, who, d.other.id, False)
 
 
 def _set_active_check(d: Desk, who: Account, role: str, changed: Account) -> None:
@@ -358,18 +368,18 @@ def _set_active_check(d: Desk, who: Account, role: str, changed: Account) -> Non
 
 
 def _reset_call(d: Desk, who: Account, role: str) -> str:
-    return account_services.reset_password(d.engine, who, d.other.id)
+    return account_service.reset_password(d.engine, who, d.other.id)
 
 
 def _reset_check(d: Desk, who: Account, role: str, password: str) -> None:
-    signed_in = account_services.sign_in(
+    signed_in = account_service.sign_in(
         d.engine, "otto.requester@example.com", password, "192.0.2.1", d.now
     )
     assert signed_in.account.id == d.other.id
 
 
 def _staff_call(d: Desk, who: Account, role: str) -> list[Account]:
-    return account_services.staff(d.engine, who)
+    return account_service.staff(d.engine, who)
 
 
 def _staff_check(d: Desk, who: Account, role: str, found: list[Account]) -> None:
@@ -377,7 +387,7 @@ def _staff_check(d: Desk, who: Account, role: str, found: list[Account]) -> None
 
 
 def _history_call(d: Desk, who: Account, role: str) -> list[Change]:
-    return services.ticket_history(d.engine, who, d.noted.id)
+    return ticket_service.ticket_history(d.engine, who, d.noted.id)
 
 
 def _history_check(d: Desk, who: Account, role: str, history: list[Change]) -> None:
@@ -473,11 +483,11 @@ def test_role_and_action(desk: Desk, role: str, action: str, outcome: Outcome) -
 def test_a_requester_cannot_widen_the_filter_to_someone_elses_tickets(desk: Desk) -> None:
     rita = desk.people[REQUESTER]
     asking_for_otto = TicketFilter(requester_id=desk.other.id)
-    page = services.ticket_page(desk.engine, rita, asking_for_otto, Sort())
+    page = ticket_service.ticket_page(desk.engine, rita, asking_for_otto, Sort())
     assert [t.id for t in page.tickets] == [desk.requester_second.id, desk.noted.id]
-    exported = services.export_tickets(desk.engine, rita, asking_for_otto, Sort())
+    exported = ticket_service.export_tickets(desk.engine, rita, asking_for_otto, Sort())
     assert [t.id for t in exported] == [desk.requester_second.id, desk.noted.id]
-    assert [t.id for t in services.list_tickets(desk.engine, rita)] == [
+    assert [t.id for t in ticket_service.list_tickets(desk.engine, rita)] == [
         desk.requester_second.id,
         desk.noted.id,
     ]
@@ -498,8 +508,8 @@ def test_a_missing_ticket_and_someone_elses_read_the_same_to_a_requester(
 
     def attempt(ticket_id: int) -> Callable[[], object]:
         if how == "detail":
-            return lambda: services.ticket_detail(engine, rita, f"TICKET-{ticket_id}")
-        return lambda: services.add_message(engine, rita, ticket_id, "message", "hello", now)
+            return lambda: ticket_service.ticket_detail(engine, rita, f"TICKET-{ticket_id}")
+        return lambda: ticket_service.add_message(engine, rita, ticket_id, "message", "hello", now)
 
     before = snapshot(engine)
     foreign = _refusal(attempt(desk.others_ticket.id))
@@ -512,4 +522,4 @@ def test_a_missing_ticket_and_someone_elses_read_the_same_to_a_requester(
 def test_staff_are_told_a_ticket_does_not_exist(desk: Desk) -> None:
     missing = max(desk.all_ids_newest_first) + 1
     with pytest.raises(TicketNotFound, match=f"TICKET-{missing} does not exist"):
-        services.ticket_detail(desk.engine, desk.people[AGENT], f"TICKET-{missing}")
+        ticket_service.ticket_detail(desk.engine, desk.people[AGENT], f"TICKET-{missing}")

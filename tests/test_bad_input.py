@@ -10,11 +10,14 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from tests.apptest_support import open_app, person, session_of
-from ticketdesk import account_services, export, services
-from ticketdesk.domain import TicketChange, ValidationError
-from ticketdesk.identity import Account, validate_name
-from ticketdesk.listing import Sort, TicketFilter
-from ticketdesk.schema import accounts, ticket_events, tickets
+from ticketdesk.domain.accounts import Account, validate_name
+from ticketdesk.domain.errors import ValidationError
+from ticketdesk.domain.tickets import TicketChange
+from ticketdesk.queries import export
+from ticketdesk.queries.ticket_table import Sort, TicketFilter
+from ticketdesk.services import accounts as account_service
+from ticketdesk.services import tickets as ticket_service
+from ticketdesk.store.schema import accounts, ticket_events, tickets
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 
@@ -60,12 +63,12 @@ def test_new_ticket_text(
 ) -> None:
     if refused:
         with pytest.raises(ValidationError) as error:
-            services.create_ticket(engine, requester, value, "High", NOW)
+            ticket_service.create_ticket(engine, requester, value, "High", NOW)
         assert str(error.value)
         assert rows(engine) == (0, 0)
     else:
-        made = services.create_ticket(engine, requester, value, "High", NOW)
-        assert services.list_tickets(engine, agent)[0].issue == value == made.issue
+        made = ticket_service.create_ticket(engine, requester, value, "High", NOW)
+        assert ticket_service.list_tickets(engine, agent)[0].issue == value == made.issue
         assert rows(engine) == (1, 1)
 
 
@@ -73,15 +76,17 @@ def test_new_ticket_text(
 def test_table_cell_text(
     engine: Engine, requester: Account, agent: Account, value: str, refused: bool
 ) -> None:
-    ticket = services.create_ticket(engine, requester, "before", "Low", NOW)
+    ticket = ticket_service.create_ticket(engine, requester, "before", "Low", NOW)
     if refused:
         with pytest.raises(ValidationError):
-            services.update_ticket(engine, agent, ticket.id, TicketChange(issue=value), NOW, 1)
-        assert services.list_tickets(engine, agent)[0].issue == "before"
+            ticket_service.update_ticket(
+                engine, agent, ticket.id, TicketChange(issue=value), NOW, 1
+            )
+        assert ticket_service.list_tickets(engine, agent)[0].issue == "before"
         assert rows(engine) == (1, 1)
     else:
-        services.update_ticket(engine, agent, ticket.id, TicketChange(issue=value), NOW, 1)
-        assert services.list_tickets(engine, agent)[0].issue == value
+        ticket_service.update_ticket(engine, agent, ticket.id, TicketChange(issue=value), NOW, 1)
+        assert ticket_service.list_tickets(engine, agent)[0].issue == value
         assert rows(engine) == (1, 2)
 
 
@@ -89,8 +94,8 @@ def test_table_cell_text(
 def test_search_box_and_export_parameters(
     engine: Engine, requester: Account, agent: Account, value: str, refused: bool
 ) -> None:
-    services.create_ticket(engine, requester, "Printer on fire", "Low", NOW)
-    page = services.ticket_page(engine, agent, TicketFilter(search=value), Sort())
+    ticket_service.create_ticket(engine, requester, "Printer on fire", "Low", NOW)
+    page = ticket_service.ticket_page(engine, agent, TicketFilter(search=value), Sort())
     assert page.matching in (0, 1)
     try:
         flt, _ = export.from_query({"q": value, "status": value, "from": value})
@@ -110,19 +115,19 @@ def test_display_name(engine: Engine, agent: Account, value: str, refused: bool)
         assert str(error)
         assert not blank or str(error) == "Enter a name."
         with pytest.raises(ValidationError, match=re.escape(str(error))):
-            account_services.create_account(
+            account_service.create_account(
                 engine, None, "named@example.com", value, "requester", None, NOW
             )
         assert account_count(engine) == 1  # only the `agent` fixture's
         assert rows(engine) == (0, 0)
         return
     assert not blank and checked == value.strip()
-    person = account_services.create_account(
+    person = account_service.create_account(
         engine, None, "named@example.com", value, "requester", None, NOW
     )
     assert person.name == checked
-    made = services.create_ticket(engine, person, "Name test", "Low", NOW)
-    history = services.ticket_history(engine, agent, made.id)
+    made = ticket_service.create_ticket(engine, person, "Name test", "Low", NOW)
+    history = ticket_service.ticket_history(engine, agent, made.id)
     assert history[0].actor == checked
     assert made.requester == checked
 
@@ -132,7 +137,7 @@ def test_display_name(engine: Engine, agent: Account, value: str, refused: bool)
     [v for v, _ in CORPUS if "\ud800" not in v],  # a browser cannot send a lone surrogate
 )
 def test_the_form_and_search_box_through_the_app(value: str, app_engine: Engine) -> None:
-    password = account_services.generate_password()
+    password = account_service.generate_password()
     agent = person(app_engine, "Agent", "agent", email="a@example.com", password=password)
     at = open_app(session_of(app_engine, agent, password))
     at.text_area(key="new_issue").input(value)

@@ -11,11 +11,12 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from ticketdesk import account_services, services
-from ticketdesk.domain import PRIORITIES, STATUSES, TicketChange
-from ticketdesk.identity import Account
-from ticketdesk.schema import ticket_events, tickets
-from ticketdesk.storage import get_ticket
+from ticketdesk.domain.accounts import Account
+from ticketdesk.domain.tickets import PRIORITIES, STATUSES, TicketChange
+from ticketdesk.services import accounts as account_service
+from ticketdesk.services import tickets as ticket_service
+from ticketdesk.store.schema import ticket_events, tickets
+from ticketdesk.store.tickets import get_ticket
 
 WRITERS, EDITS, TICKETS = 8, 500, 50
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -23,12 +24,12 @@ START = datetime(2026, 11, 1, tzinfo=UTC)
 
 def test_concurrent_edits_lose_nothing(engine: Engine, requester: Account) -> None:
     ids = [
-        services.create_ticket(engine, requester, f"shared {i}", "Low", START).id
+        ticket_service.create_ticket(engine, requester, f"shared {i}", "Low", START).id
         for i in range(TICKETS)
     ]
     # One agent account per writer.
     agents = [
-        account_services.create_account(
+        account_service.create_account(
             engine, None, f"writer{n}@example.com", f"writer {n}", "agent", None, START
         )
         for n in range(WRITERS)
@@ -52,10 +53,10 @@ def test_concurrent_edits_lose_nothing(engine: Engine, requester: Account) -> No
                 with lock:
                     now = next(clock)
                 try:
-                    done = services.update_ticket(
+                    done = ticket_service.update_ticket(
                         engine, agents[seed], ticket_id, change, now, seen.version
                     )
-                except services.StaleTicket as stale:
+                except ticket_service.StaleTicket as stale:
                     with lock:
                         refused.append((ticket_id, seen.version, stale.current.version))
                     continue

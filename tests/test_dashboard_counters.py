@@ -21,19 +21,19 @@ from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, select
 
 from tests.conftest import empty_desk
-from ticketdesk import account_services, counters, deadline_counts, reporting, services, sla
-from ticketdesk.db import make_engine, migrate
-from ticketdesk.domain import PRIORITIES, STATUSES, Priority, TicketChange
-from ticketdesk.identity import Account
-from ticketdesk.schema import (
-    UTCDateTime,
-    deadline_days,
-    duration_counts,
-    tickets,
-)
-from ticketdesk.schema import deadline_counts as deadline_table
-from ticketdesk.sla import SlaTarget
-from ticketdesk.sqlfunctions import hours_between
+from ticketdesk.domain.accounts import Account
+from ticketdesk.domain.sla import SlaTarget
+from ticketdesk.domain.tickets import PRIORITIES, STATUSES, Priority, TicketChange
+from ticketdesk.queries import sla_shares
+from ticketdesk.services import accounts as account_service
+from ticketdesk.services import dashboard as dashboard_service
+from ticketdesk.services import tickets as ticket_service
+from ticketdesk.store import projections
+from ticketdesk.store import targets as target_store
+from ticketdesk.store.db import make_engine, migrate
+from ticketdesk.store.schema import UTCDateTime, deadline_days, duration_counts, tickets
+from ticketdesk.store.schema import deadline_counts as deadline_table
+from ticketdesk.store.sqlfunctions import hours_between
 
 TOLERANCE = timedelta(milliseconds=1)  # the definition's "to the millisecond"
 BASE = datetime(2026, 3, 2, tzinfo=UTC)
@@ -341,7 +341,7 @@ def test_sla_shares_equal_a_count_by_hand(
     save_at = min(save_at, len(steps) + 1)
 
     def save() -> None:
-        assert reporting.save_sla_targets(engine, admin, raw) == as_targets(raw)
+        assert dashboard_service.save_sla_targets(engine, admin, raw) == as_targets(raw)
 
     if save_at == 0:
         save()
@@ -351,7 +351,7 @@ def test_sla_shares_equal_a_count_by_hand(
     last: list[datetime] = []
     for seconds, micro, level in filed:
         moment = BASE + timedelta(seconds=seconds, microseconds=micro)
-        ids.append(services.create_ticket(engine, requester, "printer", level, moment).id)
+        ids.append(ticket_service.create_ticket(engine, requester, "printer", level, moment).id)
         created.append(moment)
         priority.append(level)
         last.append(moment)
@@ -369,10 +369,10 @@ def test_sla_shares_equal_a_count_by_hand(
             if moment <= last[i]:
                 moment = last[i] + timedelta(seconds=1)
         change = TicketChange(status=step.status, priority=step.priority)
-        services.update_ticket(engine, agent, ids[i], change, moment)
+        ticket_service.update_ticket(engine, agent, ids[i], change, moment)
         if step.message is not None:
             author = requester if step.message == "message" else agent
-            services.add_message(engine, author, ids[i], step.message, "hello", moment)
+            ticket_service.add_message(engine, author, ids[i], step.message, "hello", moment)
         priority[i], last[i] = level, moment
         if save_at == k + 1:
             save()
@@ -387,13 +387,13 @@ def test_sla_shares_equal_a_count_by_hand(
         assert stored_deadline_days(conn) == per_day(kept)
         for window in [*windows, EVERYTHING]:
             start, end = window.bounds(rows, raw)
-            got = deadline_counts.shares(conn, as_targets(raw), start, end)
+            got = sla_shares.shares(conn, as_targets(raw), start, end)
             assert got == shares_by_hand(rows, raw, start, end), (window, start, end, rows)
     (_, all_due), (_, all_resolution_due) = shares_by_hand(rows, raw, *EVERYTHING.bounds(rows, raw))
     assert all_due == all_resolution_due == len(rows)
 
     with engine.begin() as conn:
-        counters.rebuild(conn)
+        projections.rebuild(conn)
     with engine.connect() as conn:
         assert stored_deadline_rows(conn) == kept
         assert stored_deadline_days(conn) == per_day(kept)
@@ -426,21 +426,21 @@ def test_a_response_exactly_one_millisecond_late_meets_the_deadline(
 ) -> None:
     """The definition's edge: met when it comes no later than deadline + 1 ms."""
     raw: RawTargets = {"High": (1.0, 1.25), "Medium": (8.0, 72.0), "Low": (24.0, 168.0)}
-    reporting.save_sla_targets(engine, admin, raw)
+    dashboard_service.save_sla_targets(engine, admin, raw)
     created = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-    made = services.create_ticket(engine, requester, "printer", "High", created)
+    made = ticket_service.create_ticket(engine, requester, "printer", "High", created)
     # Answered at 10:00:00.001 (the 10:00 deadline + 1 ms), closed at 10:15:00.001 (the
     # 10:15 deadline + 1 ms): both met, by the definition.
     answered = created + timedelta(hours=1, milliseconds=1)
-    services.add_message(engine, agent, made.id, "reply", "on it", answered)
+    ticket_service.add_message(engine, agent, made.id, "reply", "on it", answered)
     closed = created + timedelta(hours=1, minutes=15, milliseconds=1)
-    services.update_ticket(engine, agent, made.id, TicketChange(status="Closed"), closed)
+    ticket_service.update_ticket(engine, agent, made.id, TicketChange(status="Closed"), closed)
     start, end = created, created + timedelta(days=1)
     with engine.connect() as conn:
         assert stored_deadline_rows(conn) == {("High", "2026-03-02 09"): (1, 1, 1)}
-        assert deadline_counts.shares(conn, as_targets(raw), start, end) == ((1, 1), (1, 1))
+        assert sla_shares.shares(conn, as_targets(raw), start, end) == ((1, 1), (1, 1))
     with engine.begin() as conn:
-        counters.rebuild(conn)
+        projections.rebuild(conn)
     with engine.connect() as conn:
         assert stored_deadline_rows(conn) == {("High", "2026-03-02 09"): (1, 1, 1)}
 
@@ -454,19 +454,19 @@ def test_a_change_of_targets_waits_for_a_write_that_counts_under_the_old_ones(
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite runs one writing transaction at a time (BEGIN IMMEDIATE)")
     created = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-    made = services.create_ticket(engine, requester, "printer", "High", created)
+    made = ticket_service.create_ticket(engine, requester, "printer", "High", created)
     new_targets: RawTargets = {"High": (0.5, 2.0), "Medium": (8.0, 72.0), "Low": (24.0, 168.0)}
     outcome: list[object] = []
 
     def change_targets() -> None:
         try:
-            outcome.append(reporting.save_sla_targets(engine, admin, new_targets))
+            outcome.append(dashboard_service.save_sla_targets(engine, admin, new_targets))
         except Exception as exc:  # recorded, checked below
             outcome.append(exc)
 
     with engine.connect() as writer:
         holding = writer.begin()
-        sla.load_targets(writer, for_share=True)  # what a write does before counting
+        target_store.load_targets(writer, for_share=True)  # what a write does before counting
         pid = writer.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
         saver = threading.Thread(target=change_targets)
         saver.start()
@@ -491,13 +491,15 @@ def test_a_change_of_targets_waits_for_a_write_that_counts_under_the_old_ones(
         # After 40 min: met under 1 h (the old High target) but not under 0.5 h.
         answered = created + timedelta(minutes=40)
         try:
-            replied.append(services.add_message(engine, agent, made.id, "reply", "hi", answered))
+            replied.append(
+                ticket_service.add_message(engine, agent, made.id, "reply", "hi", answered)
+            )
         except Exception as exc:  # recorded, checked below
             replied.append(exc)
 
     with engine.connect() as changer:
         holding = changer.begin()
-        sla.load_targets(changer, for_update=True)  # what a change of the targets does
+        target_store.load_targets(changer, for_update=True)  # what a change of the targets does
         pid = changer.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
         replier = threading.Thread(target=reply)
         replier.start()
@@ -740,29 +742,29 @@ def test_migration_0006_backfills_durations_and_counters(database: str) -> None:
             # Deadlines over the whole range: first met by T1, T3, T5, T6; resolution by
             # T1, T3, T6; all eight due.
             wide = (mar(1, 0), mar(20, 0))
-            assert deadline_counts.shares(conn, targets, *wide) == ((4, 8), (3, 8))
+            assert sla_shares.shares(conn, targets, *wide) == ((4, 8), (3, 8))
             # Only T1's first-response deadline (10:29:30, met) is in [10:29:30, 10:29:30.000001).
             edge = (mar(10, 10, 29, 30), mar(10, 10, 29, 30, 1))
-            assert deadline_counts.shares(conn, targets, *edge) == ((1, 1), (0, 0))
-            assert deadline_counts.shares(conn, targets, edge[0] - US, edge[0]) == ((0, 0), (0, 0))
+            assert sla_shares.shares(conn, targets, *edge) == ((1, 1), (0, 0))
+            assert sla_shares.shares(conn, targets, edge[0] - US, edge[0]) == ((0, 0), (0, 0))
             # Resolution deadlines in [10:00, 12:00): T2 11:10 (not closed), T3 11:15 (met),
             # T1 11:59:30 (met); first-response deadlines: T1 10:29:30 (met), T3 11:15 (met).
-            assert deadline_counts.shares(conn, targets, mar(10, 10), mar(10, 12)) == (
+            assert sla_shares.shares(conn, targets, mar(10, 10), mar(10, 12)) == (
                 (2, 2),
                 (2, 3),
             )
 
         with engine.begin() as conn:
-            counters.rebuild(conn)
+            projections.rebuild(conn)
         with engine.connect() as conn:
             assert (stored_duration_rows(conn), stored_deadline_rows(conn)) == migrated
 
         # Writes after the migration move the backfilled counts: reopening T6 takes its
         # resolution out of both tables.
-        agent = account_services.create_account(
+        agent = account_service.create_account(
             engine, None, "ana.agent@example.com", "Ana Agent", "agent", None, mar(11, 1)
         )
-        services.update_ticket(
+        ticket_service.update_ticket(
             engine, agent, ids[5], TicketChange(status="In Progress"), mar(11, 1)
         )
         with engine.connect() as conn:
@@ -772,7 +774,7 @@ def test_migration_0006_backfills_durations_and_counters(database: str) -> None:
         expected_deadlines = EXPECTED_DEADLINES | {("Low", "2026-03-11 00"): (1, 1, 0)}
         assert kept == (expected_durations, expected_deadlines)
         with engine.begin() as conn:
-            counters.rebuild(conn)
+            projections.rebuild(conn)
         with engine.connect() as conn:
             assert (stored_duration_rows(conn), stored_deadline_rows(conn)) == kept
     finally:
@@ -805,12 +807,12 @@ def test_sla_shares_add_whole_days_and_the_hours_around_them(
     filed = [(mar(2, 23, 30), 0.5), (mar(3, 0, 30), 5.0), (mar(3, 23, 30), None)]
     filed += [(mar(4, 0, 30), 0.5), (mar(4, 1, 30), 0.5)]
     for created, answer in filed:
-        made = services.create_ticket(engine, agent, "printer", "High", created)
+        made = ticket_service.create_ticket(engine, agent, "printer", "High", created)
         if answer is not None:
             at = created + timedelta(hours=answer)
-            services.update_ticket(engine, agent, made.id, TicketChange("In Progress"), at)
+            ticket_service.update_ticket(engine, agent, made.id, TicketChange("In Progress"), at)
     due = timedelta(hours=4)
     with engine.connect() as conn:
-        targets = sla.load_targets(conn)
-        first, _ = deadline_counts.shares(conn, targets, created_from + due, created_to + due)
+        targets = target_store.load_targets(conn)
+        first, _ = sla_shares.shares(conn, targets, created_from + due, created_to + due)
     assert first == expected

@@ -14,10 +14,12 @@ from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from tests.apptest_support import ROOT, open_app, person, session_of
-from ticketdesk import demo_load, reporting, services
-from ticketdesk.domain import Priority, TicketChange
-from ticketdesk.identity import Account
-from ticketdesk.sla import DEFAULT_TARGETS, SlaTarget
+from ticketdesk.domain.accounts import Account
+from ticketdesk.domain.sla import DEFAULT_TARGETS, SlaTarget
+from ticketdesk.domain.tickets import Priority, TicketChange
+from ticketdesk.services import dashboard as dashboard_service
+from ticketdesk.services import demo as demo_service
+from ticketdesk.services import tickets as ticket_service
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -90,14 +92,14 @@ def three_tickets(d: Desk) -> dict[str, int]:
     Z: Medium, filed 20 h ago, answered by a public reply after 11 h (due after 8 h: 3 h
        late), still Open (Ben)."""
     engine, ana, ben = d.engine, d.ana, d.ben
-    x = services.create_ticket(engine, d.rita, "X", "High", ago(10)).id
+    x = ticket_service.create_ticket(engine, d.rita, "X", "High", ago(10)).id
     change = TicketChange(status="In Progress", assignee="Ana")
-    services.update_ticket(engine, ana, x, change, ago(7))
-    services.update_ticket(engine, ana, x, TicketChange(status="Closed"), ago(1))
-    y = services.create_ticket(engine, d.rita, "Y", "Low", ago(30)).id
-    z = services.create_ticket(engine, d.rita, "Z", "Medium", ago(20)).id
-    services.update_ticket(engine, ben, z, TicketChange(assignee="Ben"), ago(19))
-    services.add_message(engine, ben, z, "reply", "Looking into it", ago(9))
+    ticket_service.update_ticket(engine, ana, x, change, ago(7))
+    ticket_service.update_ticket(engine, ana, x, TicketChange(status="Closed"), ago(1))
+    y = ticket_service.create_ticket(engine, d.rita, "Y", "Low", ago(30)).id
+    z = ticket_service.create_ticket(engine, d.rita, "Z", "Medium", ago(20)).id
+    ticket_service.update_ticket(engine, ben, z, TicketChange(assignee="Ben"), ago(19))
+    ticket_service.add_message(engine, ben, z, "reply", "Looking into it", ago(9))
     return {"X": x, "Y": y, "Z": z}
 
 
@@ -169,15 +171,15 @@ def test_an_empty_desk_shows_dashes_not_numbers(desk: Desk) -> None:
 def test_count_changes_are_grouped_by_thousands(desk: Desk) -> None:
     # 1,234 tickets filed Oct 18-28 (10 days ending 30 days before NOW), all in the previous
     # period (Sep 29 - Oct 28); none in the current one (Oct 29 - Nov 27).
-    demo_load.seed_demo(desk.engine, 1234, NOW - timedelta(days=30), seed=3, span_days=10)
+    demo_service.seed_demo(desk.engine, 1234, NOW - timedelta(days=30), seed=3, span_days=10)
     shown = metrics(page("app_pages/dashboard.py", desk.admin_token))
     assert (shown["New tickets"].value, shown["New tickets"].delta) == ("0", "-1,234")
     # And 1,234 more filed in the last 10 days: as many as before, no change.
-    demo_load.seed_demo(desk.engine, 1234, NOW, seed=4, span_days=10)
+    demo_service.seed_demo(desk.engine, 1234, NOW, seed=4, span_days=10)
     shown = metrics(page("app_pages/dashboard.py", desk.admin_token))
     assert (shown["New tickets"].value, shown["New tickets"].delta) == ("1,234", "0")
     # And 1,234 more in the last 5 days: 2,468 against 1,234.
-    demo_load.seed_demo(desk.engine, 1234, NOW, seed=5, span_days=5)
+    demo_service.seed_demo(desk.engine, 1234, NOW, seed=5, span_days=5)
     shown = metrics(page("app_pages/dashboard.py", desk.admin_token))
     assert (shown["New tickets"].value, shown["New tickets"].delta) == ("2,468", "1,234")
 
@@ -238,7 +240,7 @@ def test_settings_shows_and_saves_the_targets(desk: Desk) -> None:
     at.button[0].click().run()
     assert not at.exception
     assert "Saved" in at.success[0].value
-    assert reporting.sla_targets(desk.engine)[Priority.HIGH] == SlaTarget(1.5, 12)
+    assert dashboard_service.sla_targets(desk.engine)[Priority.HIGH] == SlaTarget(1.5, 12)
     assert target_input(at, "first", "High").value == 1.5
     # The dashboard uses them.
     dashboard = page("app_pages/dashboard.py", desk.admin_token)
@@ -267,32 +269,32 @@ def test_settings_refuses_bad_targets_with_a_message(
     assert not at.exception
     assert message in at.error[0].value
     assert target_input(at, *which).value == value  # still in the form, to correct
-    assert reporting.sla_targets(desk.engine) == DEFAULT_TARGETS
+    assert dashboard_service.sla_targets(desk.engine) == DEFAULT_TARGETS
 
 
 def test_settings_does_not_overwrite_someone_elses_targets(desk: Desk) -> None:
     at = page("app_pages/settings.py", desk.admin_token)
     theirs = {"High": (2, 24), "Medium": (8, 72), "Low": (24, 168)}
     # Another admin, after this form was drawn:
-    reporting.save_sla_targets(desk.engine, desk.admin, theirs)
+    dashboard_service.save_sla_targets(desk.engine, desk.admin, theirs)
     target_input(at, "first", "Low").set_value(12)
     at.button[0].click().run()
     assert not at.exception
     assert "Someone else changed the SLA targets" in at.warning[0].value
     assert "High 2 h / 24 h" in at.warning[0].value
-    assert reporting.sla_targets(desk.engine)[Priority.LOW] == SlaTarget(24, 168)
+    assert dashboard_service.sla_targets(desk.engine)[Priority.LOW] == SlaTarget(24, 168)
     # The form now shows their targets; saving again applies on top of them.
     assert target_input(at, "first", "High").value == 2
     target_input(at, "first", "Low").set_value(12)
     at.button[0].click().run()
-    assert reporting.sla_targets(desk.engine)[Priority.LOW] == SlaTarget(12, 168)
-    assert reporting.sla_targets(desk.engine)[Priority.HIGH] == SlaTarget(2, 24)
+    assert dashboard_service.sla_targets(desk.engine)[Priority.LOW] == SlaTarget(12, 168)
+    assert dashboard_service.sla_targets(desk.engine)[Priority.HIGH] == SlaTarget(2, 24)
 
 
 def test_settings_shows_targets_saved_elsewhere_on_the_next_run(desk: Desk) -> None:
     at = page("app_pages/settings.py", desk.admin_token)
     theirs = {"High": (3, 30), "Medium": (8, 72), "Low": (24, 168)}
-    reporting.save_sla_targets(desk.engine, desk.admin, theirs)
+    dashboard_service.save_sla_targets(desk.engine, desk.admin, theirs)
     at.run()  # e.g. coming back to the page: the form shows what is stored now
     assert not at.exception
     assert (

@@ -9,13 +9,14 @@ import pytest
 from sqlalchemy import Engine, text
 
 from tests.test_history_invariants import assert_counters_equal_a_full_recount
-from ticketdesk import demo_load, services
-from ticketdesk.identity import Account
-from ticketdesk.listing import Sort, TicketFilter
-from ticketdesk.schema import tickets
+from ticketdesk.domain.accounts import Account
+from ticketdesk.queries.ticket_table import Sort, TicketFilter
+from ticketdesk.services import demo as demo_service
+from ticketdesk.services import tickets as ticket_service
+from ticketdesk.store.schema import tickets
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
-COUNT = 2 * demo_load.BATCH + 7  # three batches
+COUNT = 2 * demo_service.BATCH + 7  # three batches
 
 
 def indexes_and_triggers(engine: Engine) -> tuple[set[str], set[str]]:
@@ -34,19 +35,19 @@ def indexes_and_triggers(engine: Engine) -> tuple[set[str], set[str]]:
 @pytest.mark.sqlite_only
 def test_bulk_load_keeps_every_index_and_the_search_in_step(engine: Engine, agent: Account) -> None:
     before = indexes_and_triggers(engine)
-    assert demo_load.seed_demo(engine, COUNT, NOW, seed=3) == COUNT
+    assert demo_service.seed_demo(engine, COUNT, NOW, seed=3) == COUNT
     assert indexes_and_triggers(engine) == before
     assert {i.name for i in tickets.indexes} <= before[0]
-    every = services.ticket_page(engine, agent, TicketFilter(), Sort(), size=1).matching
+    every = ticket_service.ticket_page(engine, agent, TicketFilter(), Sort(), size=1).matching
     assert every == COUNT
     # The search index holds every loaded ticket: each demo issue begins with one of ISSUES.
     found = sum(
-        services.ticket_page(engine, agent, TicketFilter(search=issue), Sort()).matching
+        ticket_service.ticket_page(engine, agent, TicketFilter(search=issue), Sort()).matching
         for issue in ("printer", "vpn")
     )
     expected = sum(
         1
-        for t in services.export_tickets(engine, agent, TicketFilter(), Sort())
+        for t in ticket_service.export_tickets(engine, agent, TicketFilter(), Sort())
         if t.issue.startswith(("Printer", "VPN"))
     )
     assert found == expected > 0
@@ -62,9 +63,9 @@ def test_a_failed_bulk_load_leaves_the_desk_as_it_was(engine: Engine, agent: Acc
         raise KeyboardInterrupt  # as if the operator pressed Ctrl-C
 
     with pytest.raises(KeyboardInterrupt):
-        demo_load.seed_demo(engine, COUNT, NOW, seed=3, progress=fail_after_first_batch)
+        demo_service.seed_demo(engine, COUNT, NOW, seed=3, progress=fail_after_first_batch)
     assert indexes_and_triggers(engine) == before
-    assert services.ticket_page(engine, agent, TicketFilter(), Sort()).matching == 0
+    assert ticket_service.ticket_page(engine, agent, TicketFilter(), Sort()).matching == 0
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM tickets")).scalar_one() == 0
 
@@ -72,10 +73,13 @@ def test_a_failed_bulk_load_leaves_the_desk_as_it_was(engine: Engine, agent: Acc
 def test_loading_into_a_desk_with_tickets_goes_batch_by_batch(
     engine: Engine, requester: Account, agent: Account
 ) -> None:
-    services.create_ticket(engine, requester, "already here", "Low", NOW)
-    assert demo_load.seed_demo(engine, COUNT, NOW, seed=4) == COUNT
-    assert services.ticket_page(engine, agent, TicketFilter(), Sort()).matching == COUNT + 1
-    assert services.ticket_page(engine, agent, TicketFilter(search="already"), Sort()).matching == 1
+    ticket_service.create_ticket(engine, requester, "already here", "Low", NOW)
+    assert demo_service.seed_demo(engine, COUNT, NOW, seed=4) == COUNT
+    assert ticket_service.ticket_page(engine, agent, TicketFilter(), Sort()).matching == COUNT + 1
+    assert (
+        ticket_service.ticket_page(engine, agent, TicketFilter(search="already"), Sort()).matching
+        == 1
+    )
     assert_counters_equal_a_full_recount(engine)
 
 
@@ -84,7 +88,7 @@ def test_a_bulk_load_leaves_the_planner_statistics_on_postgresql_only(engine: En
     where autovacuum is off (never analyzed, pg_class.reltuples is -1), and index-only scans
     find the table's pages all visible (none are before a VACUUM). SQLite: no statistics, on
     purpose; the queries are written for its plans without them."""
-    demo_load.seed_demo(engine, COUNT, NOW, seed=5)
+    demo_service.seed_demo(engine, COUNT, NOW, seed=5)
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
             known = (

@@ -9,18 +9,19 @@ import pytest
 from sqlalchemy import Engine
 
 from tests.apptest_support import open_app, person, session_of
-from ticketdesk import account_services, services
-from ticketdesk.domain import TicketChange
+from ticketdesk.domain.tickets import TicketChange
+from ticketdesk.services import accounts as account_service
+from ticketdesk.services import tickets as ticket_service
 
 
 def test_the_ticket_page_shows_text_conversation_and_history(app_engine: Engine) -> None:
     rita, al = person(app_engine, "Rita", "requester"), person(app_engine, "Al", "agent")
     now = datetime.now(UTC)
-    t = services.create_ticket(
+    t = ticket_service.create_ticket(
         app_engine, rita, "Monitor <b>flickers</b>", "High", now - timedelta(hours=2)
     )
-    services.add_message(app_engine, al, t.id, "note", "Cable?", now - timedelta(hours=1))
-    services.update_ticket(app_engine, al, t.id, TicketChange(assignee="Al"), now)
+    ticket_service.add_message(app_engine, al, t.id, "note", "Cable?", now - timedelta(hours=1))
+    ticket_service.update_ticket(app_engine, al, t.id, TicketChange(assignee="Al"), now)
     at = open_app(session_of(app_engine, al), ticket=t.code)
     assert not at.exception
     assert at.title[0].value == t.code
@@ -36,8 +37,8 @@ def test_the_assignee_is_chosen_from_the_active_agents_and_admins(app_engine: En
     rita, al = person(app_engine, "Rita", "requester"), person(app_engine, "Al", "agent")
     person(app_engine, "Bea", "admin")
     gone = person(app_engine, "Cy", "agent")
-    account_services.set_active(app_engine, person(app_engine, "Root", "admin"), gone.id, False)
-    t = services.create_ticket(app_engine, rita, "Laptop slow", "Medium", datetime.now(UTC))
+    account_service.set_active(app_engine, person(app_engine, "Root", "admin"), gone.id, False)
+    t = ticket_service.create_ticket(app_engine, rita, "Laptop slow", "Medium", datetime.now(UTC))
     at = open_app(session_of(app_engine, al), ticket=t.code)
     assignee = at.selectbox(key="detail_assignee")
     # Active staff by name; no requester, no deactivated agent, no free text.
@@ -47,7 +48,7 @@ def test_the_assignee_is_chosen_from_the_active_agents_and_admins(app_engine: En
     next(b for b in at.button if b.label == "Save").click().run()
     assert not at.exception
     assert at.success[0].value == "Saved."
-    assert services.ticket_detail(app_engine, al, t.code).ticket.assignee == "Bea"
+    assert ticket_service.ticket_detail(app_engine, al, t.code).ticket.assignee == "Bea"
     assert at.selectbox(key="detail_assignee").value == "Bea"
     history = [x.value for x in at.text if "  " in x.value]
     assert any("Al reassigned it from nobody to Bea" in h for h in history)
@@ -55,7 +56,7 @@ def test_the_assignee_is_chosen_from_the_active_agents_and_admins(app_engine: En
 
 def test_a_reply_through_the_page_is_stored_and_shown(app_engine: Engine) -> None:
     rita, al = person(app_engine, "Rita", "requester"), person(app_engine, "Al", "agent")
-    t = services.create_ticket(app_engine, rita, "Phone dead", "Low", datetime.now(UTC))
+    t = ticket_service.create_ticket(app_engine, rita, "Phone dead", "Low", datetime.now(UTC))
     at = open_app(session_of(app_engine, al), ticket=t.code)
     kind = at.segmented_control(key="message_kind")
     assert (kind.options, kind.value) == (["Public reply", "Internal note"], "reply")
@@ -63,7 +64,7 @@ def test_a_reply_through_the_page_is_stored_and_shown(app_engine: Engine) -> Non
     next(b for b in at.button if b.label == "Send").click().run()
     assert not at.exception
     assert at.success[0].value == "Public reply added."
-    messages = services.ticket_detail(app_engine, al, t.code).messages
+    messages = ticket_service.ticket_detail(app_engine, al, t.code).messages
     assert [(m.kind.value, m.body, m.author) for m in messages] == [("reply", "We are on it", "Al")]
     assert at.text_area(key="message_body").value == ""
 
@@ -72,7 +73,7 @@ def test_a_reply_through_the_page_is_stored_and_shown(app_engine: Engine) -> Non
     next(b for b in at.button if b.label == "Send").click().run()
     assert not at.exception
     assert at.success[0].value == "Internal note added."
-    messages = services.ticket_detail(app_engine, al, t.code).messages
+    messages = ticket_service.ticket_detail(app_engine, al, t.code).messages
     assert [(m.kind.value, m.body) for m in messages] == [
         ("reply", "We are on it"),
         ("note", "Battery swollen?"),

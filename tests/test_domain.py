@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from ticketdesk.domain import (
+from ticketdesk.domain.errors import ValidationError
+from ticketdesk.domain.tickets import (
     ISSUE_MAX_CHARS,
-    ValidationError,
     parse_ticket_code,
     ticket_code,
     validate_issue,

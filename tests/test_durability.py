@@ -13,8 +13,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select, text
 
-from ticketdesk import counters
-from ticketdesk.schema import daily_activity, ticket_counts, ticket_events, tickets
+from ticketdesk.store import projections
+from ticketdesk.store.schema import daily_activity, ticket_counts, ticket_events, tickets
 
 WRITER = Path(__file__).with_name("writer_process.py")
 KILLS = 5
@@ -72,6 +72,6 @@ def test_sigkill_loses_no_acknowledged_write(engine: Engine, database: str) -> N
         created_per_day = conn.execute(select(func.sum(daily_activity.c.created))).scalar_one()
         assert created_per_day == len(stored)
     with engine.begin() as conn:
-        counters.rebuild(conn)
+        projections.rebuild(conn)
     with engine.connect() as conn:
         assert conn.execute(select(func.sum(ticket_counts.c.tickets))).scalar_one() == len(stored)

@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ticketdesk import export
-from ticketdesk.domain import Priority, Status, Ticket, ValidationError
-from ticketdesk.listing import Sort, SortColumn, TicketFilter
+from ticketdesk.domain.errors import ValidationError
+from ticketdesk.domain.tickets import Priority, Status, Ticket
+from ticketdesk.queries import export
+from ticketdesk.queries.ticket_table import Sort, SortColumn, TicketFilter
 
 WHEN = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
 

@@ -15,10 +15,17 @@ from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, select
 
 from tests.conftest import empty_desk
-from ticketdesk import counters, demo, demo_load, late_tickets, reporting, services, sla, statistics
-from ticketdesk.domain import PRIORITIES, STATUSES, Priority, TicketChange
-from ticketdesk.identity import Account
-from ticketdesk.schema import (
+from ticketdesk.domain import demo_histories
+from ticketdesk.domain.accounts import Account
+from ticketdesk.domain.sla import Targets
+from ticketdesk.domain.tickets import PRIORITIES, STATUSES, Priority, TicketChange
+from ticketdesk.queries import kpis, late_tickets
+from ticketdesk.services import dashboard as dashboard_service
+from ticketdesk.services import demo as demo_service
+from ticketdesk.services import tickets as ticket_service
+from ticketdesk.store import projections
+from ticketdesk.store import targets as target_store
+from ticketdesk.store.schema import (
     assignee_counts,
     daily_activity,
     deadline_counts,
@@ -29,7 +36,6 @@ from ticketdesk.schema import (
     ticket_events,
     tickets,
 )
-from ticketdesk.sla import Targets
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 SETTINGS = settings(
@@ -164,7 +170,7 @@ def test_any_edit_sequence_keeps_rows_events_and_kpis_in_step(
 ) -> None:
     empty_desk(engine)
     ids = [
-        services.create_ticket(
+        ticket_service.create_ticket(
             engine, requester, f"ticket {i}", "Low", START + timedelta(minutes=i)
         ).id
         for i in range(4)
@@ -179,20 +185,20 @@ def test_any_edit_sequence_keeps_rows_events_and_kpis_in_step(
             assignee=None if assignee == UNASSIGN else assignee,
             unassign=assignee == UNASSIGN,
         )
-        services.update_ticket(engine, agent, ids[which], change, moment)
+        ticket_service.update_ticket(engine, agent, ids[which], change, moment)
         if message:
             # Agents reply and add notes; the requester who filed the ticket writes messages.
             author = requester if message == "message" else agent
-            services.add_message(engine, author, ids[which], message, "hello", moment)
+            ticket_service.add_message(engine, author, ids[which], message, "hello", moment)
         checkpoints.append(moment - timedelta(seconds=1))
     with engine.connect() as conn:
         check_rows_match_their_histories(conn)
-        assert statistics.open_tickets_now(conn) == open_by_replay(conn, moment)
+        assert kpis.open_tickets_now(conn) == open_by_replay(conn, moment)
         rows = [dict(r._mapping) for r in conn.execute(select(tickets))]
-        loads = loads_by_hand(rows, sla.load_targets(conn), moment)
-        assert late_tickets.open_by_assignee(conn, sla.load_targets(conn), moment) == loads
+        loads = loads_by_hand(rows, target_store.load_targets(conn), moment)
+        assert late_tickets.open_by_assignee(conn, target_store.load_targets(conn), moment) == loads
         for days in (1, 2, 5):
-            data = reporting.dashboard(engine, agent, moment, days)
+            data = dashboard_service.dashboard(engine, agent, moment, days)
             start = datetime.combine(data.first_day, time(), UTC)
             before_start = start - timedelta(microseconds=1)
             assert data.open_at_period_start == open_by_replay(conn, before_start)
@@ -248,7 +254,7 @@ def assert_counters_equal_a_full_recount(engine: Engine) -> None:
     with engine.connect() as conn:
         kept = counter_rows(conn)
     with engine.begin() as conn:
-        counters.rebuild(conn)
+        projections.rebuild(conn)
     with engine.connect() as conn:
         recounted = counter_rows(conn)
     # Every counter table, compared whole: a table added to counter_rows is compared too.
@@ -261,7 +267,7 @@ def test_demo_histories_are_consistent_and_never_in_the_future(
     seed: int, count: int, span: int
 ) -> None:
     now = datetime(2026, 11, 27, 12, tzinfo=UTC)
-    made = list(demo.generate(random.Random(seed), count, now, span))
+    made = list(demo_histories.generate(random.Random(seed), count, now, span))
     created = [t.row["created_at"] for t in made]
     assert created == sorted(created)  # IDs grow with filing time
     for ticket in made:
@@ -277,10 +283,10 @@ def test_demo_histories_are_consistent_and_never_in_the_future(
 
 def test_seeded_demo_data_matches_its_event_log(engine: Engine, agent: Account) -> None:
     now = datetime(2026, 11, 27, 12, tzinfo=UTC)
-    assert demo_load.seed_demo(engine, 300, now, seed=7) == 300
+    assert demo_service.seed_demo(engine, 300, now, seed=7) == 300
     with engine.connect() as conn:
         events = check_rows_match_their_histories(conn)
-        assert statistics.open_tickets_now(conn) == open_by_replay(conn, now)
+        assert kpis.open_tickets_now(conn) == open_by_replay(conn, now)
     assert_counters_equal_a_full_recount(engine)
     assert len(events) > 300  # histories, not just creations
-    assert reporting.dashboard(engine, agent, now).first_response.count > 0
+    assert dashboard_service.dashboard(engine, agent, now).first_response.count > 0

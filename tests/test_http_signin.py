@@ -37,10 +37,11 @@ from tests.signin_support import (
     session_token,
     set_cookies,
 )
-from ticketdesk import account_services, services
+from ticketdesk.services import accounts as account_service
+from ticketdesk.services import tickets as ticket_service
 from ticketdesk.web.engine import SESSION_COOKIE
 
-WRONG_CREDENTIALS = account_services.WRONG_CREDENTIALS
+WRONG_CREDENTIALS = account_service.WRONG_CREDENTIALS
 STATIC_SCRIPT = next(
     path.name for path in (Path(streamlit.__file__).parent / "static/static/js").glob("*.js")
 )
@@ -273,7 +274,7 @@ def test_the_right_password_opens_a_session(desk: Desk) -> None:
     finally:
         raw.close()
     assert cookie.value not in dump
-    assert account_services.token_hash(cookie.value) in dump
+    assert account_service.token_hash(cookie.value) in dump
 
 
 @pytest.fixture(scope="module")
@@ -335,7 +336,7 @@ def test_the_echoed_email_and_next_are_escaped(desk: Desk) -> None:
 def test_repeated_wrong_passwords_are_throttled(desk: Desk) -> None:
     person = add_person(desk.engine)
     with desk.client() as client:
-        for _ in range(account_services.MAX_FAILURES_PER_ACCOUNT):
+        for _ in range(account_service.MAX_FAILURES_PER_ACCOUNT):
             assert submit(client, person.email, "wrong password!!").status_code == 401
         response = submit(client, person.email, person.password or "")
         assert response.status_code == 429
@@ -364,7 +365,7 @@ def test_a_session_is_found_among_other_sites_cookies(desk: Desk, foreign: str) 
     browser to /signin, whose handler (Starlette's lenient parser) finds the session and
     sends it back: a redirect loop the person cannot leave."""
     person = add_person(desk.engine)
-    token = account_services.sign_in(
+    token = account_service.sign_in(
         desk.engine, person.email, person.password or "", "pytest", datetime.now(UTC)
     ).token
     cookie = {"Cookie": f"{foreign}; {SESSION_COOKIE}={token}"}
@@ -380,12 +381,12 @@ def test_a_session_is_found_among_other_sites_cookies(desk: Desk, foreign: str) 
 def test_an_expired_session_is_refused(desk: Desk) -> None:
     person = add_person(desk.engine)
     long_ago = datetime.now(UTC) - timedelta(hours=13)
-    signed_in = account_services.sign_in(
+    signed_in = account_service.sign_in(
         desk.engine, person.email, person.password or "", "pytest", long_ago
     )
     with desk.client(session=signed_in.token) as client:
         assert refused(client)
-    fresh = account_services.sign_in(
+    fresh = account_service.sign_in(
         desk.engine, person.email, person.password or "", "pytest", datetime.now(UTC)
     )
     with desk.client(session=fresh.token) as client:  # the control: same account, in time
@@ -414,7 +415,7 @@ def test_deactivation_ends_the_session_at_once(desk: Desk) -> None:
     person = add_person(desk.engine)
     with desk.signed_in(person) as client:
         assert client.get("/").status_code == 200
-        account_services.set_active(desk.engine, admin.account, person.account.id, False)
+        account_service.set_active(desk.engine, admin.account, person.account.id, False)
         assert refused(client)
         again = submit(client, person.email, person.password or "")
         assert again.status_code == 401
@@ -438,11 +439,15 @@ def test_a_requesters_export_holds_only_their_own_tickets(desk: Desk) -> None:
     agent = add_person(desk.engine, "agent")
     now = datetime.now(UTC)
     ritas = {
-        services.create_ticket(desk.engine, rita.account, f"Rita's issue {n}", "High", now).code
+        ticket_service.create_ticket(
+            desk.engine, rita.account, f"Rita's issue {n}", "High", now
+        ).code
         for n in range(3)
     }
     ottos = {
-        services.create_ticket(desk.engine, otto.account, f"Otto's issue {n}", "Low", now).code
+        ticket_service.create_ticket(
+            desk.engine, otto.account, f"Otto's issue {n}", "Low", now
+        ).code
         for n in range(2)
     }
     with desk.signed_in(rita) as client:

@@ -11,12 +11,20 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, delete
 
-from ticketdesk import counters, services
-from ticketdesk.demo import ISSUES
-from ticketdesk.domain import PRIORITIES, PRIORITY_RANK, STATUS_RANK, STATUSES, Ticket, TicketChange
-from ticketdesk.identity import Account
-from ticketdesk.listing import Sort, SortColumn, TicketFilter
-from ticketdesk.schema import daily_activity, ticket_counts, ticket_events, tickets
+from ticketdesk.domain.accounts import Account
+from ticketdesk.domain.demo_histories import ISSUES
+from ticketdesk.domain.tickets import (
+    PRIORITIES,
+    PRIORITY_RANK,
+    STATUS_RANK,
+    STATUSES,
+    Ticket,
+    TicketChange,
+)
+from ticketdesk.queries.ticket_table import Sort, SortColumn, TicketFilter
+from ticketdesk.services import tickets as ticket_service
+from ticketdesk.store import projections
+from ticketdesk.store.schema import daily_activity, ticket_counts, ticket_events, tickets
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -32,10 +40,10 @@ def make_desk(engine: Engine, by: Account, n: int, seed: int) -> list[Ticket]:
     for _ in range(n):
         created = START + timedelta(hours=rng.choice([0, 0, 5, 30, 30, 72]))
         issue, priority = rng.choice(ISSUES[:4]), rng.choice(PRIORITIES)
-        t = services.create_ticket(engine, by, issue, priority, created)
+        t = ticket_service.create_ticket(engine, by, issue, priority, created)
         status = rng.choice(STATUSES)
         if status != "Open":
-            t = services.update_ticket(engine, by, t.id, TicketChange(status=status), created)
+            t = ticket_service.update_ticket(engine, by, t.id, TicketChange(status=status), created)
         made.append(t)
     return made
 
@@ -61,12 +69,14 @@ def walk(
     engine: Engine, by: Account, flt: TicketFilter, sort: Sort, size: int, backwards: bool
 ) -> list[int]:
     """Every page in turn, each reached from the anchor of the one before, as the UI does."""
-    first = services.ticket_page(engine, by, flt, sort, page=1, size=size)
+    first = ticket_service.ticket_page(engine, by, flt, sort, page=1, size=size)
     pages = range(first.pages, 0, -1) if backwards else range(1, first.pages + 1)
     seen: dict[int, list[int]] = {}
     anchor = None
     for number in pages:
-        page = services.ticket_page(engine, by, flt, sort, page=number, anchor=anchor, size=size)
+        page = ticket_service.ticket_page(
+            engine, by, flt, sort, page=number, anchor=anchor, size=size
+        )
         assert page.page == number
         seen[number] = [t.id for t in page.tickets]
         anchor = page.anchor
@@ -108,7 +118,7 @@ def test_pages_neither_skip_nor_repeat_a_row(
     search: str,
 ) -> None:
     made = make_desk(engine, agent, n, seed)
-    current = {t.id: t for t in services.list_tickets(engine, agent)}
+    current = {t.id: t for t in ticket_service.list_tickets(engine, agent)}
     flt = TicketFilter(statuses=tuple(sorted(statuses)), search=search)
     matching = [
         t
@@ -121,7 +131,7 @@ def test_pages_neither_skip_nor_repeat_a_row(
     assert walk(engine, agent, flt, sort, size, backwards=True) == expected
     # A page jumped to directly (from the start or the end, no anchor) is the same slice.
     for number in (2, (len(expected) + size - 1) // size - 1):
-        page = services.ticket_page(engine, agent, flt, sort, page=number, size=size)
+        page = ticket_service.ticket_page(engine, agent, flt, sort, page=number, size=size)
         start = (page.page - 1) * size  # a page past the end shows the last one
         assert [t.id for t in page.tickets] == expected[start : start + size]
         assert page.matching == len(expected)
@@ -131,7 +141,7 @@ def test_issue_sort_pages_match_one_full_query(engine: Engine, agent: Account) -
     # Issue order follows the database's collation, so the oracle is one unpaged query.
     make_desk(engine, agent, 23, seed=3)
     sort = Sort(SortColumn.ISSUE, descending=False)
-    everything = services.ticket_page(engine, agent, TicketFilter(), sort, size=1000)
+    everything = ticket_service.ticket_page(engine, agent, TicketFilter(), sort, size=1000)
     oracle = [t.id for t in everything.tickets]
     assert walk(engine, agent, TicketFilter(), sort, 4, backwards=False) == oracle
     assert walk(engine, agent, TicketFilter(), sort, 4, backwards=True) == oracle
@@ -141,7 +151,7 @@ def test_issue_sort_pages_match_one_full_query(engine: Engine, agent: Account) -
 
 def test_page_numbers_past_the_end_show_the_last_page(engine: Engine, agent: Account) -> None:
     make_desk(engine, agent, 7, seed=1)
-    page = services.ticket_page(engine, agent, TicketFilter(), Sort(), page=99, size=3)
+    page = ticket_service.ticket_page(engine, agent, TicketFilter(), Sort(), page=99, size=3)
     assert (page.page, page.pages, len(page.tickets)) == (3, 3, 1)
 
 
@@ -149,35 +159,41 @@ def test_filters_by_priority_and_submission_day(
     engine: Engine, requester: Account, agent: Account
 ) -> None:
     day = START.date()
-    services.create_ticket(engine, requester, "a", "High", START)
-    services.create_ticket(engine, requester, "b", "Low", START + timedelta(days=1))
-    services.create_ticket(engine, requester, "c", "High", START + timedelta(days=2, hours=23))
+    ticket_service.create_ticket(engine, requester, "a", "High", START)
+    ticket_service.create_ticket(engine, requester, "b", "Low", START + timedelta(days=1))
+    ticket_service.create_ticket(
+        engine, requester, "c", "High", START + timedelta(days=2, hours=23)
+    )
     flt = TicketFilter(priorities=("High",), submitted_from=day + timedelta(1))
-    page = services.ticket_page(engine, agent, flt, Sort())
+    page = ticket_service.ticket_page(engine, agent, flt, Sort())
     assert [t.issue for t in page.tickets] == ["c"]
     assert page.matching == 1
     flt = TicketFilter(submitted_from=day, submitted_to=day + timedelta(1))
-    shown = services.ticket_page(engine, agent, flt, Sort()).tickets
+    shown = ticket_service.ticket_page(engine, agent, flt, Sort()).tickets
     assert [t.issue for t in shown] == ["b", "a"]
 
 
 def test_search_follows_every_insert_and_edit(
     engine: Engine, now: datetime, requester: Account, agent: Account
 ) -> None:
-    printer = services.create_ticket(engine, requester, "Printer jams on the 3rd floor", "Low", now)
-    services.create_ticket(engine, requester, "VPN drops at night", "High", now)
+    printer = ticket_service.create_ticket(
+        engine, requester, "Printer jams on the 3rd floor", "Low", now
+    )
+    ticket_service.create_ticket(engine, requester, "VPN drops at night", "High", now)
 
     def found(text: str) -> list[str]:
-        page = services.ticket_page(engine, agent, TicketFilter(search=text), Sort())
+        page = ticket_service.ticket_page(engine, agent, TicketFilter(search=text), Sort())
         return [t.issue for t in page.tickets]
 
     assert found("printer") == ["Printer jams on the 3rd floor"]
     assert found("PRINT jam") == ["Printer jams on the 3rd floor"]  # prefixes, any case
     assert found("printer vpn") == []  # every word must match
-    services.update_ticket(engine, agent, printer.id, TicketChange(issue="Scanner jams"), now)
+    ticket_service.update_ticket(engine, agent, printer.id, TicketChange(issue="Scanner jams"), now)
     assert found("printer") == []
     assert found("scanner") == ["Scanner jams"]
-    assert services.ticket_page(engine, agent, TicketFilter(search="jams"), Sort()).matching == 1
+    assert (
+        ticket_service.ticket_page(engine, agent, TicketFilter(search="jams"), Sort()).matching == 1
+    )
 
 
 def test_a_search_counts_the_same_alone_and_with_other_filters(
@@ -186,15 +202,15 @@ def test_a_search_counts_the_same_alone_and_with_other_filters(
     # Three printer tickets (two filed by the requester, one closed), two others. A search
     # alone is counted in the full-text index; with a filter, or for a requester (who sees
     # only their own), over the tickets.
-    mine = services.create_ticket(engine, requester, "Printer jams", "Low", now)
-    services.create_ticket(engine, requester, "printer toner empty", "High", now)
-    services.create_ticket(engine, agent, "Printer offline", "Low", now)
-    services.create_ticket(engine, requester, "VPN drops", "Low", now)
-    services.create_ticket(engine, agent, "Print server down", "High", now)  # "print" only
-    services.update_ticket(engine, agent, mine.id, TicketChange(status="Closed"), now)
+    mine = ticket_service.create_ticket(engine, requester, "Printer jams", "Low", now)
+    ticket_service.create_ticket(engine, requester, "printer toner empty", "High", now)
+    ticket_service.create_ticket(engine, agent, "Printer offline", "Low", now)
+    ticket_service.create_ticket(engine, requester, "VPN drops", "Low", now)
+    ticket_service.create_ticket(engine, agent, "Print server down", "High", now)  # "print" only
+    ticket_service.update_ticket(engine, agent, mine.id, TicketChange(status="Closed"), now)
 
     def matching(by: Account, flt: TicketFilter) -> int:
-        return services.ticket_page(engine, by, flt, Sort()).matching
+        return ticket_service.ticket_page(engine, by, flt, Sort()).matching
 
     assert matching(agent, TicketFilter(search="printer")) == 3
     assert matching(agent, TicketFilter(search="print")) == 4
@@ -222,8 +238,8 @@ def test_a_search_counts_the_same_alone_and_with_other_filters(
 def test_search_syntax_characters_are_only_separators(
     engine: Engine, now: datetime, agent: Account, text: str, matches: int
 ) -> None:
-    services.create_ticket(engine, agent, "Drop table tickets from the report", "Low", now)
-    page = services.ticket_page(engine, agent, TicketFilter(search=text), Sort())
+    ticket_service.create_ticket(engine, agent, "Drop table tickets from the report", "Low", now)
+    page = ticket_service.ticket_page(engine, agent, TicketFilter(search=text), Sort())
     assert page.matching == matches
 
 
@@ -231,38 +247,40 @@ def test_counts_come_from_the_counters_and_agree_with_rows(engine: Engine, agent
     made = make_desk(engine, agent, 30, seed=9)
     for status in STATUSES:
         flt = TicketFilter(statuses=(status,))
-        expected = sum(1 for t in services.list_tickets(engine, agent) if t.status == status)
-        assert services.ticket_page(engine, agent, flt, Sort()).matching == expected
-    assert services.ticket_page(engine, agent, TicketFilter(), Sort()).matching == len(made)
+        expected = sum(1 for t in ticket_service.list_tickets(engine, agent) if t.status == status)
+        assert ticket_service.ticket_page(engine, agent, flt, Sort()).matching == expected
+    assert ticket_service.ticket_page(engine, agent, TicketFilter(), Sort()).matching == len(made)
     with engine.begin() as conn:
-        counters.rebuild(conn)
-    assert services.ticket_page(engine, agent, TicketFilter(), Sort()).matching == len(made)
+        projections.rebuild(conn)
+    assert ticket_service.ticket_page(engine, agent, TicketFilter(), Sort()).matching == len(made)
 
 
 def test_export_streams_every_matching_ticket_in_order(engine: Engine, agent: Account) -> None:
     make_desk(engine, agent, 12, seed=5)
     flt = TicketFilter(priorities=("High", "Low"))
     sort = Sort(SortColumn.PRIORITY, descending=False)
-    shown = services.ticket_page(engine, agent, flt, sort, size=100).tickets
-    exported = services.export_tickets(engine, agent, flt, sort)
+    shown = ticket_service.ticket_page(engine, agent, flt, sort, size=100).tickets
+    exported = ticket_service.export_tickets(engine, agent, flt, sort)
     assert [t.id for t in exported] == [t.id for t in shown]
 
 
 def test_first_day_filter_uses_utc_days(engine: Engine, agent: Account) -> None:
-    services.create_ticket(engine, agent, "late", "Low", datetime(2026, 5, 1, 23, 59, tzinfo=UTC))
+    ticket_service.create_ticket(
+        engine, agent, "late", "Low", datetime(2026, 5, 1, 23, 59, tzinfo=UTC)
+    )
     flt = TicketFilter(submitted_from=date(2026, 5, 2))
-    assert services.ticket_page(engine, agent, flt, Sort()).matching == 0
+    assert ticket_service.ticket_page(engine, agent, flt, Sort()).matching == 0
 
 
 def test_page_one_shows_a_ticket_filed_after_it_was_drawn(
     engine: Engine, requester: Account, agent: Account
 ) -> None:
     make_desk(engine, agent, 5, seed=2)
-    first = services.ticket_page(engine, agent, TicketFilter(), Sort(), size=3)
-    newest = services.create_ticket(
+    first = ticket_service.ticket_page(engine, agent, TicketFilter(), Sort(), size=3)
+    newest = ticket_service.create_ticket(
         engine, requester, "just filed", "High", START + timedelta(days=9)
     )
-    again = services.ticket_page(
+    again = ticket_service.ticket_page(
         engine, agent, TicketFilter(), Sort(), page=1, anchor=first.anchor, size=3
     )
     assert again.tickets[0].id == newest.id

@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from tests.conftest import empty_desk
-from ticketdesk import counters, services
-from ticketdesk import statistics as figures
-from ticketdesk.domain import TicketChange
-from ticketdesk.identity import Account
+from ticketdesk.domain import durations
+from ticketdesk.domain.accounts import Account
+from ticketdesk.domain.tickets import TicketChange
+from ticketdesk.queries import kpis as figures
+from ticketdesk.services import tickets as ticket_service
 
 BASE = datetime(2026, 3, 2, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -70,25 +71,27 @@ def test_medians_match_python_whichever_way_the_bucket_is_read(
 ) -> None:
     empty_desk(engine)
     ended: dict[str, list[tuple[datetime, float]]] = {
-        counters.FIRST_RESPONSE: [],
-        counters.RESOLUTION: [],
+        durations.FIRST_RESPONSE: [],
+        durations.RESOLUTION: [],
     }
     for filed_hours, answer, close in made:
         created = BASE + filed_hours * HOUR
-        ticket = services.create_ticket(engine, agent, "printer", "Low", created)
+        ticket = ticket_service.create_ticket(engine, agent, "printer", "Low", created)
         answered = created + answer * HOUR
-        services.update_ticket(engine, agent, ticket.id, TicketChange("In Progress"), answered)
-        ended[counters.FIRST_RESPONSE].append((answered, answer))
+        ticket_service.update_ticket(
+            engine, agent, ticket.id, TicketChange("In Progress"), answered
+        )
+        ended[durations.FIRST_RESPONSE].append((answered, answer))
         if close is not None:
             closed = answered + close * HOUR
-            services.update_ticket(engine, agent, ticket.id, TicketChange("Closed"), closed)
-            ended[counters.RESOLUTION].append((closed, answer + close))
+            ticket_service.update_ticket(engine, agent, ticket.id, TicketChange("Closed"), closed)
+            ended[durations.RESOLUTION].append((closed, answer + close))
     first = (BASE + timedelta(days=first_day)).date()
     last = first + timedelta(days=days - 1)
     with engine.connect() as conn, pytest.MonkeyPatch.context() as patch:
         patch.setattr(figures, "SORT_MAX", 0)  # let the counts choose even for a few tickets
-        for measure, durations in ended.items():
-            in_period = [hours for moment, hours in durations if first <= moment.date() <= last]
+        for measure, spans in ended.items():
+            in_period = [hours for moment, hours in spans if first <= moment.date() <= last]
             expected = statistics.median(in_period) if in_period else None
             for walk in (True, False, None):
                 got = figures.median_hours(conn, measure, first, last, in_hours_order=walk)

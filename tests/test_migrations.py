@@ -9,9 +9,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, insert, inspect, select
 
-from ticketdesk.db import make_engine, migrate
-from ticketdesk.domain import PRIORITY_RANK, STATUS_RANK, Priority, Status
-from ticketdesk.schema import (
+from ticketdesk.domain.tickets import PRIORITY_RANK, STATUS_RANK, Priority, Status
+from ticketdesk.store.db import make_engine, migrate
+from ticketdesk.store.schema import (
     assignee_counts,
     deadline_counts,
     deadline_days,

@@ -13,10 +13,13 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
 from tests.conftest import empty_desk
-from ticketdesk import late_tickets, services, sla
-from ticketdesk.domain import PRIORITIES, Priority, TicketChange
-from ticketdesk.identity import Account
-from ticketdesk.schema import tickets
+from ticketdesk.domain import sla
+from ticketdesk.domain.accounts import Account
+from ticketdesk.domain.tickets import PRIORITIES, Priority, TicketChange
+from ticketdesk.queries import late_tickets
+from ticketdesk.services import tickets as ticket_service
+from ticketdesk.store import targets as target_store
+from ticketdesk.store.schema import tickets
 
 BASE = datetime(2026, 3, 2, tzinfo=UTC)
 TOLERANCE = timedelta(milliseconds=1)
@@ -78,16 +81,16 @@ def test_late_tickets_of_a_period_are_the_same_read_either_way(
     empty_desk(engine)
     for priority, minutes, answer, close in made:
         created = BASE + timedelta(minutes=minutes)
-        ticket = services.create_ticket(engine, agent, "printer", priority, created)
+        ticket = ticket_service.create_ticket(engine, agent, "printer", priority, created)
         if answer is not None:
             at = created + timedelta(minutes=answer)
-            services.update_ticket(engine, agent, ticket.id, TicketChange("In Progress"), at)
+            ticket_service.update_ticket(engine, agent, ticket.id, TicketChange("In Progress"), at)
             if close is not None:
                 at += timedelta(minutes=close)
-                services.update_ticket(engine, agent, ticket.id, TicketChange("Closed"), at)
+                ticket_service.update_ticket(engine, agent, ticket.id, TicketChange("Closed"), at)
     which, first, before, after, limit = window
     with engine.connect() as conn:
-        targets = sla.load_targets(conn)
+        targets = target_store.load_targets(conn)
         rows = [dict(r._mapping) for r in conn.execute(select(tickets).order_by(tickets.c.id))]
         anchor = BASE
         if which is not None:

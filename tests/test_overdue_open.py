@@ -14,10 +14,13 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
 from tests.conftest import empty_desk
-from ticketdesk import late_tickets, services, sla
-from ticketdesk.domain import PRIORITIES, Priority, TicketChange
-from ticketdesk.identity import Account
-from ticketdesk.schema import tickets
+from ticketdesk.domain import sla
+from ticketdesk.domain.accounts import Account
+from ticketdesk.domain.tickets import PRIORITIES, Priority, TicketChange
+from ticketdesk.queries import late_tickets
+from ticketdesk.services import tickets as ticket_service
+from ticketdesk.store import targets as target_store
+from ticketdesk.store.schema import tickets
 
 BASE = datetime(2026, 3, 2, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -74,15 +77,15 @@ def test_the_most_overdue_open_tickets_match_a_list_by_hand(
     empty_desk(engine)
     for priority, hours, answer, close in made:
         created = BASE + hours * HOUR
-        ticket = services.create_ticket(engine, agent, "printer", priority, created)
+        ticket = ticket_service.create_ticket(engine, agent, "printer", priority, created)
         if answer is not None:
             at = created + answer * HOUR
-            services.update_ticket(engine, agent, ticket.id, TicketChange("In Progress"), at)
+            ticket_service.update_ticket(engine, agent, ticket.id, TicketChange("In Progress"), at)
             if close:
-                services.update_ticket(engine, agent, ticket.id, TicketChange("Closed"), at)
+                ticket_service.update_ticket(engine, agent, ticket.id, TicketChange("Closed"), at)
     now = BASE + now_hours * HOUR
     with engine.connect() as conn:
-        targets = sla.load_targets(conn)
+        targets = target_store.load_targets(conn)
         rows = [dict(r._mapping) for r in conn.execute(select(tickets))]
         got = late_tickets.overdue_open(conn, targets, now, limit)
     assert [r.id for r in got] == overdue_by_hand(rows, targets, now, limit)

@@ -13,9 +13,9 @@ from streamlit.testing.v1 import AppTest
 
 from app_pages.shared import SIGN_OUT_FORM
 from tests.apptest_support import ROOT, open_app, person, session_of
-from ticketdesk import services
-from ticketdesk.domain import TicketChange
-from ticketdesk.identity import Account
+from ticketdesk.domain.accounts import Account
+from ticketdesk.domain.tickets import TicketChange
+from ticketdesk.services import tickets as ticket_service
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def test_adding_a_ticket_stores_it_and_shows_its_details(
     at.button[0].click().run()
     assert not at.exception
     assert "submitted" in at.success[0].value
-    ticket = services.list_tickets(app_engine, ana)[0]
+    ticket = ticket_service.list_tickets(app_engine, ana)[0]
     assert (ticket.issue, ticket.priority, ticket.status, ticket.requester) == (
         "Wi-Fi drops every ten minutes",
         "High",
@@ -83,7 +83,7 @@ def test_a_refused_ticket_keeps_the_text_and_stores_nothing(
     assert not at.exception
     assert message in at.error[0].value
     assert at.text_area(key="new_issue").value == text
-    assert services.list_tickets(app_engine, ana) == []
+    assert ticket_service.list_tickets(app_engine, ana) == []
 
 
 def test_html_is_stored_exactly_and_never_rendered(
@@ -94,7 +94,7 @@ def test_html_is_stored_exactly_and_never_rendered(
     at = open_app(token)
     at.text_area(key="new_issue").input(text)
     at.button[0].click().run()
-    assert services.list_tickets(app_engine, ana)[0].issue == text
+    assert ticket_service.list_tickets(app_engine, ana)[0].issue == text
     assert at.data_editor[0].value.iloc[0]["Issue"] == text
     # Nothing goes through st.html but the app's own sign-out form; no unsafe markdown.
     assert [h.value.strip() for h in at.html] == [SIGN_OUT_FORM.strip()]
@@ -108,14 +108,14 @@ def test_dashboard_metrics_come_from_the_recorded_history(
     rita = person(app_engine, "Rita Requester", "requester")
     now = datetime.now(UTC)
     # X: filed 10 h ago, answered 7 h ago (3 h), closed 1 h ago (9 h). Y: filed 2 h ago, Open.
-    x = services.create_ticket(app_engine, rita, "X", "High", now - timedelta(hours=10))
-    services.update_ticket(
+    x = ticket_service.create_ticket(app_engine, rita, "X", "High", now - timedelta(hours=10))
+    ticket_service.update_ticket(
         app_engine, ana, x.id, TicketChange(status="In Progress"), now - timedelta(hours=7)
     )
-    services.update_ticket(
+    ticket_service.update_ticket(
         app_engine, ana, x.id, TicketChange(status="Closed"), now - timedelta(hours=1)
     )
-    services.create_ticket(app_engine, rita, "Y", "Low", now - timedelta(hours=2))
+    ticket_service.create_ticket(app_engine, rita, "Y", "Low", now - timedelta(hours=2))
 
     at = open_app(token, page="app_pages/dashboard.py")
     assert not at.exception

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Connection, Engine
 
-from ticketdesk.db import read, run_transaction
+from ticketdesk.store.db import read, run_transaction
 
 
 def parallel_workers(conn: Connection) -> str:

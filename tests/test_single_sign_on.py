@@ -22,7 +22,7 @@ from streamlit.web.server.starlette.starlette_app_utils import create_signed_val
 
 from tests.e2e.conftest import AppServer, run_app
 from tests.signin_support import HTML, Person, add_person, deletes_cookie, new_database, set_cookies
-from ticketdesk import account_services
+from ticketdesk.services import accounts as account_service
 from ticketdesk.web.engine import SESSION_COOKIE
 
 with warnings.catch_warnings():
@@ -171,7 +171,7 @@ def test_a_known_verified_email_signs_in(sso: SingleSignOn) -> None:
             assert deletes_cookie(done, name), name
         assert no_identity_left(client)
         token = client.cookies[SESSION_COOKIE]
-    account = account_services.session_account(sso.engine, token, datetime.now(UTC))
+    account = account_service.session_account(sso.engine, token, datetime.now(UTC))
     assert account.id == person.account.id
     # The session alone (no other cookie) opens the app, like a password sign-in's.
     with httpx.Client(base_url=sso.server.url, headers=HTML, timeout=20) as fresh:
@@ -213,7 +213,7 @@ def test_an_email_verified_string_false_is_refused(sso: SingleSignOn) -> None:
 def test_a_deactivated_account_is_refused(sso: SingleSignOn) -> None:
     admin = add_person(sso.engine, "admin")
     person = sso_person(sso)
-    account_services.set_active(sso.engine, admin.account, person.account.id, False)
+    account_service.set_active(sso.engine, admin.account, person.account.id, False)
     sub = sso.claims("deactivated", email=person.email, email_verified=True)
     with sso.client() as client:
         final = sso.sign_in(client, sub)

@@ -9,11 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from ticketdesk import counters, reporting, services
-from ticketdesk.db import read
-from ticketdesk.domain import Priority, ValidationError
-from ticketdesk.identity import Account, PermissionDenied
-from ticketdesk.sla import (
+from ticketdesk.domain.accounts import Account, PermissionDenied
+from ticketdesk.domain.errors import ValidationError
+from ticketdesk.domain.sla import (
     DEFAULT_TARGETS,
     SlaOutcome,
     SlaTarget,
@@ -22,6 +20,11 @@ from ticketdesk.sla import (
     span,
     validate_targets,
 )
+from ticketdesk.domain.tickets import Priority
+from ticketdesk.services import dashboard as dashboard_service
+from ticketdesk.services import tickets as ticket_service
+from ticketdesk.store.db import read
+from ticketdesk.store.projections import revision
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 TARGETS = DEFAULT_TARGETS  # High 4 / 24 h, Medium 8 / 72 h, Low 24 / 168 h
@@ -176,12 +179,12 @@ def test_every_problem_is_named_at_once() -> None:
 
 
 def test_the_migration_seeds_the_default_targets(engine: Engine) -> None:
-    assert reporting.sla_targets(engine) == DEFAULT_TARGETS
+    assert dashboard_service.sla_targets(engine) == DEFAULT_TARGETS
 
 
 def test_saving_targets_stores_all_three_and_marks_a_change(engine: Engine, admin: Account) -> None:
-    before = read(engine, counters.current_revision)
-    saved = reporting.save_sla_targets(
+    before = read(engine, revision.current_revision)
+    saved = dashboard_service.save_sla_targets(
         engine, admin, typed(High=(1.5, 12), Low=(48, 240)), expected=DEFAULT_TARGETS
     )
     expected = {
@@ -190,42 +193,42 @@ def test_saving_targets_stores_all_three_and_marks_a_change(engine: Engine, admi
         Priority.LOW: SlaTarget(48, 240),
     }
     assert saved == expected
-    assert reporting.sla_targets(engine) == expected
-    assert read(engine, counters.current_revision) == before + 1  # open pages redraw
+    assert dashboard_service.sla_targets(engine) == expected
+    assert read(engine, revision.current_revision) == before + 1  # open pages redraw
 
 
 def test_refused_targets_change_nothing(engine: Engine, admin: Account, agent: Account) -> None:
     with pytest.raises(ValidationError):
-        reporting.save_sla_targets(engine, admin, typed(High=(1, 24), Medium=(8, 7)))
-    assert reporting.sla_targets(engine) == DEFAULT_TARGETS
+        dashboard_service.save_sla_targets(engine, admin, typed(High=(1, 24), Medium=(8, 7)))
+    assert dashboard_service.sla_targets(engine) == DEFAULT_TARGETS
     # Only admins change the targets: an agent's valid targets are refused too.
     with pytest.raises(PermissionDenied):
-        reporting.save_sla_targets(engine, agent, typed(High=(2, 24)))
-    assert reporting.sla_targets(engine) == DEFAULT_TARGETS
+        dashboard_service.save_sla_targets(engine, agent, typed(High=(2, 24)))
+    assert dashboard_service.sla_targets(engine) == DEFAULT_TARGETS
 
 
 def test_targets_changed_by_someone_else_are_not_overwritten(
     engine: Engine, admin: Account
 ) -> None:
-    shown = reporting.sla_targets(engine)
-    theirs = reporting.save_sla_targets(engine, admin, typed(High=(2, 24)), expected=shown)
+    shown = dashboard_service.sla_targets(engine)
+    theirs = dashboard_service.save_sla_targets(engine, admin, typed(High=(2, 24)), expected=shown)
     with pytest.raises(StaleTargets) as refused:
-        reporting.save_sla_targets(engine, admin, typed(High=(6, 24)), expected=shown)
+        dashboard_service.save_sla_targets(engine, admin, typed(High=(6, 24)), expected=shown)
     assert refused.value.current == theirs
     assert "High 2 h / 24 h" in str(refused.value)
-    assert reporting.sla_targets(engine) == theirs
+    assert dashboard_service.sla_targets(engine) == theirs
     # Saved against what is there now, it goes through.
-    reporting.save_sla_targets(engine, admin, typed(High=(6, 24)), expected=theirs)
-    assert reporting.sla_targets(engine)[Priority.HIGH] == SlaTarget(6, 24)
+    dashboard_service.save_sla_targets(engine, admin, typed(High=(6, 24)), expected=theirs)
+    assert dashboard_service.sla_targets(engine)[Priority.HIGH] == SlaTarget(6, 24)
 
 
 def test_new_targets_change_the_dashboard_at_once(
     engine: Engine, admin: Account, agent: Account, requester: Account
 ) -> None:
     # Low ticket filed 3 h ago, unanswered: within 24 h; past a 2 h target.
-    services.create_ticket(engine, requester, "Slow printer", "Low", NOW - timedelta(hours=3))
-    assert reporting.dashboard(engine, agent, NOW).open_past_target == 0
-    reporting.save_sla_targets(engine, admin, typed(Low=(2, 168)))
-    data = reporting.dashboard(engine, agent, NOW)
+    ticket_service.create_ticket(engine, requester, "Slow printer", "Low", NOW - timedelta(hours=3))
+    assert dashboard_service.dashboard(engine, agent, NOW).open_past_target == 0
+    dashboard_service.save_sla_targets(engine, admin, typed(Low=(2, 168)))
+    data = dashboard_service.dashboard(engine, agent, NOW)
     assert data.open_past_target == 1
     assert data.breaches[0].state.first_response.label == "breached 1 h ago"

@@ -8,11 +8,14 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from ticketdesk import account_services, reporting, services
-from ticketdesk.domain import TicketChange, ValidationError
-from ticketdesk.identity import Account
-from ticketdesk.late_tickets import AssigneeLoad
-from ticketdesk.statistics import Mean, Share, SlaAchievement
+from ticketdesk.domain.accounts import Account
+from ticketdesk.domain.errors import ValidationError
+from ticketdesk.domain.tickets import TicketChange
+from ticketdesk.queries.kpis import Mean, Share, SlaAchievement
+from ticketdesk.queries.late_tickets import AssigneeLoad
+from ticketdesk.services import accounts as account_service
+from ticketdesk.services import dashboard as dashboard_service
+from ticketdesk.services import tickets as ticket_service
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 # A period is whole UTC days ending today: the last 30 days are Oct 29 .. Nov 27 (from Oct 29
@@ -32,15 +35,15 @@ def ticket(
     engine: Engine, by: Account, created: datetime, priority: str, *moves: tuple[datetime, str]
 ) -> int:
     """A ticket filed and then moved through `moves` by the agent `by`."""
-    made = services.create_ticket(engine, by, f"filed {created:%b %d}", priority, created)
+    made = ticket_service.create_ticket(engine, by, f"filed {created:%b %d}", priority, created)
     for moment, status in moves:
-        services.update_ticket(engine, by, made.id, TicketChange(status=status), moment)
+        ticket_service.update_ticket(engine, by, made.id, TicketChange(status=status), moment)
     return made.id
 
 
 def make_agent(engine: Engine, name: str) -> Account:
     email = name.lower().replace(" ", ".") + "@example.com"
-    return account_services.create_account(engine, None, email, name, "agent", None, NOW)
+    return account_service.create_account(engine, None, email, name, "agent", None, NOW)
 
 
 @pytest.fixture
@@ -73,7 +76,7 @@ def desk(engine: Engine, agent: Account) -> Engine:
 
 
 def test_kpis_over_the_last_30_days(desk: Engine, agent: Account) -> None:
-    data = reporting.dashboard(desk, agent, NOW, period_days=30)
+    data = dashboard_service.dashboard(desk, agent, NOW, period_days=30)
     # Open now: B (Open) and E (In Progress).
     assert data.open_now == 2
     # On Oct 29 00:00 only C and D existed, and both were Closed then.
@@ -89,7 +92,7 @@ def test_kpis_over_the_last_30_days(desk: Engine, agent: Account) -> None:
 
 
 def test_charts_count_tickets_by_month_submitted_and_priority(desk: Engine, agent: Account) -> None:
-    data = reporting.dashboard(desk, agent, NOW)
+    data = dashboard_service.dashboard(desk, agent, NOW)
     assert data.status_per_month == [
         ("2026-09", "Closed", 1),  # D
         ("2026-10", "Closed", 1),  # C
@@ -103,7 +106,7 @@ def test_charts_count_tickets_by_month_submitted_and_priority(desk: Engine, agen
 def test_a_seven_day_period(desk: Engine, agent: Account) -> None:
     # Current = Nov 21 .. Nov 27: E answered on Nov 26 (4 h). A was answered on Nov 20 at
     # 14:00 (2 h): that is the previous period, Nov 14 .. Nov 20.
-    data = reporting.dashboard(desk, agent, NOW, period_days=7)
+    data = dashboard_service.dashboard(desk, agent, NOW, period_days=7)
     assert data.first_response == mean(4.0, 1)
     assert data.first_response_previous == mean(2.0, 1)
     # A closed on Nov 21 12:00 after 24 h; nothing closed Nov 14 .. 20.
@@ -114,7 +117,7 @@ def test_a_seven_day_period(desk: Engine, agent: Account) -> None:
 
 
 def test_empty_desk(engine: Engine, agent: Account) -> None:
-    data = reporting.dashboard(engine, agent, NOW)
+    data = dashboard_service.dashboard(engine, agent, NOW)
     assert (data.open_now, data.open_at_period_start) == (0, 0)
     assert data.first_response == mean(None, 0)
     assert data.resolution == mean(None, 0)
@@ -126,7 +129,7 @@ def test_tickets_answered_at_the_period_boundary(engine: Engine, agent: Account)
     ticket(engine, agent, start - timedelta(hours=5), "Low", (start, "In Progress"))
     before = start - timedelta(microseconds=1)
     ticket(engine, agent, before - timedelta(hours=2), "Low", (before, "In Progress"))
-    data = reporting.dashboard(engine, agent, NOW)
+    data = dashboard_service.dashboard(engine, agent, NOW)
     # Answered at 00:00 of the first day: inside. One microsecond earlier: the period before.
     assert data.first_response == mean(5.0, 1)
     assert data.first_response_previous == mean(2.0, 1)
@@ -135,7 +138,7 @@ def test_tickets_answered_at_the_period_boundary(engine: Engine, agent: Account)
 def test_months_are_utc_months(engine: Engine, agent: Account) -> None:
     ticket(engine, agent, datetime(2026, 10, 31, 23, 30, tzinfo=UTC), "Low")
     ticket(engine, agent, datetime(2026, 11, 1, 0, 30, tzinfo=UTC), "Low")
-    assert reporting.dashboard(engine, agent, NOW).status_per_month == [
+    assert dashboard_service.dashboard(engine, agent, NOW).status_per_month == [
         ("2026-10", "Open", 1),
         ("2026-11", "Open", 1),
     ]
@@ -157,7 +160,7 @@ def test_months_are_utc_months(engine: Engine, agent: Account) -> None:
 
 
 def test_medians_over_the_last_30_days(desk: Engine, agent: Account) -> None:
-    data = reporting.dashboard(desk, agent, NOW, period_days=30)
+    data = dashboard_service.dashboard(desk, agent, NOW, period_days=30)
     # Even counts: the mean of the two middle values. First responses A 2 h, E 4 h -> 3.0;
     # before: D 6 h, C 12 h -> 9.0.
     assert data.current.first_response_median == pytest.approx(3.0, abs=1e-6)
@@ -170,7 +173,7 @@ def test_medians_over_the_last_30_days(desk: Engine, agent: Account) -> None:
 
 def test_a_period_with_one_ticket_and_an_empty_one(desk: Engine, agent: Account) -> None:
     # Nov 21 .. 27: first responses E 4 h; closes A 24 h. Nov 14 .. 20: no close at all.
-    data = reporting.dashboard(desk, agent, NOW, period_days=7)
+    data = dashboard_service.dashboard(desk, agent, NOW, period_days=7)
     assert data.current.first_response_median == pytest.approx(4.0, abs=1e-6)
     assert data.current.resolution_median == pytest.approx(24.0, abs=1e-6)
     assert data.previous.resolution_median is None
@@ -187,7 +190,7 @@ def test_a_period_with_one_ticket_and_an_empty_one(desk: Engine, agent: Account)
 
 
 def test_sla_achievement_and_reopen_rate_over_30_days(desk: Engine, agent: Account) -> None:
-    data = reporting.dashboard(desk, agent, NOW, period_days=30)
+    data = dashboard_service.dashboard(desk, agent, NOW, period_days=30)
     # Oct 29 .. NOW: answer deadlines A (met), B (missed), E (met) -> 2 of 3;
     # close deadlines A (met) -> 1 of 1 (B's and E's are not passed).
     assert data.current.sla == SlaAchievement(Share(2, 3), Share(1, 1))
@@ -203,7 +206,7 @@ def test_sla_achievement_and_reopen_rate_over_30_days(desk: Engine, agent: Accou
 
 def test_breached_tickets_now_and_in_a_past_period(desk: Engine, agent: Account) -> None:
     ids = dict(zip("ABCDE", range(1, 6), strict=True))  # created in this order: IDs 1..5
-    data = reporting.dashboard(desk, agent, NOW, period_days=30)
+    data = dashboard_service.dashboard(desk, agent, NOW, period_days=30)
     # Open now and past a deadline: B only (unanswered, 24 h past). No deadline of the period
     # was met late. E is exactly at its close deadline: not past it.
     assert [(b.ticket_id, b.late_by) for b in data.breaches] == [(ids["B"], timedelta(hours=24))]
@@ -216,8 +219,8 @@ def test_breached_tickets_now_and_in_a_past_period(desk: Engine, agent: Account)
     assert data.open_past_target == 1
     # Sep 29 .. Oct 28: C (close 696 h late) and D (close 48 h late) met their deadlines late;
     # B is listed whatever the period (open and past its deadline now). Most overdue first.
-    past = reporting.dashboard(
-        desk, agent, NOW, period=reporting.Period(date(2026, 9, 29), date(2026, 10, 28))
+    past = dashboard_service.dashboard(
+        desk, agent, NOW, period=dashboard_service.Period(date(2026, 9, 29), date(2026, 10, 28))
     )
     assert [(x.ticket_id, x.late_by) for x in past.breaches] == [
         (ids["C"], timedelta(hours=696)),
@@ -235,7 +238,7 @@ def test_open_tickets_by_assignee_counts_the_unassigned(engine: Engine, agent: A
     make_agent(engine, "Ben")
 
     def assign(ticket_id: int, name: str, at: datetime) -> None:
-        services.update_ticket(engine, agent, ticket_id, TicketChange(assignee=name), at)
+        ticket_service.update_ticket(engine, agent, ticket_id, TicketChange(assignee=name), at)
 
     ana = ticket(engine, agent, NOW - timedelta(hours=5), "Low")
     assign(ana, "Ana", NOW - timedelta(hours=4))
@@ -246,7 +249,7 @@ def test_open_tickets_by_assignee_counts_the_unassigned(engine: Engine, agent: A
     ben = ticket(engine, agent, NOW - timedelta(hours=30), "High")
     assign(ben, "Ben", NOW - timedelta(hours=2))
     ticket(engine, agent, NOW - timedelta(hours=1), "Low")
-    data = reporting.dashboard(engine, agent, NOW)
+    data = dashboard_service.dashboard(engine, agent, NOW)
     # Equal counts: by name, the unassigned (None) last.
     assert data.by_assignee == [
         AssigneeLoad("Ana", 1, 0),
@@ -268,8 +271,8 @@ def test_a_ticket_is_past_its_target_only_once_older_than_it(
     for age in (timedelta(hours=24), timedelta(hours=24) + us):
         answered = NOW - age + timedelta(hours=1)
         made = ticket(engine, agent, NOW - age, "High", (answered, "In Progress"))
-        services.update_ticket(engine, agent, made, TicketChange(assignee="Ana Agent"), NOW)
-    data = reporting.dashboard(engine, agent, NOW)
+        ticket_service.update_ticket(engine, agent, made, TicketChange(assignee="Ana Agent"), NOW)
+    data = dashboard_service.dashboard(engine, agent, NOW)
     assert data.by_assignee == [AssigneeLoad("Ana Agent", 2, 1), AssigneeLoad(None, 2, 1)]
     assert data.open_past_target == 2
 
@@ -280,12 +283,12 @@ def test_median_of_an_odd_count_and_a_reply_as_first_response(
     # First responses on Nov 27: 1 h (a public reply), 2 h and 10 h (status changes):
     # median 2 h, mean 13 / 3 h.
     one = ticket(engine, agent, NOW - timedelta(hours=3), "Low")
-    services.add_message(engine, agent, one, "reply", "On it", NOW - timedelta(hours=2))
+    ticket_service.add_message(engine, agent, one, "reply", "On it", NOW - timedelta(hours=2))
     ticket(
         engine, agent, NOW - timedelta(hours=4), "Low", (NOW - timedelta(hours=2), "In Progress")
     )
     ticket(engine, agent, NOW - timedelta(hours=11), "Low", (NOW - timedelta(hours=1), "Closed"))
-    data = reporting.dashboard(engine, agent, NOW, period_days=1)
+    data = dashboard_service.dashboard(engine, agent, NOW, period_days=1)
     assert data.current.first_response_median == pytest.approx(2.0, abs=1e-6)
     assert data.first_response == mean(13 / 3, 3)
 
@@ -305,12 +308,12 @@ def test_median_of_an_even_count_whose_middle_two_are_close(
 ) -> None:
     for taken in hours:
         ticket(engine, agent, NOW - timedelta(hours=taken), "Low", (NOW, "In Progress"))
-    data = reporting.dashboard(engine, agent, NOW, period_days=1)
+    data = dashboard_service.dashboard(engine, agent, NOW, period_days=1)
     assert data.current.first_response_median == pytest.approx(median, abs=1e-6)
 
 
 def test_an_empty_desk_has_no_figures(engine: Engine, agent: Account) -> None:
-    data = reporting.dashboard(engine, agent, NOW, period_days=7)
+    data = dashboard_service.dashboard(engine, agent, NOW, period_days=7)
     for figures in (data.current, data.previous):
         assert (figures.first_response_median, figures.resolution_median) == (None, None)
         assert figures.reopen_rate is None
@@ -319,12 +322,12 @@ def test_an_empty_desk_has_no_figures(engine: Engine, agent: Account) -> None:
 
 
 def test_a_custom_period_in_the_past(desk: Engine, agent: Account) -> None:
-    period = reporting.custom_period(NOW, date(2026, 10, 1), date(2026, 10, 31))
+    period = dashboard_service.custom_period(NOW, date(2026, 10, 1), date(2026, 10, 31))
     assert (period.days, period.previous()) == (
         31,
-        reporting.Period(date(2026, 8, 31), date(2026, 9, 30)),
+        dashboard_service.Period(date(2026, 8, 31), date(2026, 9, 30)),
     )
-    data = reporting.dashboard(desk, agent, NOW, period=period)
+    data = dashboard_service.dashboard(desk, agent, NOW, period=period)
     # Oct 1 00:00: only D existed (Open). Oct 31 24:00: C and D existed, both Closed then.
     assert (data.open_at_period_start, data.open_at_period_end) == (1, 0)
     assert data.created == 1  # C
@@ -344,4 +347,4 @@ def test_a_custom_period_in_the_past(desk: Engine, agent: Account) -> None:
 )
 def test_a_custom_period_is_checked(first: date, last: date, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
-        reporting.custom_period(NOW, first, last)
+        dashboard_service.custom_period(NOW, first, last)

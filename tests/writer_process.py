@@ -7,16 +7,17 @@ import re
 import sys
 from datetime import UTC, datetime
 
-from ticketdesk import account_services, services
-from ticketdesk.db import make_engine
-from ticketdesk.domain import TicketChange
+from ticketdesk.domain.tickets import TicketChange
+from ticketdesk.services import accounts as account_service
+from ticketdesk.services import tickets as ticket_service
+from ticketdesk.store.db import make_engine
 
 
 def main(url: str, tag: str) -> None:
     engine = make_engine(url)
     # This writer's own agent account (one per run; `tag` differs between runs).
     slug = re.sub(r"[^a-z0-9]+", "-", tag.lower()).strip("-")
-    agent = account_services.create_account(
+    agent = account_service.create_account(
         engine,
         None,
         f"writer-{slug}@example.com",
@@ -28,11 +29,11 @@ def main(url: str, tag: str) -> None:
     n = 0
     while True:
         n += 1
-        ticket = services.create_ticket(
+        ticket = ticket_service.create_ticket(
             engine, agent, f"{tag} ticket {n}", "Medium", datetime.now(UTC)
         )
         print(f"created {ticket.id}", flush=True)
-        edited = services.update_ticket(
+        edited = ticket_service.update_ticket(
             engine, agent, ticket.id, TicketChange(status="In Progress"), datetime.now(UTC)
         )
         print(f"edited {edited.id} {edited.version}", flush=True)

@@ -11,10 +11,14 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from tqdm import tqdm
 
-from . import account_services, counters, demo, demo_load
+from ticketdesk.domain import demo_histories
+from ticketdesk.domain.errors import TicketDeskError
+from ticketdesk.services import accounts as account_service
+from ticketdesk.services import demo as demo_service
+from ticketdesk.store import projections
+from ticketdesk.store.db import make_engine, migrate, run_transaction
+
 from .config import database_url, redact
-from .db import make_engine, migrate, run_transaction
-from .domain import TicketDeskError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     seed.add_argument("--count", type=int, default=100, help="how many tickets (default 100)")
     seed.add_argument("--seed", type=int, default=None, help="random seed, for repeatable data")
     seed.add_argument(
-        "--span-days", type=int, default=demo.DEFAULT_SPAN_DAYS, help="spread over this many days"
+        "--span-days",
+        type=int,
+        default=demo_histories.DEFAULT_SPAN_DAYS,
+        help="spread over this many days",
     )
     args = parser.parse_args(argv)
 
@@ -52,19 +59,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "migrate":
             print(f"Schema is up to date in {redact(url)}")
         elif args.command == "recount":
-            run_transaction(engine, counters.rebuild)
+            run_transaction(engine, projections.rebuild)
             print(f"Counters rebuilt in {redact(url)}")
         elif args.command == "create-admin":
             create_admin(engine, args.email, args.name, args.password_stdin)
         elif args.command == "seed-demo":
             if args.count < 1:
                 parser.error("--count must be at least 1")
-            accounts = demo.demo_accounts_for_new_desk(engine, datetime.now(UTC))
+            accounts = demo_service.demo_accounts_for_new_desk(engine, datetime.now(UTC))
             if accounts:
-                print(demo.describe_accounts(accounts))
+                print(demo_service.describe_accounts(accounts))
             started = time.perf_counter()
             with tqdm(total=args.count, unit="ticket", unit_scale=True) as bar:
-                made = demo_load.seed_demo(
+                made = demo_service.seed_demo(
                     engine,
                     args.count,
                     datetime.now(UTC),
@@ -88,10 +95,10 @@ def create_admin(engine: Engine, email: str, name: str, password_from_stdin: boo
     once (nothing fixed, nothing in the shell history)."""
     generated = not password_from_stdin
     password = (
-        account_services.generate_password() if generated else sys.stdin.readline().rstrip("\n")
+        account_service.generate_password() if generated else sys.stdin.readline().rstrip("\n")
     )
     now = datetime.now(UTC)
-    account = account_services.create_account(engine, None, email, name, "admin", password, now)
+    account = account_service.create_account(engine, None, email, name, "admin", password, now)
     print(f"Admin account created: {account.name} <{account.email}>")
     if generated:
         print(f"Password (shown once; change it after signing in): {password}")

@@ -32,9 +32,10 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
 from sqlalchemy import Engine
 
-from ticketdesk import account_services, account_storage
-from ticketdesk.db import make_engine, migrate, read
-from ticketdesk.identity import Account, email_key
+from ticketdesk.domain.accounts import Account, email_key
+from ticketdesk.services import accounts as account_service
+from ticketdesk.store import accounts as account_store
+from ticketdesk.store.db import make_engine, migrate, read
 from ticketdesk.web.engine import SESSION_COOKIE
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -118,10 +119,10 @@ class AppServer:
         does not exist yet. Tests that share an app (demo_app) share its people."""
         email = email_of(name)
         found = read(
-            self.engine, lambda conn: account_storage.account_by_email(conn, email_key(email))
+            self.engine, lambda conn: account_store.account_by_email(conn, email_key(email))
         )
         if found is None:
-            account = account_services.create_account(
+            account = account_service.create_account(
                 self.engine, None, email, name, role, password_of(name), utc_now()
             )
         else:
@@ -133,7 +134,7 @@ class AppServer:
 
     def session_token(self, person: Person) -> str:
         """A new session of `person` (as the sign-in form would open), for its cookie."""
-        return account_services.sign_in(
+        return account_service.sign_in(
             self.engine, person.email, person.password, "e2e-fixture", utc_now()
         ).token
 

@@ -19,9 +19,9 @@ from sqlalchemy import create_engine, text
 
 from tests.conftest import postgres_schema_url
 from tests.e2e.conftest import AppServer, Desk, free_port, run_app
-from ticketdesk import services
 from ticketdesk.config import database_url
-from ticketdesk.domain import EventKind, parse_ticket_code
+from ticketdesk.domain.tickets import EventKind, parse_ticket_code
+from ticketdesk.services import tickets as ticket_service
 
 pytestmark = pytest.mark.e2e
 POSTGRES_URL = os.environ.get("TICKETDESK_TEST_POSTGRES_URL", "").strip()
@@ -125,7 +125,7 @@ def test_a_saved_edit_stays_in_the_grid_until_someone_changes_that_ticket(
     agent = ana.person.account
     status_changes = [
         (c.old_value, c.new_value, c.actor)
-        for c in services.ticket_history(live_app.engine, agent, parse_ticket_code(first))
+        for c in ticket_service.ticket_history(live_app.engine, agent, parse_ticket_code(first))
         if c.kind is EventKind.STATUS
     ]
     assert status_changes == [
@@ -134,7 +134,7 @@ def test_a_saved_edit_stays_in_the_grid_until_someone_changes_that_ticket(
     ]
     priority_changes = [
         (c.old_value, c.new_value)
-        for c in services.ticket_history(live_app.engine, agent, parse_ticket_code(second))
+        for c in ticket_service.ticket_history(live_app.engine, agent, parse_ticket_code(second))
         if c.kind is EventKind.PRIORITY
     ]
     assert priority_changes == [("Low", "High")]

@@ -26,7 +26,8 @@ from tests.e2e.conftest import (
     utc_now,
     wait_until,
 )
-from ticketdesk import account_services, services
+from ticketdesk.services import accounts as account_service
+from ticketdesk.services import tickets as ticket_service
 
 pytestmark = pytest.mark.e2e
 
@@ -69,13 +70,13 @@ def test_requester_files_a_ticket_and_sees_only_their_own(
     rita = server.person("Rita Rossi", "requester")
     otto = server.person("Otto Berg", "requester")
     ana = server.person("Ana Ortiz", "agent")
-    filed_before = services.create_ticket(
+    filed_before = ticket_service.create_ticket(
         server.engine, rita.account, unique("Rita's laptop fan is loud"), "Low", now
     )
-    ottos = services.create_ticket(
+    ottos = ticket_service.create_ticket(
         server.engine, otto.account, unique("Otto's payslip is not in the portal"), "High", now
     )
-    anas = services.create_ticket(
+    anas = ticket_service.create_ticket(
         server.engine, ana.account, unique("Ana's own keyboard is missing keys"), "Medium", now
     )
 
@@ -140,10 +141,12 @@ def test_agent_signs_in_and_sees_every_ticket(
     server = signin_app
     ben = server.person("Ben Castro", "agent")
     someone = server.person("Sam Patel", "requester")
-    services.create_ticket(
+    ticket_service.create_ticket(
         server.engine, someone.account, unique("Sam cannot print to A3"), "Low", utc_now()
     )
-    every = [t.code for t in services.list_tickets(server.engine, ben.account)]  # newest first
+    every = [
+        t.code for t in ticket_service.list_tickets(server.engine, ben.account)
+    ]  # newest first
 
     desk = new_desk(server, ben.name, signed_in=False)
     desk.page.goto(f"{server.url}/")
@@ -264,7 +267,7 @@ def test_a_deactivated_agent_s_open_page_ends_without_a_reload(
         expect(admin.nav_link(admin_page)).to_be_visible()
     desk.js("window.__e2eSamePage = true")  # gone if the page were reloaded
 
-    account_services.set_active(server.engine, admin.person.account, eli.account.id, False)
+    account_service.set_active(server.engine, admin.person.account, eli.account.id, False)
     deactivated_at = time.monotonic()
 
     ended = desk.page.get_by_test_id("stAlertContentWarning").filter(
@@ -300,13 +303,13 @@ def test_reactivated_account_signs_in_again(
     server = signin_app
     fay = server.person("Fay Lund", "agent")
     ada = server.person("Ada Novak", "admin")
-    account_services.set_active(server.engine, ada.account, fay.account.id, False)
+    account_service.set_active(server.engine, ada.account, fay.account.id, False)
     desk = new_desk(server, fay.name, signed_in=False)
     desk.load_signin()
     desk.sign_in_with_form()
     expect(desk.signin_error()).to_have_text(WRONG_CREDENTIALS)
 
-    account_services.set_active(server.engine, ada.account, fay.account.id, True)
+    account_service.set_active(server.engine, ada.account, fay.account.id, True)
     desk.sign_in_with_form()
     expect(desk.page).to_have_url(f"{server.url}/")
     desk.wait_tickets_page()

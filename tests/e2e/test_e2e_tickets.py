@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from ticketdesk import services
-from ticketdesk.domain import EventKind, parse_ticket_code
+from ticketdesk.domain.tickets import EventKind, parse_ticket_code
+from ticketdesk.services import tickets as ticket_service
 
 
 def unique(text: str) -> str:
@@ -201,7 +201,7 @@ def test_a_kept_edit_does_not_follow_the_grid_to_other_tickets(demo_app, new_des
     changes = {
         code: [
             (c.kind.value, c.old_value, c.new_value)
-            for c in services.ticket_history(
+            for c in ticket_service.ticket_history(
                 demo_app.engine, desk.person.account, parse_ticket_code(code)
             )
             if c.kind in (EventKind.STATUS, EventKind.PRIORITY)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from ticketdesk.db import make_engine
-from ticketdesk.schema import metadata
+from ticketdesk.store.db import make_engine
+from ticketdesk.store.schema import metadata
 
 config = context.config
 

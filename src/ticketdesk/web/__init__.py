@@ -13,9 +13,11 @@ from anyio import to_thread
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 
-from .. import bootstrap, demo
+from ticketdesk.domain.errors import DatabaseUnavailable
+from ticketdesk.services import bootstrap
+from ticketdesk.services import demo as demo_service
+
 from ..config import demo_tickets_on_first_start
-from ..domain import DatabaseUnavailable
 from . import export_route, signin, sso
 from .engine import engine, now
 from .guard import SignInRequired
@@ -26,7 +28,7 @@ def prepare_database() -> None:
     accounts' generated passwords once on the server's terminal."""
     made = bootstrap.prepare(engine(), now(), demo_tickets_on_first_start())
     if made:
-        print(demo.describe_accounts(made), flush=True)
+        print(demo_service.describe_accounts(made), flush=True)
 
 
 @asynccontextmanager

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
+from ticketdesk.store.db import make_engine, migrate
+
 from ..config import database_url
-from ..db import make_engine, migrate
 
 SESSION_COOKIE = "ticketdesk_session"
 

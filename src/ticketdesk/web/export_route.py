@@ -6,9 +6,12 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
-from .. import account_services, export, services
-from ..domain import TicketDeskError, ValidationError
-from ..identity import PermissionDenied, SessionEnded
+from ticketdesk.domain.accounts import PermissionDenied, SessionEnded
+from ticketdesk.domain.errors import TicketDeskError, ValidationError
+from ticketdesk.queries import export
+from ticketdesk.services import accounts as account_service
+from ticketdesk.services import tickets as ticket_service
+
 from .engine import SESSION_COOKIE, engine, now
 
 
@@ -16,8 +19,8 @@ def export_csv(request: Request) -> Response:
     """GET /export.csv?<the table's filter>: run by Starlette in a worker thread."""
     try:
         flt, sort = export.from_query(request.query_params)
-        by = account_services.session_account(engine(), request.cookies.get(SESSION_COOKIE), now())
-        rows = services.export_tickets(engine(), by, flt, sort)
+        by = account_service.session_account(engine(), request.cookies.get(SESSION_COOKIE), now())
+        rows = ticket_service.export_tickets(engine(), by, flt, sort)
     except ValidationError as exc:
         return PlainTextResponse(f"Cannot export: {exc}", status_code=400)
     except SessionEnded as exc:

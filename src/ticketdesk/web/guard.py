@@ -13,9 +13,10 @@ from starlette.requests import cookie_parser
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .. import account_services
-from ..domain import DatabaseUnavailable
-from ..identity import SessionEnded
+from ticketdesk.domain.accounts import SessionEnded
+from ticketdesk.domain.errors import DatabaseUnavailable
+from ticketdesk.services import accounts as account_service
+
 from . import signin, sso
 from .engine import SESSION_COOKIE, engine, now
 
@@ -52,7 +53,7 @@ def _header(scope: Scope, wanted: bytes) -> str:
 
 def _session_valid(token: str | None) -> bool:
     try:
-        account_services.session_account(engine(), token, now())
+        account_service.session_account(engine(), token, now())
     except SessionEnded:
         return False
     return True

@@ -13,9 +13,10 @@ from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from .. import account_services
-from ..domain import TicketDeskError
-from ..identity import SessionEnded, SignInRefused
+from ticketdesk.domain.accounts import SessionEnded, SignInRefused
+from ticketdesk.domain.errors import TicketDeskError
+from ticketdesk.services import accounts as account_service
+
 from . import sso
 from .engine import SESSION_COOKIE, engine, now
 
@@ -66,7 +67,7 @@ def render(
         )
     first_run = ""
     try:
-        if not account_services.desk_has_accounts(engine()):
+        if not account_service.desk_has_accounts(engine()):
             first_run = (
                 '<p class="notice">No accounts yet. Whoever runs the server creates the first '
                 "admin with <code>ticketdesk create-admin --email you@example.com --name "
@@ -108,7 +109,7 @@ async def signin_page(request: Request) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         try:
-            await to_thread.run_sync(account_services.session_account, engine(), token, now())
+            await to_thread.run_sync(account_service.session_account, engine(), token, now())
             return RedirectResponse(safe_next(request.query_params.get("next")), 303)
         except SessionEnded:
             pass
@@ -131,7 +132,7 @@ async def signin_submit(request: Request) -> Response:
         return await _again(request, message, email, 400)
     try:
         signed_in = await to_thread.run_sync(
-            account_services.sign_in, engine(), email, password, client_address(request), now()
+            account_service.sign_in, engine(), email, password, client_address(request), now()
         )
     except SignInRefused as exc:
         status = 429 if "Too many" in str(exc) else 401
@@ -149,9 +150,9 @@ async def _again(request: Request, message: str, email: str, status: int) -> Res
 
 
 def start_session(
-    request: Request, response: Response, signed_in: account_services.SignIn
+    request: Request, response: Response, signed_in: account_service.SignIn
 ) -> Response:
-    lifetime = int(account_services.SESSION_LIFETIME.total_seconds())
+    lifetime = int(account_service.SESSION_LIFETIME.total_seconds())
     response.set_cookie(
         SESSION_COOKIE,
         signed_in.token,
@@ -169,7 +170,7 @@ async def signout(request: Request) -> Response:
     """POST /signout: end the session in the database (so the cookie is dead everywhere,
     on every server) and drop the cookie. SameSite=Lax keeps other sites from doing it."""
     await to_thread.run_sync(
-        account_services.sign_out, engine(), request.cookies.get(SESSION_COOKIE)
+        account_service.sign_out, engine(), request.cookies.get(SESSION_COOKIE)
     )
     response = RedirectResponse(f"{SIGNIN_PATH}?signed_out=1", 303)
     response.delete_cookie(SESSION_COOKIE, path="/")

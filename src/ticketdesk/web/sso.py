@@ -20,9 +20,10 @@ from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from .. import account_services
-from ..domain import TicketDeskError
-from ..identity import SignInRefused
+from ticketdesk.domain.accounts import SignInRefused
+from ticketdesk.domain.errors import TicketDeskError
+from ticketdesk.services import accounts as account_service
+
 from .engine import engine, now
 
 START_PATH = "/signin/sso"
@@ -110,7 +111,7 @@ async def complete(request: Request) -> Response:
         if not email:
             raise SignInRefused("Single sign-on did not complete. Please try again.")
         signed_in = await to_thread.run_sync(
-            account_services.sign_in_single_sign_on, engine(), email, verified, now()
+            account_service.sign_in_single_sign_on, engine(), email, verified, now()
         )
     except TicketDeskError as exc:
         message = str(exc)

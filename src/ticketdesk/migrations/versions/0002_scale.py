@@ -10,7 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from ticketdesk import counters
+from ticketdesk.store.projections import counts
+from ticketdesk.store.projections.revision import bump_revision
 
 revision = "0002"
 down_revision = "0001"
@@ -90,8 +91,8 @@ def upgrade() -> None:
     bind = op.get_bind()
     for statement in SQLITE_FTS if bind.dialect.name == "sqlite" else [POSTGRES_FTS]:
         op.execute(statement)
-    counters.rebuild_counts(bind)
-    counters.bump_revision(bind)
+    counts.rebuild_counts(bind)
+    bump_revision(bind)
 
 
 def downgrade() -> None:

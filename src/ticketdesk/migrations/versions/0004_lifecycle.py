@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.exc import SAWarning
 
-from ticketdesk.schema import UTCDateTime
+from ticketdesk.store.schema import UTCDateTime
 
 revision = "0004"
 down_revision = "0003"

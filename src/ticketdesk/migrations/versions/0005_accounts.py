@@ -9,7 +9,7 @@ Create Date: 2026-11-27
 import sqlalchemy as sa
 from alembic import op
 
-from ticketdesk.schema import UTCDateTime
+from ticketdesk.store.schema import UTCDateTime
 
 revision = "0005"
 down_revision = "0004"

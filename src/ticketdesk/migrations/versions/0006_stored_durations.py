@@ -11,8 +11,8 @@ Create Date: 2026-11-27
 import sqlalchemy as sa
 from alembic import op
 
-from ticketdesk.counters import duration_columns
-from ticketdesk.schema import UTCDateTime
+from ticketdesk.domain.durations import duration_columns
+from ticketdesk.store.schema import UTCDateTime
 
 revision = "0006"
 down_revision = "0005"

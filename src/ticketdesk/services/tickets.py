@@ -9,9 +9,17 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine
 
-from . import account_storage, conversation, counters, listing, sla, storage
-from .db import read, run_transaction
-from .domain import (
+from ticketdesk.domain import sla
+from ticketdesk.domain.accounts import (
+    Account,
+    Action,
+    PermissionDenied,
+    require,
+    require_ticket_access,
+)
+from ticketdesk.domain.errors import TicketDeskError, TicketNotFound, ValidationError
+from ticketdesk.domain.sla import SlaState, SlaTarget
+from ticketdesk.domain.tickets import (
     Change,
     EventKind,
     Message,
@@ -19,9 +27,6 @@ from .domain import (
     Priority,
     Ticket,
     TicketChange,
-    TicketDeskError,
-    TicketNotFound,
-    ValidationError,
     parse_ticket_code,
     ticket_code,
     validate_issue,
@@ -29,9 +34,14 @@ from .domain import (
     validate_priority,
     validate_status,
 )
-from .identity import Account, Action, PermissionDenied, require, require_ticket_access
-from .listing import PageAnchor, Sort, TicketFilter
-from .sla import SlaState, SlaTarget
+from ticketdesk.queries import ticket_table
+from ticketdesk.queries.ticket_table import PageAnchor, Sort, TicketFilter
+from ticketdesk.store import accounts as account_store
+from ticketdesk.store import messages as message_store
+from ticketdesk.store import targets as target_store
+from ticketdesk.store import tickets as ticket_store
+from ticketdesk.store.db import read, run_transaction
+from ticketdesk.store.projections import revision
 
 
 class StaleTicket(TicketDeskError):
@@ -53,12 +63,16 @@ def create_ticket(engine: Engine, by: Account, issue: str, priority: str, now: d
     require(by, Action.FILE_TICKET)
     text = validate_issue(issue)
     level = validate_priority(priority)
-    return run_transaction(engine, lambda conn: storage.insert_ticket(conn, text, level, now, by))
+    return run_transaction(
+        engine, lambda conn: ticket_store.insert_ticket(conn, text, level, now, by)
+    )
 
 
 def _ticket_for(conn: Connection, by: Account, ticket_id: int, action: Action) -> Ticket:
     """The ticket, if `by` may do `action` on it (requesters: only their own)."""
-    current = storage.get_ticket(conn, ticket_id, for_update=action is not Action.VIEW_OWN_TICKET)
+    current = ticket_store.get_ticket(
+        conn, ticket_id, for_update=action is not Action.VIEW_OWN_TICKET
+    )
     if current is None and by.is_staff:
         raise TicketNotFound(f"{ticket_code(ticket_id)} does not exist.")
     require_ticket_access(by, None if current is None else current.requester_id, action)
@@ -89,19 +103,19 @@ def update_ticket(
 
     def work(conn: Connection) -> Ticket:
         if checked.assignee is not None and checked.assignee not in {
-            a.name for a in account_storage.staff(conn)
+            a.name for a in account_store.staff(conn)
         }:
             raise ValidationError(f"{checked.assignee[:100]!r} is not an active agent.")
-        current = storage.get_ticket(conn, ticket_id)
+        current = ticket_store.get_ticket(conn, ticket_id)
         if current is None:
             raise TicketNotFound(f"{ticket_code(ticket_id)} does not exist.")
         if expected_version is not None and current.version != expected_version:
-            raise StaleTicket(current, storage.events_for(conn, ticket_id, expected_version))
-        updated = storage.apply_change(conn, current, checked, now, by)
+            raise StaleTicket(current, ticket_store.events_for(conn, ticket_id, expected_version))
+        updated = ticket_store.apply_change(conn, current, checked, now, by)
         if updated is None:  # changed between our read and our write
-            latest = storage.get_ticket(conn, ticket_id)
+            latest = ticket_store.get_ticket(conn, ticket_id)
             assert latest is not None
-            raise StaleTicket(latest, storage.events_for(conn, ticket_id, current.version))
+            raise StaleTicket(latest, ticket_store.events_for(conn, ticket_id, current.version))
         return updated
 
     return run_transaction(engine, work)
@@ -131,7 +145,7 @@ def add_message(
         current = _ticket_for(conn, by, ticket_id, action)
         if what is MessageKind.MESSAGE and current.requester_id != by.id:
             raise PermissionDenied("Only the person who filed a ticket writes as its requester.")
-        return conversation.add_message(conn, current, what, text, by, now)
+        return message_store.add_message(conn, current, what, text, by, now)
 
     return run_transaction(engine, work)
 
@@ -153,15 +167,15 @@ def ticket_detail(engine: Engine, by: Account, code: str) -> TicketDetail:
 
     def work(conn: Connection) -> TicketDetail:
         ticket = _ticket_for(conn, by, ticket_id, Action.VIEW_OWN_TICKET)
-        history = storage.events_for(conn, ticket_id)
+        history = ticket_store.events_for(conn, ticket_id)
         if not include_notes:
             history = [c for c in history if c.kind is not EventKind.NOTE]
         return TicketDetail(
             ticket,
-            conversation.messages_for(conn, ticket_id, include_notes),
+            message_store.messages_for(conn, ticket_id, include_notes),
             history,
-            counters.current_revision(conn),
-            sla.load_targets(conn),
+            revision.current_revision(conn),
+            target_store.load_targets(conn),
         )
 
     return read(engine, work)
@@ -178,18 +192,18 @@ def visible_to(by: Account, flt: TicketFilter) -> TicketFilter:
 def list_tickets(engine: Engine, by: Account) -> list[Ticket]:
     """Every ticket `by` may see, newest first (small desks and tests; the UI pages)."""
     if by.may(Action.VIEW_ANY_TICKET):
-        return read(engine, storage.list_tickets)
+        return read(engine, ticket_store.list_tickets)
     return list(export_tickets(engine, by, TicketFilter(), Sort()))
 
 
 def ticket_history(engine: Engine, by: Account, ticket_id: int) -> list[Change]:
     require(by, Action.VIEW_ANY_TICKET)
-    return read(engine, lambda conn: storage.events_for(conn, ticket_id))
+    return read(engine, lambda conn: ticket_store.events_for(conn, ticket_id))
 
 
 def desk_revision(engine: Engine) -> int:
     """A number that goes up with every change anyone makes: cheap to poll."""
-    return read(engine, counters.current_revision)
+    return read(engine, revision.current_revision)
 
 
 PAGE_SIZE = 50
@@ -222,16 +236,16 @@ def ticket_page(
     flt = visible_to(by, flt)
 
     def work(conn: Connection) -> TicketPage:
-        matching, capped = listing.count(conn, flt)
+        matching, capped = ticket_table.count(conn, flt)
         pages = max(1, -(-matching // size))
         shown = min(max(page, 1), pages)
         usable = anchor if anchor is not None and anchor.page <= pages else None
-        rows, new_anchor = listing.fetch_page(
+        rows, new_anchor = ticket_table.fetch_page(
             conn, flt, sort, shown, size, None if capped else matching, usable
         )
-        revision = counters.current_revision(conn)
-        targets = sla.load_targets(conn)
-        return TicketPage(rows, shown, pages, matching, capped, new_anchor, revision, targets)
+        at_revision = revision.current_revision(conn)
+        targets = target_store.load_targets(conn)
+        return TicketPage(rows, shown, pages, matching, capped, new_anchor, at_revision, targets)
 
     return read(engine, work)
 
@@ -244,7 +258,7 @@ def export_tickets(engine: Engine, by: Account, flt: TicketFilter, sort: Sort) -
 
 def _stream_rows(engine: Engine, flt: TicketFilter, sort: Sort) -> Iterator[Ticket]:
     with engine.connect() as conn, conn.begin():  # a deferred (read) transaction
-        yield from listing.export_rows(conn, flt, sort)
+        yield from ticket_table.export_rows(conn, flt, sort)
 
 
 def sla_of(ticket: Ticket, targets: dict[Priority, SlaTarget], now: datetime) -> SlaState:

@@ -7,14 +7,9 @@ import io
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 
-from .domain import (
-    ISSUE_MAX_CHARS,
-    Ticket,
-    ValidationError,
-    validate_priority,
-    validate_status,
-)
-from .listing import Sort, SortColumn, TicketFilter
+from ticketdesk.domain.errors import ValidationError
+from ticketdesk.domain.tickets import ISSUE_MAX_CHARS, Ticket, validate_priority, validate_status
+from ticketdesk.queries.ticket_table import Sort, SortColumn, TicketFilter
 
 HEADER = ("ID", "Issue", "Status", "Priority", "Date Submitted (UTC)")
 # A cell starting with one of these is run as a formula by Excel, LibreOffice and Sheets.

@@ -16,12 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Connection, select
-from sqlalchemy.dialects import postgresql, sqlite
-
-from . import counters
-from .domain import Priority, Status, TicketDeskError, ValidationError
-from .schema import sla_targets
+from ticketdesk.domain.errors import TicketDeskError, ValidationError
+from ticketdesk.domain.tickets import Priority, Status
 
 TOLERANCE = timedelta(milliseconds=1)
 TOLERANCE_HOURS = TOLERANCE.total_seconds() / 3600
@@ -196,52 +192,3 @@ class StaleTargets(TicketDeskError):
             "The form shows them; make your change again."
         )
         self.current = current
-
-
-def load_targets(
-    conn: Connection, *, for_update: bool = False, for_share: bool = False
-) -> dict[Priority, SlaTarget]:
-    """The stored targets; a priority without a row gets its default. `for_update` locks the
-    rows against every other lock; `for_share` (a write that counts deadlines met under these
-    targets) only against a change of the targets, until the transaction ends (PostgreSQL;
-    SQLite writers hold the whole database already)."""
-    query = select(sla_targets)
-    if for_update or for_share:
-        query = query.with_for_update(read=not for_update)
-    stored = {
-        row.priority: SlaTarget(row.first_response_hours, row.resolution_hours)
-        for row in conn.execute(query)
-    }
-    return {p: stored.get(p.value, DEFAULT_TARGETS[p]) for p in Priority}
-
-
-def store_targets(
-    conn: Connection, targets: Targets, expected: Targets | None = None
-) -> tuple[dict[Priority, SlaTarget], dict[Priority, SlaTarget]]:
-    """Write all targets (an upsert per priority). With `expected`, refuse (StaleTargets)
-    unless the stored targets still equal it. Bumps the desk revision: open pages redraw.
-    Returns (the targets before, the targets stored now)."""
-    current = load_targets(conn, for_update=True)
-    if expected is not None and dict(expected) != current:
-        raise StaleTargets(current)
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(sla_targets)
-    conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=["priority"],
-            set_={
-                "first_response_hours": statement.excluded.first_response_hours,
-                "resolution_hours": statement.excluded.resolution_hours,
-            },
-        ),
-        [
-            {
-                "priority": p.value,
-                "first_response_hours": t.first_response_hours,
-                "resolution_hours": t.resolution_hours,
-            }
-            for p, t in targets.items()
-        ],
-    )
-    counters.bump_revision(conn)
-    return current, load_targets(conn)

@@ -14,11 +14,17 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 
-from . import account_storage, counters, deadline_counts, sla, storage
-from .db import read, run_transaction
-from .demo import DEFAULT_SPAN_DAYS, demo_ticket
-from .domain import EventKind, Status
-from .sla import Targets
+from ticketdesk.domain import durations
+from ticketdesk.domain.accounts import Account, Role
+from ticketdesk.domain.demo_histories import AGENTS, DEFAULT_SPAN_DAYS, REQUESTERS, demo_ticket
+from ticketdesk.domain.sla import Targets
+from ticketdesk.domain.tickets import EventKind, Status
+from ticketdesk.services import accounts as account_service
+from ticketdesk.store import accounts as account_store
+from ticketdesk.store import targets as target_store
+from ticketdesk.store import tickets as ticket_store
+from ticketdesk.store.db import read, run_transaction
+from ticketdesk.store.projections import counts, deadlines, revision
 
 BATCH = 5000
 
@@ -31,7 +37,7 @@ class _Counts:
     assignees: Counter[tuple[str | None, str]] = field(default_factory=Counter)
     days: dict[str, Counter[str]] = field(default_factory=dict)  # day -> activity amounts
     durations: Counter[tuple[str, str, int]] = field(default_factory=Counter)
-    deadlines: deadline_counts.Tally = field(default_factory=dict)
+    deadlines: deadlines.Tally = field(default_factory=dict)
 
     def day(self, day: str) -> Counter[str]:
         amounts = self.days.get(day)  # not setdefault: it would build a Counter on every call
@@ -51,11 +57,11 @@ class _Counts:
                 mine[i] += amount
 
     def write(self, conn: Connection) -> None:
-        counters.add_counts(conn, self.tickets)
-        counters.add_assignee_counts(conn, self.assignees)
-        counters.add_activities(conn, {day: dict(amounts) for day, amounts in self.days.items()})
-        counters.add_durations(conn, self.durations)
-        deadline_counts.add_tally(conn, self.deadlines)
+        counts.add_counts(conn, self.tickets)
+        counts.add_assignee_counts(conn, self.assignees)
+        counts.add_activities(conn, {day: dict(amounts) for day, amounts in self.days.items()})
+        counts.add_durations(conn, self.durations)
+        deadlines.add_tally(conn, self.deadlines)
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,7 @@ class _Job:
 
 @dataclass
 class _Prepared:
-    rows: storage.BulkRows
+    rows: ticket_store.BulkRows
     counts: _Counts
 
 
@@ -83,8 +89,8 @@ class _Prepared:
 _MEASURES = tuple(
     (measure, moment, f"{measure}s", f"{measure}_hours", f"{measure}_bucket")
     for measure, moment in (
-        (counters.FIRST_RESPONSE, "first_response_at"),
-        (counters.RESOLUTION, "closed_at"),
+        (durations.FIRST_RESPONSE, "first_response_at"),
+        (durations.RESOLUTION, "closed_at"),
     )
 )
 
@@ -110,24 +116,24 @@ def _prepare(job: _Job) -> _Prepared:
     for ticket in batch:
         row = ticket.row
         row["requester_id"] = people.get(row["requester"])
-        created_day = counters.day_key(row["created_at"])
+        created_day = durations.day_key(row["created_at"])
         counts.tickets[(created_day, row["status"], row["priority"])] += 1
         counts.assignees[(row["assignee"], row["status"])] += 1
         counts.day(created_day)["created"] += 1
         for at, kind, old, new, _ in ticket.events:
             if kind == EventKind.STATUS and Status.CLOSED in (old, new):
                 closed = new == Status.CLOSED
-                counts.day(counters.day_key(at))["closes" if closed else "reopens"] += 1
+                counts.day(durations.day_key(at))["closes" if closed else "reopens"] += 1
         for measure, moment_column, amount, hours_column, bucket_column in _MEASURES:
             moment = row[moment_column]
             if moment is not None:
-                day = counters.day_key(moment)
+                day = durations.day_key(moment)
                 counts.day(day)[amount] += 1
                 counts.day(day)[hours_column] += row[hours_column]
                 counts.durations[(measure, day, row[bucket_column])] += 1
-    counts.deadlines = deadline_counts.tally(
+    counts.deadlines = deadlines.tally(
         came=[
-            deadline_counts.standing(
+            deadlines.standing(
                 row["priority"],
                 row["created_at"],
                 row["first_response_hours"],
@@ -137,7 +143,7 @@ def _prepare(job: _Job) -> _Prepared:
             for row in (ticket.row for ticket in batch)
         ]
     )
-    return _Prepared(storage.prepare_bulk(job.dialect, [t.row for t in batch], events), counts)
+    return _Prepared(ticket_store.prepare_bulk(job.dialect, [t.row for t in batch], events), counts)
 
 
 def seed_demo(
@@ -154,8 +160,8 @@ def seed_demo(
     `worker_process` (the command line's choice: a spawned process re-imports the caller's
     main module), a worker prepares the next batches while this process writes."""
     base = str(seed if seed is not None else random.SystemRandom().getrandbits(64))
-    people = {a.name: a.id for a in read(engine, account_storage.list_accounts)}
-    targets = read(engine, sla.load_targets)
+    people = {a.name: a.id for a in read(engine, account_store.list_accounts)}
+    targets = read(engine, target_store.load_targets)
     jobs = [
         _Job(
             base,
@@ -198,7 +204,7 @@ def _write_all(
 
     def rows(conn: Connection, prepared: _Prepared) -> None:
         nonlocal made
-        storage.insert_bulk(conn, prepared.rows)
+        ticket_store.insert_bulk(conn, prepared.rows)
         made += len(prepared.rows.tickets)
         if progress is not None:
             progress(len(prepared.rows.tickets))
@@ -206,22 +212,67 @@ def _write_all(
     def batch(conn: Connection, prepared: _Prepared) -> None:
         rows(conn, prepared)
         prepared.counts.write(conn)
-        counters.bump_revision(conn)
+        revision.bump_revision(conn)
 
     def load_into_empty_desk(conn: Connection) -> bool:
-        if storage.count_tickets(conn) or conn.dialect.name != "sqlite":
+        if ticket_store.count_tickets(conn) or conn.dialect.name != "sqlite":
             return False
         total = _Counts()
-        with storage.indexes_deferred(conn):
+        with ticket_store.indexes_deferred(conn):
             for prepared in batches:
                 rows(conn, prepared)
                 total.merge(prepared.counts)
         total.write(conn)
-        counters.bump_revision(conn)
+        revision.bump_revision(conn)
         return True
 
     if not run_transaction(engine, load_into_empty_desk):
         for prepared in batches:
             run_transaction(engine, functools.partial(batch, prepared=prepared))
-    storage.refresh_planner_statistics(engine)
+    ticket_store.refresh_planner_statistics(engine)
     return made
+
+
+def demo_people() -> list[tuple[str, str, Role]]:
+    """(name, email, role) of the demo accounts: the demo agents (the first one an admin)
+    and requesters, so that demo tickets belong to people who can sign in."""
+    people = [
+        (name, name.lower().replace(" ", ".") + "@example.com", Role.AGENT) for name in AGENTS
+    ]
+    people[0] = (people[0][0], people[0][1], Role.ADMIN)
+    people += [
+        (name, name.split(" ")[0].lower() + "@example.com", Role.REQUESTER) for name in REQUESTERS
+    ]
+    return people
+
+
+def demo_accounts_for_new_desk(engine: Engine, now: datetime) -> list[tuple[Account, str]]:
+    """The demo accounts with their one-time passwords, made only on a desk that has no
+    account yet (never beside real people); [] otherwise."""
+    if read(engine, account_store.any_account):
+        return []
+    return create_demo_accounts(engine, now)
+
+
+def create_demo_accounts(engine: Engine, now: datetime) -> list[tuple[Account, str]]:
+    """The demo accounts, each with a newly generated password (returned, to be shown once;
+    only argon2 hashes are stored). Call on a desk without accounts."""
+    made = []
+    for name, email, role in demo_people():
+        password = account_service.generate_password()
+        made.append(
+            (
+                account_service.create_account(engine, None, email, name, role, password, now),
+                password,
+            )
+        )
+    return made
+
+
+def describe_accounts(made: list[tuple[Account, str]]) -> str:
+    """The demo accounts and their passwords, to print once."""
+    lines = [
+        "Demo accounts (passwords are shown only now; only their hashes are stored):",
+        *(f"  {a.role.value:<9}  {a.email:<28}  {password}" for a, password in made),
+    ]
+    return "\n".join(lines)

@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
-from . import counters, deadline_counts, sla
-from .domain import (
+from ticketdesk.domain import durations
+from ticketdesk.domain.accounts import Account
+from ticketdesk.domain.tickets import (
     PRIORITY_RANK,
     STATUS_RANK,
     Change,
@@ -24,8 +25,9 @@ from .domain import (
     Ticket,
     TicketChange,
 )
-from .identity import Account
-from .schema import metadata, ticket_events, tickets
+from ticketdesk.store import targets as target_store
+from ticketdesk.store.projections import counts, deadlines, revision
+from ticketdesk.store.schema import metadata, ticket_events, tickets
 
 TICKET_COLUMNS = (
     tickets.c.id,
@@ -82,14 +84,12 @@ def insert_ticket(
         .returning(tickets.c.id)
     ).scalar_one()
     insert_events(conn, [_event(ticket_id, now, EventKind.CREATED, None, priority.value, actor, 1)])
-    counters.count_ticket(conn, now, Status.OPEN, priority, +1)
-    counters.add_assignee_counts(conn, {(None, Status.OPEN.value): +1})
-    counters.add_activity(conn, now, created=1)
-    targets = sla.load_targets(conn, for_share=True)
-    deadline_counts.add(
-        conn, came=[deadline_counts.standing(priority.value, now, None, None, targets)]
-    )
-    counters.bump_revision(conn)
+    counts.count_ticket(conn, now, Status.OPEN, priority, +1)
+    counts.add_assignee_counts(conn, {(None, Status.OPEN.value): +1})
+    counts.add_activity(conn, now, created=1)
+    targets = target_store.load_targets(conn, for_share=True)
+    deadlines.add(conn, came=[deadlines.standing(priority.value, now, None, None, targets)])
+    revision.bump_revision(conn)
     return Ticket(
         ticket_id, issue, Status.OPEN, priority, now, now, 1, requester=name, requester_id=actor_id
     )
@@ -142,7 +142,7 @@ def apply_change(
         if first_response_at is None and current.status is Status.OPEN:
             first_response_at = values["first_response_at"] = now
         closed_at = values["closed_at"] = now if new_status is Status.CLOSED else None
-        values.update(counters.duration_columns(current.created_at, first_response_at, closed_at))
+        values.update(durations.duration_columns(current.created_at, first_response_at, closed_at))
     if new_priority is not current.priority:
         values.update(priority=new_priority.value, priority_rank=PRIORITY_RANK[new_priority])
         record(EventKind.PRIORITY, current.priority, new_priority)
@@ -174,53 +174,53 @@ def apply_change(
         assignee=new_assignee,
     )
     recount(conn, current, updated, now)
-    counters.bump_revision(conn)
+    revision.bump_revision(conn)
     return updated
 
 
 def recount(conn: Connection, before: Ticket, after: Ticket, now: datetime) -> None:
     """Move one ticket's contribution in the counters from `before` to `after`: each counter
-    table in one upsert, rows in key order (see counters.add_many)."""
+    table in one upsert, rows in key order (see upsert.add_many)."""
     if (before.status, before.priority) != (after.status, after.priority):
-        counts: Counter[tuple[str, str, str]] = Counter()
-        counts[(counters.day_key(before.created_at), before.status, before.priority)] -= 1
-        counts[(counters.day_key(after.created_at), after.status, after.priority)] += 1
-        counters.add_counts(conn, counts)
+        changed: Counter[tuple[str, str, str]] = Counter()
+        changed[(durations.day_key(before.created_at), before.status, before.priority)] -= 1
+        changed[(durations.day_key(after.created_at), after.status, after.priority)] += 1
+        counts.add_counts(conn, changed)
     if (before.assignee, before.status) != (after.assignee, after.status):
         moved: Counter[tuple[str | None, str]] = Counter()
         moved[(before.assignee, before.status.value)] -= 1
         moved[(after.assignee, after.status.value)] += 1
-        counters.add_assignee_counts(conn, moved)
+        counts.add_assignee_counts(conn, moved)
     days: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
 
     def on(day: datetime, **amounts: float) -> None:
         for name, amount in amounts.items():
-            days[counters.day_key(day)][name] += amount
+            days[durations.day_key(day)][name] += amount
 
     histogram: Counter[tuple[str, str, int]] = Counter()
     if before.first_response_at is None and after.first_response_at is not None:
-        taken = counters.hours(after.created_at, now)
+        taken = durations.hours(after.created_at, now)
         on(now, first_responses=1, first_response_hours=taken)
-        histogram[counters.duration_key(counters.FIRST_RESPONSE, now, taken)] += 1
+        histogram[durations.duration_key(durations.FIRST_RESPONSE, now, taken)] += 1
     if before.closed_at is not None and after.closed_at != before.closed_at:
         # Its previous close no longer counts as its resolution.
-        taken = counters.hours(before.created_at, before.closed_at)
+        taken = durations.hours(before.created_at, before.closed_at)
         on(before.closed_at, resolutions=-1, resolution_hours=-taken)
-        histogram[counters.duration_key(counters.RESOLUTION, before.closed_at, taken)] -= 1
+        histogram[durations.duration_key(durations.RESOLUTION, before.closed_at, taken)] -= 1
     if after.status is Status.CLOSED and before.status is not Status.CLOSED:
-        taken = counters.hours(after.created_at, now)
+        taken = durations.hours(after.created_at, now)
         on(now, closes=1, resolutions=1, resolution_hours=taken)
-        histogram[counters.duration_key(counters.RESOLUTION, now, taken)] += 1
+        histogram[durations.duration_key(durations.RESOLUTION, now, taken)] += 1
     if before.status is Status.CLOSED and after.status is not Status.CLOSED:
         on(now, reopens=1)
-    counters.add_activities(conn, {day: dict(amounts) for day, amounts in days.items()})
-    counters.add_durations(conn, histogram)
-    deadlines = ("priority", "first_response_at", "closed_at")
-    if any(getattr(before, name) != getattr(after, name) for name in deadlines):
-        targets = sla.load_targets(conn, for_share=True)
-        gone, came = (deadline_counts.of_ticket(t, targets) for t in (before, after))
+    counts.add_activities(conn, {day: dict(amounts) for day, amounts in days.items()})
+    counts.add_durations(conn, histogram)
+    deadline_fields = ("priority", "first_response_at", "closed_at")
+    if any(getattr(before, name) != getattr(after, name) for name in deadline_fields):
+        targets = target_store.load_targets(conn, for_share=True)
+        gone, came = (deadlines.of_ticket(t, targets) for t in (before, after))
         if gone != came:
-            deadline_counts.add(conn, [gone], [came])
+            deadlines.add(conn, [gone], [came])
 
 
 def _event(

@@ -26,8 +26,9 @@ from sqlalchemy import (
     literal_column,
 )
 
-from .domain import PRIORITIES, STATUSES, EventKind, MessageKind
-from .identity import ROLES
+from ticketdesk.domain.accounts import ROLES
+from ticketdesk.domain.durations import FIRST_RESPONSE, RESOLUTION
+from ticketdesk.domain.tickets import PRIORITIES, STATUSES, EventKind, MessageKind
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -367,3 +368,18 @@ sla_targets = Table(
     Column("resolution_hours", Float, nullable=False),
     CheckConstraint("first_response_hours > 0 AND resolution_hours > 0", name="ck_sla_positive"),
 )
+
+
+MEASURED = {
+    FIRST_RESPONSE: (
+        tickets.c.first_response_at,
+        tickets.c.first_response_hours,
+        tickets.c.first_response_bucket,
+    ),
+    RESOLUTION: (tickets.c.closed_at, tickets.c.resolution_hours, tickets.c.resolution_bucket),
+}
+"""Per measure: the tickets' columns of the moment it ended, its hours and its bucket."""
+
+
+UNASSIGNED = ""
+"""assignee_counts' key for the tickets without an assignee (no name is empty)."""

@@ -4,8 +4,7 @@ that check the two always agree)."""
 
 from __future__ import annotations
 
-import math
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -18,81 +17,23 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
-    update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
-from .domain import EventKind, Status
-from .schema import (
+from ticketdesk.domain.durations import BUCKETS_PER_BAND, day_key
+from ticketdesk.domain.tickets import EventKind, Status
+from ticketdesk.store.projections.upsert import add_many
+from ticketdesk.store.schema import (
+    MEASURED,
+    UNASSIGNED,
     assignee_counts,
     daily_activity,
-    desk_revision,
     duration_bands,
     duration_counts,
     ticket_counts,
     ticket_events,
     tickets,
 )
-from .sqlfunctions import day_of, hours_between
-
-
-def day_key(moment: datetime | date | str) -> str:
-    """The UTC day of `moment` as 'YYYY-MM-DD' (a string is taken to be one already)."""
-    if isinstance(moment, str):
-        return moment
-    if isinstance(moment, datetime):
-        if moment.tzinfo is not UTC:  # astimezone costs as much as the rest; seeding calls
-            moment = moment.astimezone(UTC)  # this for every ticket and every event
-        return moment.date().isoformat()
-    return moment.isoformat()
-
-
-def hours(start: datetime, end: datetime) -> float:
-    return (end - start).total_seconds() / 3600
-
-
-BUCKETS_PER_E = 24
-"""Duration buckets grow geometrically: each is e^(1/24), about 4.3 %, wider than the one
-below it. Bucket 0 holds everything under a second, bucket 1 starts at one second."""
-FIRST_RESPONSE, RESOLUTION = "first_response", "resolution"
-MEASURED = {
-    FIRST_RESPONSE: (
-        tickets.c.first_response_at,
-        tickets.c.first_response_hours,
-        tickets.c.first_response_bucket,
-    ),
-    RESOLUTION: (tickets.c.closed_at, tickets.c.resolution_hours, tickets.c.resolution_bucket),
-}
-"""Per measure: the tickets' columns of the moment it ended, its hours and its bucket."""
-
-
-BUCKETS_PER_BAND = 8
-"""duration_bands sums the buckets 8b..8b+7 of a day as band b (each band e^(1/3), about
-40 %, wider than the one below it)."""
-
-
-def duration_bucket(hours: float) -> int:
-    seconds = hours * 3600
-    return 0 if seconds < 1 else 1 + math.floor(BUCKETS_PER_E * math.log(seconds))
-
-
-def duration_columns(
-    created: datetime, first_response_at: datetime | None, closed_at: datetime | None
-) -> dict[str, Any]:
-    """The tickets row's stored durations for these moments (see schema.tickets)."""
-    first = None if first_response_at is None else hours(created, first_response_at)
-    resolution = None if closed_at is None else hours(created, closed_at)
-    return {
-        "first_response_hours": first,
-        "first_response_bucket": None if first is None else duration_bucket(first),
-        "resolution_hours": resolution,
-        "resolution_bucket": None if resolution is None else duration_bucket(resolution),
-    }
-
-
-def duration_key(measure: str, moment: datetime, hours: float) -> tuple[str, str, int]:
-    """The duration histogram's row for a `measure` that took `hours` and ended at `moment`."""
-    return measure, day_key(moment), duration_bucket(hours)
+from ticketdesk.store.sqlfunctions import day_of, hours_between
 
 
 def add_durations(conn: Connection, amounts: dict[tuple[str, str, int], int]) -> None:
@@ -116,30 +57,6 @@ def add_durations(conn: Connection, amounts: dict[tuple[str, str, int], int]) ->
 def _add(conn: Connection, table: Table, key: dict[str, Any], amounts: dict[str, Any]) -> None:
     """Add `amounts` to the row at `key`, creating it at zero first (an upsert)."""
     add_many(conn, table, tuple(key), tuple(amounts), [{**key, **amounts}])
-
-
-def add_many(
-    conn: Connection,
-    table: Table,
-    keys: tuple[str, ...],
-    amounts: tuple[str, ...],
-    rows: list[dict[str, Any]],
-) -> None:
-    """The same upsert for many rows, as one executemany (nothing for no rows). Rows go in
-    key order, so two transactions lock the rows they share in the same order (PostgreSQL
-    would otherwise find a deadlock when two tickets move opposite ways)."""
-    if not rows:
-        return
-    rows = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table)
-    conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={name: table.c[name] + statement.excluded[name] for name in amounts},
-        ),
-        rows,
-    )
 
 
 ACTIVITY_COLUMNS = (
@@ -173,10 +90,6 @@ def add_activities(conn: Connection, days: dict[str, dict[str, float]]) -> None:
         add_many(conn, daily_activity, ("day",), ACTIVITY_COLUMNS, rows)
 
 
-UNASSIGNED = ""
-"""assignee_counts' key for the tickets without an assignee (no name is empty)."""
-
-
 def add_assignee_counts(conn: Connection, counts: dict[tuple[str | None, str], int]) -> None:
     """Add many (assignee or None, status) -> tickets amounts at once."""
     rows = [
@@ -197,34 +110,6 @@ def count_ticket(
 
 def add_activity(conn: Connection, day: datetime | str, **amounts: float) -> None:
     _add(conn, daily_activity, {"day": day_key(day)}, amounts)
-
-
-def bump_revision(conn: Connection) -> int:
-    return int(
-        conn.execute(
-            update(desk_revision)
-            .where(desk_revision.c.id == 1)
-            .values(revision=desk_revision.c.revision + 1)
-            .returning(desk_revision.c.revision)
-        ).scalar_one()
-    )
-
-
-def current_revision(conn: Connection) -> int:
-    query = select(desk_revision.c.revision).where(desk_revision.c.id == 1)
-    return int(conn.execute(query).scalar_one())
-
-
-def rebuild(conn: Connection) -> None:
-    """Recount the counter tables from the tickets and their events."""
-    # Imported here: deadline_counts builds on this module, and sla on both.
-    from . import deadline_counts, sla
-
-    rebuild_counts(conn)
-    rebuild_assignee_counts(conn)
-    rebuild_durations(conn)
-    deadline_counts.rebuild(conn, sla.load_targets(conn, for_share=True))
-    bump_revision(conn)
 
 
 def rebuild_assignee_counts(conn: Connection) -> None:

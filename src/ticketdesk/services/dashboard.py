@@ -9,13 +9,18 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 
-from . import counters, deadline_counts, late_tickets, sla, statistics
-from .db import read, run_transaction
-from .domain import Priority, ValidationError, day_start, ticket_code
-from .identity import Account, Action, require
-from .late_tickets import AssigneeLoad
-from .sla import SlaState, SlaTarget, Targets
-from .statistics import Activity, Mean
+from ticketdesk.domain import durations, sla
+from ticketdesk.domain.accounts import Account, Action, require
+from ticketdesk.domain.errors import ValidationError
+from ticketdesk.domain.sla import SlaState, SlaTarget, Targets
+from ticketdesk.domain.tickets import Priority, day_start, ticket_code
+from ticketdesk.queries import kpis, late_tickets
+from ticketdesk.queries.kpis import Activity, Mean
+from ticketdesk.queries.late_tickets import AssigneeLoad
+from ticketdesk.store import settings as settings_store
+from ticketdesk.store import targets as target_store
+from ticketdesk.store.db import read, run_transaction
+from ticketdesk.store.projections import deadlines, revision
 
 BREACH_LIMIT = 50
 """The breached-tickets list shows at most this many, the most overdue first."""
@@ -79,7 +84,7 @@ class PeriodFigures:
     first_response_median: float | None
     resolution: Mean
     resolution_median: float | None
-    sla: statistics.SlaAchievement
+    sla: kpis.SlaAchievement
 
     @property
     def reopen_rate(self) -> float | None:
@@ -165,10 +170,10 @@ def dashboard(
     today = now.astimezone(UTC).date()
 
     def work(conn: Connection) -> Dashboard:
-        targets = sla.load_targets(conn)
-        open_now = statistics.open_tickets_now(conn)
-        since_start = statistics.activity(conn, chosen.first, today)
-        after_end = statistics.activity(conn, chosen.last + timedelta(days=1), today)
+        targets = target_store.load_targets(conn)
+        open_now = kpis.open_tickets_now(conn)
+        since_start = kpis.activity(conn, chosen.first, today)
+        after_end = kpis.activity(conn, chosen.last + timedelta(days=1), today)
         by_assignee = late_tickets.open_by_assignee(conn, targets, now)
         return Dashboard(
             current=_figures(conn, chosen, targets, now),
@@ -180,9 +185,9 @@ def dashboard(
             breaches=_breaches(conn, targets, chosen, now),
             open_past_target=sum(load.past_target for load in by_assignee),
             by_assignee=by_assignee,
-            status_per_month=statistics.status_per_month(conn),
-            priority_counts=statistics.priority_counts(conn),
-            revision=counters.current_revision(conn),
+            status_per_month=kpis.status_per_month(conn),
+            priority_counts=kpis.priority_counts(conn),
+            revision=revision.current_revision(conn),
         )
 
     return read(engine, work)
@@ -194,22 +199,20 @@ def _net_opened(activity: Activity) -> int:
 
 
 def _figures(conn: Connection, period: Period, targets: Targets, now: datetime) -> PeriodFigures:
-    counted = statistics.activity(conn, period.first, period.last)
+    counted = kpis.activity(conn, period.first, period.last)
     return PeriodFigures(
         period=period,
         created=counted.created,
         closes=counted.closes,
         reopens=counted.reopens,
         first_response=counted.first_response,
-        first_response_median=statistics.median_hours(
-            conn, counters.FIRST_RESPONSE, period.first, period.last
+        first_response_median=kpis.median_hours(
+            conn, durations.FIRST_RESPONSE, period.first, period.last
         ),
         resolution=counted.resolution,
-        resolution_median=statistics.median_hours(
-            conn, counters.RESOLUTION, period.first, period.last
-        ),
+        resolution_median=kpis.median_hours(conn, durations.RESOLUTION, period.first, period.last),
         # Deadlines still ahead of `now` are not decided yet.
-        sla=statistics.sla_achievement(conn, targets, period.start, min(period.end, now)),
+        sla=kpis.sla_achievement(conn, targets, period.start, min(period.end, now)),
     )
 
 
@@ -245,7 +248,7 @@ def _breaches(conn: Connection, targets: Targets, period: Period, now: datetime)
 
 def sla_targets(engine: Engine) -> dict[Priority, SlaTarget]:
     """The SLA targets per priority, as stored."""
-    return read(engine, sla.load_targets)
+    return read(engine, target_store.load_targets)
 
 
 def save_sla_targets(
@@ -262,9 +265,9 @@ def save_sla_targets(
     targets = sla.validate_targets(raw)
 
     def work(conn: Connection) -> dict[Priority, SlaTarget]:
-        before, stored = sla.store_targets(conn, targets, expected)
+        before, stored = settings_store.store_targets(conn, targets, expected)
         if stored != before:  # which deadlines were met depends on the targets
-            deadline_counts.rebuild(conn, stored)
+            deadlines.rebuild(conn, stored)
         return stored
 
     return run_transaction(engine, work)

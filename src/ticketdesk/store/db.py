@@ -13,8 +13,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from .config import redact
-from .domain import DatabaseUnavailable
+from ticketdesk.config import redact
+from ticketdesk.domain.errors import DatabaseUnavailable
 
 T = TypeVar("T")
 
@@ -24,7 +24,7 @@ SQLITE_MMAP_BYTES = 1 << 32  # SQLite caps it at its own maximum (2 GB in common
 """Reads through a memory map of the file: a connection the pool has not used lately reads
 the operating system's cached pages in place instead of copying each into its own cache (a
 first search at 1M tickets: 50-90 ms without, 22-25 ms with)."""
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).parent.parent / "migrations"
 _RETRIES = 5
 WRITE_OPTION = "ticketdesk_writes"
 MIGRATION_LOCK_KEY = 0x7469636B  # "tick": the advisory lock that serialises migrations

@@ -8,10 +8,12 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
 
-from . import counters, storage
-from .domain import EventKind, Message, MessageKind, Ticket
-from .identity import Account
-from .schema import ticket_messages, tickets
+from ticketdesk.domain import durations
+from ticketdesk.domain.accounts import Account
+from ticketdesk.domain.tickets import EventKind, Message, MessageKind, Ticket
+from ticketdesk.store import tickets as ticket_store
+from ticketdesk.store.projections import revision
+from ticketdesk.store.schema import ticket_messages, tickets
 
 _EVENT_KIND = {
     MessageKind.REPLY: EventKind.REPLY,
@@ -44,7 +46,9 @@ def add_message(
             updated_at=now,
             version=after.version,
             first_response_at=after.first_response_at,
-            **counters.duration_columns(after.created_at, after.first_response_at, after.closed_at),
+            **durations.duration_columns(
+                after.created_at, after.first_response_at, after.closed_at
+            ),
         )
     )
     message_id = conn.execute(
@@ -59,7 +63,7 @@ def add_message(
         )
         .returning(ticket_messages.c.id)
     ).scalar_one()
-    storage.insert_events(
+    ticket_store.insert_events(
         conn,
         [
             {
@@ -74,8 +78,8 @@ def add_message(
             }
         ],
     )
-    storage.recount(conn, current, after, now)
-    counters.bump_revision(conn)
+    ticket_store.recount(conn, current, after, now)
+    revision.bump_revision(conn)
     return after
 
 

@@ -13,10 +13,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Engine
 
-from . import account_storage as store
-from .db import read, run_transaction
-from .domain import ValidationError
-from .identity import (
+from ticketdesk.domain.accounts import (
     Account,
     Action,
     PermissionDenied,
@@ -30,6 +27,9 @@ from .identity import (
     validate_password,
     validate_role,
 )
+from ticketdesk.domain.errors import ValidationError
+from ticketdesk.store import accounts as store
+from ticketdesk.store.db import read, run_transaction
 
 SESSION_LIFETIME = timedelta(hours=12)
 """How long a sign-in lasts (one working day); sign-out, deactivation and a password change

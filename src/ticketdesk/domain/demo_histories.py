@@ -9,12 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
-
-from . import account_services, account_storage, counters
-from .db import read
-from .domain import PRIORITY_RANK, STATUS_RANK, EventKind, Priority, Status
-from .identity import Account, Role
+from ticketdesk.domain import durations
+from ticketdesk.domain.tickets import PRIORITY_RANK, STATUS_RANK, EventKind, Priority, Status
 
 ISSUES = (
     "Network connectivity issues in the office",
@@ -60,42 +56,6 @@ REQUESTERS = (
     "Mia (Front desk)",
 )
 DEMO_ADMIN = AGENTS[0]
-
-
-def demo_people() -> list[tuple[str, str, Role]]:
-    """(name, email, role) of the demo accounts: the demo agents (the first one an admin)
-    and requesters, so that demo tickets belong to people who can sign in."""
-    people = [
-        (name, name.lower().replace(" ", ".") + "@example.com", Role.AGENT) for name in AGENTS
-    ]
-    people[0] = (people[0][0], people[0][1], Role.ADMIN)
-    people += [
-        (name, name.split(" ")[0].lower() + "@example.com", Role.REQUESTER) for name in REQUESTERS
-    ]
-    return people
-
-
-def demo_accounts_for_new_desk(engine: Engine, now: datetime) -> list[tuple[Account, str]]:
-    """The demo accounts with their one-time passwords, made only on a desk that has no
-    account yet (never beside real people); [] otherwise."""
-    if read(engine, account_storage.any_account):
-        return []
-    return create_demo_accounts(engine, now)
-
-
-def create_demo_accounts(engine: Engine, now: datetime) -> list[tuple[Account, str]]:
-    """The demo accounts, each with a newly generated password (returned, to be shown once;
-    only argon2 hashes are stored). Call on a desk without accounts."""
-    made = []
-    for name, email, role in demo_people():
-        password = account_services.generate_password()
-        made.append(
-            (
-                account_services.create_account(engine, None, email, name, role, password, now),
-                password,
-            )
-        )
-    return made
 
 
 # Demo tickets are made a million at a time, so their values are plain strings (an enum's
@@ -183,7 +143,7 @@ def demo_ticket(rng: random.Random, created: datetime, now: datetime) -> DemoTic
         version=len(ticket.events),
         first_response_at=first_response,
         closed_at=closed,
-        **counters.duration_columns(ticket.row["created_at"], first_response, closed),
+        **durations.duration_columns(ticket.row["created_at"], first_response, closed),
     )
     return ticket
 
@@ -197,12 +157,3 @@ def generate(
     start = now - timedelta(days=span_days)
     for i in range(count):
         yield demo_ticket(rng, start + timedelta(seconds=(i + rng.random()) * step), now)
-
-
-def describe_accounts(made: list[tuple[Account, str]]) -> str:
-    """The demo accounts and their passwords, to print once."""
-    lines = [
-        "Demo accounts (passwords are shown only now; only their hashes are stored):",
-        *(f"  {a.role.value:<9}  {a.email:<28}  {password}" for a, password in made),
-    ]
-    return "\n".join(lines)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
 
+from ticketdesk.domain.errors import ValidationError
+
 
 class Status(StrEnum):
     OPEN = "Open"
@@ -52,22 +54,6 @@ _TICKET_CODE = re.compile(r"^TICKET-([1-9][0-9]{0,17})$")
 # Control characters other than tab, newline and carriage return are refused: they are
 # invisible, break exports and are never part of a real description.
 _ALLOWED_CONTROLS = {"\t", "\n", "\r"}
-
-
-class TicketDeskError(Exception):
-    """Base of the errors a user may see; the message is meant for people."""
-
-
-class ValidationError(TicketDeskError):
-    """Input refused; nothing was stored."""
-
-
-class TicketNotFound(TicketDeskError):
-    """The ticket named does not exist."""
-
-
-class DatabaseUnavailable(TicketDeskError):
-    """The database cannot be reached right now."""
 
 
 def day_start(day: date) -> datetime:

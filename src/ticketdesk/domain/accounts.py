@@ -8,7 +8,7 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .domain import TicketDeskError, ValidationError
+from ticketdesk.domain.errors import TicketDeskError, ValidationError
 
 
 class Role(StrEnum):

@@ -29,11 +29,18 @@ from sqlalchemy import (
     union_all,
 )
 
-from .counters import MEASURED, UNASSIGNED
-from .domain import Priority, Status, day_start
-from .schema import OPEN_TICKET_GROUPS, assignee_counts, daily_activity, duration_counts, tickets
-from .sla import Targets, limit_hours
-from .sqlfunctions import hours_between
+from ticketdesk.domain.sla import Targets, limit_hours
+from ticketdesk.domain.tickets import Priority, Status, day_start
+from ticketdesk.store.schema import (
+    MEASURED,
+    OPEN_TICKET_GROUPS,
+    UNASSIGNED,
+    assignee_counts,
+    daily_activity,
+    duration_counts,
+    tickets,
+)
+from ticketdesk.store.sqlfunctions import hours_between
 
 
 @dataclass(frozen=True)

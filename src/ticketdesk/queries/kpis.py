@@ -34,16 +34,17 @@ from sqlalchemy import (
     select,
 )
 
-from . import deadline_counts
-from .counters import BUCKETS_PER_BAND, MEASURED
-from .domain import Status, day_start
-from .schema import (
+from ticketdesk.domain.durations import BUCKETS_PER_BAND
+from ticketdesk.domain.sla import Targets
+from ticketdesk.domain.tickets import Status, day_start
+from ticketdesk.queries import sla_shares
+from ticketdesk.store.schema import (
+    MEASURED,
     daily_activity,
     duration_bands,
     duration_counts,
     ticket_counts,
 )
-from .sla import Targets
 
 
 @dataclass(frozen=True)
@@ -304,5 +305,5 @@ def sla_achievement(
     `targets` must be the stored ones: deadline_counts is kept for those."""
     if end <= start:
         return SlaAchievement(Share(0, 0), Share(0, 0))
-    first, resolution = deadline_counts.shares(conn, targets, start, end)
+    first, resolution = sla_shares.shares(conn, targets, start, end)
     return SlaAchievement(Share(*first), Share(*resolution))

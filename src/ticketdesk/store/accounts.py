@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from .identity import Account, Role
-from .schema import accounts, auth_sessions, signin_failures
+from ticketdesk.domain.accounts import Account, Role
+from ticketdesk.store.schema import accounts, auth_sessions, signin_failures
 
 _ACCOUNT_COLUMNS = (
     accounts.c.id,

@@ -1,0 +1,19 @@
+"""The errors a user may see: each message is meant for people."""
+
+from __future__ import annotations
+
+
+class TicketDeskError(Exception):
+    """Base of the errors a user may see; the message is meant for people."""
+
+
+class ValidationError(TicketDeskError):
+    """Input refused; nothing was stored."""
+
+
+class TicketNotFound(TicketDeskError):
+    """The ticket named does not exist."""
+
+
+class DatabaseUnavailable(TicketDeskError):
+    """The database cannot be reached right now."""

@@ -1,0 +1,28 @@
+"""The desk revision: one number that every write moves, so that open pages know cheaply
+whether to redraw."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Connection,
+    select,
+    update,
+)
+
+from ticketdesk.store.schema import desk_revision
+
+
+def bump_revision(conn: Connection) -> int:
+    return int(
+        conn.execute(
+            update(desk_revision)
+            .where(desk_revision.c.id == 1)
+            .values(revision=desk_revision.c.revision + 1)
+            .returning(desk_revision.c.revision)
+        ).scalar_one()
+    )
+
+
+def current_revision(conn: Connection) -> int:
+    query = select(desk_revision.c.revision).where(desk_revision.c.id == 1)
+    return int(conn.execute(query).scalar_one())
