@@ -15,13 +15,7 @@ import contextlib
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +26,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
 from sqlalchemy import Engine
 
+from tests.support.server import ServerNotReady, StreamlitServer, log_tail
 from ticketdesk.domain.accounts import Account, email_key
 from ticketdesk.services import accounts as account_service
 from ticketdesk.store import accounts as account_store
@@ -48,7 +43,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-STREAMLIT = Path(sys.executable).with_name("streamlit")
 SERVER_START_TIMEOUT_S = 45.0
 UI_TIMEOUT_MS = 30_000
 """Upper bound for any single UI expectation. They normally hold within a second; a page load
@@ -143,21 +137,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _log_tail(log: Path, lines: int = 40, width: int = 300) -> str:
-    try:
-        return "\n".join(
-            line[:width] for line in log.read_text(errors="replace").splitlines()[-lines:]
-        )
-    except OSError:
-        return "(no log)"
-
-
 @contextlib.contextmanager
 def run_app(
     workdir: Path,
@@ -170,90 +149,36 @@ def run_app(
     """`streamlit run ticket.py` on a free port, on `database_url` (default: a new SQLite file
     in `workdir`), with `extra_env` added to its environment; its output goes to
     `workdir / log_name`. With `database_reachable=False` the test gets no engine."""
-    port = free_port()
     database_url = database_url or f"sqlite:///{workdir / 'tickets.db'}"
-    env = {
-        **os.environ,
-        "TICKETDESK_DATABASE_URL": database_url,
-        "TICKETDESK_DEMO_TICKETS": str(demo_tickets),
-        **(extra_env or {}),
-    }
-    log = workdir / log_name
-    command = [
-        str(STREAMLIT),
-        "run",
+    server = StreamlitServer(
         "ticket.py",
-        "--server.port",
-        str(port),
-        "--server.headless",
-        "true",
-        # Streamlit would otherwise watch the whole project, .venv included (thousands of
-        # directories), and react to files other test runs write there.
-        "--server.fileWatcherType",
-        "none",
-    ]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command,
-            cwd=PROJECT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, killed as a whole at teardown
-        )
-    url = f"http://127.0.0.1:{port}"
+        cwd=PROJECT,
+        log=workdir / log_name,
+        env={
+            "TICKETDESK_DATABASE_URL": database_url,
+            "TICKETDESK_DEMO_TICKETS": str(demo_tickets),
+            **(extra_env or {}),
+        },
+    )
     engine: Engine | None = None
     try:
-        _wait_healthy(process, url, log)
+        try:
+            server.start(SERVER_START_TIMEOUT_S)
+        except ServerNotReady as exc:
+            pytest.fail(str(exc), pytrace=False)
         # The server has migrated (and seeded) the database before answering; migrating here
         # too only checks that, and the tests can then make accounts and tickets directly.
         if database_reachable:
             engine = make_engine(database_url)
             migrate(engine)
-        yield AppServer(url=url, database_url=database_url, log=log, engine=engine)
+        yield AppServer(url=server.url, database_url=database_url, log=server.log, engine=engine)
     finally:
-        _stop(process)
+        server.stop()
         if engine is not None:
             engine.dispose()
         # Kept with the screenshots: pytest's temporary directories are soon recycled.
         ARTIFACTS.mkdir(exist_ok=True)
-        shutil.copyfile(log, ARTIFACTS / f"{workdir.name}-{log_name}")
-
-
-def _wait_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(
-                f"streamlit exited with code {process.returncode} before answering:\n"
-                f"{_log_tail(log)}",
-                pytrace=False,
-            )
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:  # noqa: S310
-                if response.read().decode().strip() == "ok":
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.2)  # polling interval while the server starts, not a synchronisation
-    pytest.fail(
-        f"streamlit did not answer {url}/_stcore/health within {SERVER_START_TIMEOUT_S:.0f} s:\n"
-        f"{_log_tail(log)}",
-        pytrace=False,
-    )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+        shutil.copyfile(server.log, ARTIFACTS / f"{workdir.name}-{log_name}")
 
 
 @pytest.fixture(scope="session")
@@ -377,7 +302,7 @@ def new_desk(
                 desk.screenshot(f"FAILED-person{number}")
             with contextlib.suppress(Exception):
                 print(f"--- the grids of person {number}: {desk.grids_report()}")
-            print(f"--- {server.log} (person {number}, {desk.page.url}):\n{_log_tail(server.log)}")
+            print(f"--- {server.log} (person {number}, {desk.page.url}):\n{log_tail(server.log)}")
     for desk, _ in desks:
         desk.page.close()
     for context in own_contexts:

@@ -18,7 +18,8 @@ from playwright.sync_api import expect
 from sqlalchemy import create_engine, text
 
 from tests.conftest import postgres_schema_url
-from tests.e2e.conftest import AppServer, Desk, free_port, run_app
+from tests.e2e.conftest import AppServer, Desk, run_app
+from tests.support.server import free_port
 from ticketdesk.config import database_url
 from ticketdesk.domain.tickets import EventKind, parse_ticket_code
 from ticketdesk.services import tickets as ticket_service

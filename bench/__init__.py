@@ -1,0 +1,1 @@
+"""The benchmark of bench/README.md: `bench/run.py` (the command) over `bench/harness/`."""

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests and the benchmark (bench/), importable from the project root."""
