@@ -7,7 +7,8 @@ documented (or the docs name something the code no longer has).
 - the dashboard's KPIs: a section of docs/kpis.md each, which is where their help texts come
   from (app_components/kpi_help.py);
 - the permissions (`Action`): the role-by-action table of docs/security.md (or operations.md),
-  with the code's answer for every role.
+  with the code's answer for every role;
+- the relative links of README.md and docs/: to a file that exists, and a heading it has.
 """
 
 from __future__ import annotations
@@ -291,3 +292,41 @@ def test_documented_permission_exists(row: str) -> None:
     assert row in {action.value for action in Action}, (
         f'the role × action table names "{row}", which is no Action of the code'
     )
+
+
+# -- links -----------------------------------------------------------------------------------
+
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+MARKDOWN_FILES = [README, *sorted(DOCS.glob("*.md"))]
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _anchors(path: Path) -> set[str]:
+    return {_anchor(line.lstrip("#")) for line in _read(path).splitlines() if line.startswith("#")}
+
+
+LINKS = sorted(
+    {
+        (path, target)
+        for path in MARKDOWN_FILES
+        for target in LINK.findall(_read(path))
+        if not re.match(r"[a-z]+:", target)  # http:, https:, mailto:
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("path", "target"), LINKS, ids=[f"{p.relative_to(ROOT)} -> {t}" for p, t in LINKS]
+)
+def test_link_resolves(path: Path, target: str) -> None:
+    file_part, _, anchor = target.partition("#")
+    linked = (path.parent / file_part).resolve() if file_part else path
+    assert linked.exists(), f"{path.relative_to(ROOT)} links to {target}: no such file"
+    if anchor:
+        assert anchor in _anchors(linked), (
+            f"{path.relative_to(ROOT)} links to {target}: no such heading"
+        )
