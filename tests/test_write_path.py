@@ -233,3 +233,20 @@ def test_a_bulk_load_after_live_edits_still_counts_exactly(
     ticket_service.update_ticket(engine, agent, made[0], TicketChange(status="Open"), now)
     with engine.connect() as conn:
         assert counter_rows(conn) == counts_by_hand(conn)
+
+
+def test_a_reopen_is_any_move_out_of_closed(
+    engine: Engine, requester: Account, agent: Account
+) -> None:
+    """Closed -> In Progress is a reopen as much as Closed -> Open (docs/kpis.md)."""
+    empty_desk(engine)
+    made = [ticket_service.create_ticket(engine, requester, "a", "Low", START).id for _ in "ab"]
+    later = START + timedelta(hours=1)
+    for ticket_id, back_to in zip(made, ("In Progress", "Open"), strict=True):
+        ticket_service.update_ticket(engine, agent, ticket_id, TicketChange(status="Closed"), later)
+        change = TicketChange(status=back_to)
+        ticket_service.update_ticket(engine, agent, ticket_id, change, later + timedelta(hours=1))
+    with engine.connect() as conn:
+        activity = counter_rows(conn)[1]
+    assert activity[(day(START), "closes")] == 2
+    assert activity[(day(START), "reopens")] == 2

@@ -47,7 +47,7 @@ STATUS_RANK = {status: rank for rank, status in enumerate(Status, start=1)}
 PRIORITY_RANK = {priority: rank for rank, priority in enumerate(Priority, start=1)}
 
 ISSUE_MAX_CHARS = 5000
-"""Longest issue description accepted, in characters (documented in the README)."""
+"""Longest issue description accepted, in characters (documented in docs/usage.md)."""
 
 TICKET_CODE_PREFIX = "TICKET-"
 _TICKET_CODE = re.compile(r"^TICKET-([1-9][0-9]{0,17})$")

@@ -1,5 +1,5 @@
 """Services for the dashboard and its settings: plain values in and out, one transaction each.
-The KPI definitions are in the README ("KPI definitions") and in statistics.py / sla.py."""
+The KPI definitions are written once, in docs/kpis.md; queries/kpis.py computes them."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from ticketdesk.domain.tickets import Priority, day_start, ticket_code
 from ticketdesk.queries import desk, kpis, late_tickets
 from ticketdesk.queries.kpis import Activity, Mean
 from ticketdesk.queries.late_tickets import AssigneeLoad
-from ticketdesk.store import projections
 from ticketdesk.store import settings as settings_store
 from ticketdesk.store import targets as target_store
 from ticketdesk.store.db import read, run_transaction
@@ -265,9 +264,7 @@ def save_sla_targets(
     targets = sla.validate_targets(raw)
 
     def work(conn: Connection) -> dict[Priority, SlaTarget]:
-        before, stored = settings_store.store_targets(conn, targets, expected)
-        if stored != before:  # which deadlines were met depends on the targets
-            projections.targets_changed(conn)
+        _, stored = settings_store.store_targets(conn, targets, expected)
         return stored
 
     return run_transaction(engine, work)
