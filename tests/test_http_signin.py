@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import secrets
+import statistics
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,6 +48,14 @@ WRONG_CREDENTIALS = account_service.WRONG_CREDENTIALS
 STATIC_SCRIPT = next(
     path.name for path in (Path(streamlit.__file__).parent / "static/static/js").glob("*.js")
 )
+_addresses = itertools.count(1)
+
+
+def new_address() -> str:
+    """A client address of its own (127.0.0.0/8 is all loopback on Linux): failures from it
+    count for nobody else, so the throttling tests do not share 127.0.0.1's counters."""
+    n = next(_addresses)
+    return f"127.0.{1 + n // 250}.{1 + n % 250}"
 
 
 @dataclass
@@ -52,10 +63,13 @@ class Desk:
     server: AppServer
     engine: Engine
 
-    def client(self, session: str | None = None) -> httpx.Client:
+    def client(self, session: str | None = None, address: str | None = None) -> httpx.Client:
         """A client that, like a browser, keeps cookies and asks for pages; redirects are
-        checked by the tests, not followed."""
-        client = httpx.Client(base_url=self.server.url, headers=HTML, timeout=20)
+        checked by the tests, not followed. `address`: the local address it connects from."""
+        transport = httpx.HTTPTransport(local_address=address) if address else None
+        client = httpx.Client(
+            base_url=self.server.url, headers=HTML, timeout=20, transport=transport
+        )
         if session is not None:
             client.cookies.set(SESSION_COOKIE, session)
         return client
@@ -343,6 +357,39 @@ def test_repeated_wrong_passwords_are_throttled(desk: Desk) -> None:
         assert "Too many failed sign-ins" in response.text
         assert session_token(response) is None
         assert refused(client)
+
+
+TIMED_TRIES = 20
+
+
+def timed_refusal(desk: Desk, email: str) -> float:
+    """Seconds the server takes to refuse a wrong password for `email`, from an address of
+    its own (so that no throttle applies and nothing but the check itself is timed)."""
+    with desk.client(address=new_address()) as client:
+        token = csrf_of(client)
+        form = {"email": email, "password": "not the password at all", "csrf": token}
+        started = time.perf_counter()
+        response = client.post("/signin", data=form)
+        took = time.perf_counter() - started
+    assert response.status_code == 401, response.text
+    assert WRONG_CREDENTIALS in response.text
+    return took
+
+
+def test_a_wrong_password_takes_as_long_for_an_unknown_email_as_for_a_known_one(
+    desk: Desk,
+) -> None:
+    """The time of a refusal must not tell which emails have an account: the median of 20
+    refusals for emails without an account and of 20 for existing accounts (one try each,
+    alternating, so that the machine's load weighs on both alike) within 20 % of each other."""
+    known = [add_person(desk.engine).email for _ in range(TIMED_TRIES)]
+    unknown = [f"nobody{n}.{secrets.token_hex(3)}@example.com" for n in range(TIMED_TRIES)]
+    known_times, unknown_times = [], []
+    for existing, missing in zip(known, unknown, strict=True):
+        known_times.append(timed_refusal(desk, existing))
+        unknown_times.append(timed_refusal(desk, missing))
+    ratio = statistics.median(unknown_times) / statistics.median(known_times)
+    assert 1 / 1.2 <= ratio <= 1.2, (ratio, sorted(known_times), sorted(unknown_times))
 
 
 # --------------------------------------------------------------------------- the session

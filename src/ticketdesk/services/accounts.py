@@ -120,7 +120,10 @@ def sign_in(engine: Engine, email: str, password: str, address: str, now: dateti
     if refusal is not None:
         raise SignInRefused(refusal)
     account, stored = found if found is not None else (None, None)
-    if account is None or not _verify(stored, password) or not account.active:
+    # One argon2 check on every path (a dummy hash for an unknown email or an account without
+    # a password), before looking at anything else: the time taken must not tell them apart.
+    matches = _verify(stored, password)
+    if account is None or not account.active or not matches:
         run_transaction(engine, lambda conn: store.record_failure(conn, key, address, now))
         raise SignInRefused(WRONG_CREDENTIALS)
 
