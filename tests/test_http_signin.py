@@ -4,8 +4,9 @@ CSRF check, refusals, throttling and redirects; the session cookie's attributes;
 invalidation (sign-out, expiry, deactivation, forged tokens); the CSV export per person.
 
 One server for the module (it starts in about a second); every test makes its own accounts.
-All tests sign in from 127.0.0.1, which may fail 20 times in 15 minutes (the per-address
-throttle): the tests here fail 8 times in all."""
+Tests sign in from 127.0.0.1, which may fail 20 times in 15 minutes (the per-address throttle):
+they fail 3 times there in all; the throttling and timing tests connect from addresses of
+their own (new_address)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ from tests.signin_support import (
     session_token,
     set_cookies,
 )
+from ticketdesk.domain.throttle import ADDRESS_LIMIT, FREE_FAILURES
 from ticketdesk.services import accounts as account_service
 from ticketdesk.services import tickets as ticket_service
 from ticketdesk.web.engine import SESSION_COOKIE
@@ -347,16 +349,47 @@ def test_the_echoed_email_and_next_are_escaped(desk: Desk) -> None:
         assert '"><script>' not in page.text
 
 
-def test_repeated_wrong_passwords_are_throttled(desk: Desk) -> None:
+def test_failures_from_one_address_slow_it_down_but_never_lock_the_owner_out(
+    desk: Desk,
+) -> None:
+    """Wrong passwords for someone's email from one address do not stop the owner, at an
+    address that has not been failing; they make the guessing address wait (right password or
+    not, and the same for an email without an account)."""
     person = add_person(desk.engine)
-    with desk.client() as client:
-        for _ in range(account_service.MAX_FAILURES_PER_ACCOUNT):
-            assert submit(client, person.email, "wrong password!!").status_code == 401
+    wait = "Too many failed sign-ins for this email from your network address. Try again in 1"
+    with desk.client(address=new_address()) as guesser:
+        for _ in range(FREE_FAILURES):
+            assert submit(guesser, person.email, "wrong password!!").status_code == 401
+        with desk.client(address=new_address()) as owner:
+            response = submit(owner, person.email, person.password or "")
+            assert response.status_code == 303, response.text
+            assert session_token(response) is not None
+        for email in (person.email, "nobody.here@example.com"):
+            if email != person.email:
+                for _ in range(FREE_FAILURES):
+                    assert submit(guesser, email, "wrong password!!").status_code == 401
+            response = submit(guesser, email, person.password or "")
+            assert response.status_code == 429
+            assert wait in response.text
+            assert session_token(response) is None
+        assert refused(guesser)
+
+
+def test_one_address_guessing_many_emails_is_stopped(desk: Desk) -> None:
+    person = add_person(desk.engine)
+    sprayer = new_address()
+    with desk.client(address=sprayer) as client:
+        for n in range(ADDRESS_LIMIT):
+            response = submit(
+                client, f"sprayed{n}.{secrets.token_hex(3)}@example.com", "Summer2026!"
+            )
+            assert response.status_code == 401
         response = submit(client, person.email, person.password or "")
         assert response.status_code == 429
-        assert "Too many failed sign-ins" in response.text
+        assert "Too many failed sign-ins from your network address. Try again in" in response.text
         assert session_token(response) is None
-        assert refused(client)
+    with desk.client(address=new_address()) as elsewhere:
+        assert submit(elsewhere, person.email, person.password or "").status_code == 303
 
 
 TIMED_TRIES = 20

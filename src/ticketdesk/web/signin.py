@@ -13,7 +13,7 @@ from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from ticketdesk.domain.accounts import SessionEnded, SignInRefused
+from ticketdesk.domain.accounts import SessionEnded, SignInRefused, SignInThrottled
 from ticketdesk.domain.errors import TicketDeskError
 from ticketdesk.services import accounts as account_service
 
@@ -135,7 +135,7 @@ async def signin_submit(request: Request) -> Response:
             account_service.sign_in, engine(), email, password, client_address(request), now()
         )
     except SignInRefused as exc:
-        status = 429 if "Too many" in str(exc) else 401
+        status = 429 if isinstance(exc, SignInThrottled) else 401
         return await _again(request, str(exc), email, status)
     except TicketDeskError as exc:
         return await _again(request, str(exc), email, 503)
