@@ -44,7 +44,9 @@ from tests.signin_support import (
 from ticketdesk.domain.throttle import ADDRESS_LIMIT, FREE_FAILURES
 from ticketdesk.services import accounts as account_service
 from ticketdesk.services import tickets as ticket_service
+from ticketdesk.web import routes
 from ticketdesk.web.engine import SESSION_COOKIE
+from ticketdesk.web.guard import OPEN_PATHS
 
 WRONG_CREDENTIALS = account_service.WRONG_CREDENTIALS
 STATIC_SCRIPT = next(
@@ -226,7 +228,7 @@ def test_the_signed_out_notice(desk: Desk) -> None:
 # --------------------------------------------------------------------------- the sign-in form
 
 
-@pytest.mark.parametrize("csrf", ["", "not-the-token"])
+@pytest.mark.parametrize("csrf", ["", "not-the-token", "é"])
 def test_a_post_without_the_forms_csrf_token_is_refused(desk: Desk, csrf: str) -> None:
     person = add_person(desk.engine)
     with desk.client() as client:
@@ -473,21 +475,156 @@ def test_an_expired_session_is_refused(desk: Desk) -> None:
         assert client.get("/").status_code == 200
 
 
+def sign_out(client: httpx.Client, csrf: str | None = None, **headers: str) -> httpx.Response:
+    """Post the sidebar's sign-out form: with the token the page renders for the client's
+    session unless `csrf` is given."""
+    if csrf is None:
+        csrf = account_service.sign_out_token(client.cookies[SESSION_COOKIE])
+    return client.post("/signout", data={"csrf": csrf}, headers=headers)
+
+
+def still_signed_in(client: httpx.Client) -> bool:
+    return client.get("/").status_code == 200 and client.get("/export.csv").status_code == 200
+
+
 def test_sign_out_ends_the_session_on_the_server(desk: Desk) -> None:
     person = add_person(desk.engine)
     with desk.signed_in(person) as client:
         token = client.cookies[SESSION_COOKIE]
-        response = client.post("/signout")
+        response = sign_out(client)
         assert response.status_code == 303
         assert response.headers["location"] == "/signin?signed_out=1"
         assert deletes_cookie(response, SESSION_COOKIE)
     with desk.client(session=token) as replay:  # the old cookie, kept by an attacker
         assert refused(replay)
-        # Sign-out is open (an expired session can still sign out); it opens nothing.
-        again = replay.post("/signout")
+        # An ended (or expired) session can still sign out; it opens nothing.
+        again = sign_out(replay)
         assert again.status_code == 303
         assert again.headers["location"] == "/signin?signed_out=1"
         assert refused(replay)
+
+
+@pytest.mark.parametrize("csrf", ["", "not-the-token", "another session's", "é"])
+def test_a_sign_out_without_its_token_ends_nothing_and_keeps_the_cookie(
+    desk: Desk, csrf: str
+) -> None:
+    person = add_person(desk.engine)
+    with desk.signed_in(person) as client, desk.signed_in(person) as other:
+        if csrf == "another session's":
+            csrf = account_service.sign_out_token(other.cookies[SESSION_COOKIE])
+        response = sign_out(client, csrf)
+        assert response.status_code == 403
+        assert "You are still signed in" in response.text
+        assert "set-cookie" not in response.headers
+        assert still_signed_in(client)
+        assert sign_out(client).status_code == 303  # the control: with its token it works
+        assert refused(client)
+
+
+def test_a_cross_site_sign_out_changes_nothing(desk: Desk) -> None:
+    """Another site's form posting to /signout: the browser sends no SameSite=Lax cookie, and
+    an Origin (or, in older browsers, perhaps nothing). Neither drops the cookie or ends the
+    session."""
+    person = add_person(desk.engine)
+    with desk.signed_in(person) as client:
+        token = client.cookies[SESSION_COOKIE]
+        csrf = account_service.sign_out_token(token)
+        with desk.client() as cross_site:  # no cookie
+            for headers in ({"Origin": "https://evil.example"}, {}):
+                response = cross_site.post("/signout", data={"csrf": csrf}, headers=headers)
+                assert response.status_code == (403 if headers else 303)
+                assert "set-cookie" not in response.headers
+        # With the cookie and the token, but from another site: refused all the same.
+        response = sign_out(client, Origin="https://evil.example")
+        assert response.status_code == 403
+        assert "set-cookie" not in response.headers
+        assert still_signed_in(client)
+
+
+def test_get_and_head_sign_out_send_to_the_sign_in_page_and_end_nothing(desk: Desk) -> None:
+    person = add_person(desk.engine)
+    with desk.client() as nobody:
+        for method in ("GET", "HEAD"):
+            response = nobody.request(method, "/signout")
+            assert response.status_code == 303, (method, response.status_code)
+            assert response.headers["location"] == "/signin"
+            assert '<div id="root">' not in response.text
+    with desk.signed_in(person) as client:
+        for method in ("GET", "HEAD"):
+            response = client.request(method, "/signout")
+            assert response.status_code == 303
+            assert response.headers["location"] == "/signin"
+            assert "set-cookie" not in response.headers
+        assert still_signed_in(client)
+        assert PAGE_SHELL in client.get("/").text  # what the shell looks like, once signed in
+
+
+PAGE_SHELL = '<div id="root">'
+"""What Streamlit's page shell (static/index.html) has and no page of the desk's own has."""
+
+
+@pytest.mark.parametrize("path", sorted(OPEN_PATHS))
+def test_no_open_path_serves_the_page_shell(desk: Desk, path: str) -> None:
+    """The paths the middleware lets through without a session answer with the desk's own
+    pages or redirects, never with Streamlit's page shell (GET /signout used to)."""
+    with desk.client() as client:
+        page = client.get(path)
+        head = client.head(path)
+    assert PAGE_SHELL not in page.text, (path, page.status_code)
+    # HEAD is answered as GET is, without the body.
+    assert (head.status_code, head.headers.get("content-type")) == (
+        page.status_code,
+        page.headers.get("content-type"),
+    )
+
+
+CROSS_ORIGIN = [
+    {"Origin": "https://evil.example"},
+    {"Origin": "null"},
+    {"Origin": "http://127.0.0.1:1"},  # this host, another port: another origin
+    {"Referer": "https://evil.example/page.html"},
+]
+
+
+@pytest.mark.parametrize("headers", CROSS_ORIGIN, ids=lambda h: " ".join(h.values()))
+@pytest.mark.parametrize("path", sorted({r.path for r in routes() if "POST" in r.methods}))
+def test_every_post_route_refuses_other_origins(
+    desk: Desk, path: str, headers: dict[str, str]
+) -> None:
+    """Every state-changing route of the desk's (listed by ticketdesk.web.routes, so a new
+    one is covered too), sent everything it needs but from another site: 403, nothing done."""
+    person = add_person(desk.engine)
+    with desk.client() as client:
+        sign_in_token = csrf_of(client)  # the sign-in form's token (and its cookie)
+        session = account_service.sign_in(
+            desk.engine, person.email, person.password or "", "pytest", datetime.now(UTC)
+        ).token
+        client.cookies.set(SESSION_COOKIE, session)
+        csrf = sign_in_token if path == "/signin" else account_service.sign_out_token(session)
+        form = {"csrf": csrf, "email": person.email, "password": person.password or ""}
+        response = client.post(path, data=form, headers=headers)
+        assert response.status_code == 403, response.text
+        assert "came from another site" in response.text
+        assert "set-cookie" not in response.headers
+        assert still_signed_in(client)
+
+
+def test_a_sign_in_from_another_site_opens_no_session(desk: Desk) -> None:
+    person = add_person(desk.engine)
+    with desk.client() as client:
+        csrf = csrf_of(client)
+        form = {"email": person.email, "password": person.password or "", "csrf": csrf}
+        response = client.post("/signin", data=form, headers={"Origin": "https://evil.example"})
+        assert response.status_code == 403
+        assert session_token(response) is None
+    # The control: the same form from the desk's own page (its Origin, or only a Referer).
+    here = desk.server.url
+    for headers in ({"Origin": here}, {"Referer": f"{here}/signin?next=%2F"}):
+        with desk.client() as client:
+            form["csrf"] = csrf_of(client)
+            response = client.post("/signin", data=form, headers=headers)
+            assert response.status_code == 303, response.text
+            assert session_token(response) is not None
 
 
 def test_deactivation_ends_the_session_at_once(desk: Desk) -> None:
