@@ -366,15 +366,18 @@ def test_failures_from_one_address_slow_it_down_but_never_lock_the_owner_out(
             response = submit(owner, person.email, person.password or "")
             assert response.status_code == 303, response.text
             assert session_token(response) is not None
-        for email in (person.email, "nobody.here@example.com"):
-            if email != person.email:
-                for _ in range(FREE_FAILURES):
-                    assert submit(guesser, email, "wrong password!!").status_code == 401
-            response = submit(guesser, email, person.password or "")
-            assert response.status_code == 429
-            assert wait in response.text
-            assert session_token(response) is None
+        response = submit(guesser, person.email, person.password or "")
+        assert response.status_code == 429
+        assert wait in response.text
+        assert session_token(response) is None
         assert refused(guesser)
+        # An email without an account: the very same answers.
+        nobody = "nobody.here@example.com"
+        for _ in range(FREE_FAILURES):
+            assert submit(guesser, nobody, "wrong password!!").status_code == 401
+        response = submit(guesser, nobody, "any password at all")
+        assert response.status_code == 429
+        assert wait in response.text
 
 
 def test_one_address_guessing_many_emails_is_stopped(desk: Desk) -> None:
@@ -514,7 +517,7 @@ def test_a_sign_out_without_its_token_ends_nothing_and_keeps_the_cookie(
             csrf = account_service.sign_out_token(other.cookies[SESSION_COOKIE])
         response = sign_out(client, csrf)
         assert response.status_code == 403
-        assert "You are still signed in" in response.text
+        assert "Not signed out" in response.text
         assert "set-cookie" not in response.headers
         assert still_signed_in(client)
         assert sign_out(client).status_code == 303  # the control: with its token it works

@@ -203,8 +203,9 @@ async def signout_page(_request: Request) -> Response:
 SIGN_OUT_REFUSED = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Ticket desk</title></head>
 <body style="font-family: system-ui, sans-serif; margin: 10vh auto; max-width: 36rem">
-<p role="alert">You are still signed in: this sign-out did not come from the Sign out button of
-your own desk page. <a href="/">Back to the desk</a>, where you can sign out.</p></body></html>"""
+<p role="alert">Not signed out: this request did not come from the Sign out button of your desk
+page, so nothing was done. <a href="/">Back to the desk</a>, where you can sign out.</p>
+</body></html>"""
 
 
 PAGE = """<!doctype html>
