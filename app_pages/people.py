@@ -1,5 +1,6 @@
 """People (admins): the accounts, a form to add one, and for each one its role, whether it
-may sign in, and a new password. Passwords are generated and shown once."""
+may sign in, a new password, and "unlock" (forget its failed sign-ins, so that nobody has to
+wait any more to sign in to it). Passwords are generated and shown once."""
 
 from __future__ import annotations
 
@@ -35,8 +36,8 @@ def add_account() -> None:
 
 
 def change(account_id: int, what: str) -> None:
-    """Button callback for one account: role, (de)activation or a new password. The account
-    is read afresh: the one drawn may be a run old."""
+    """Button callback for one account: role, (de)activation, unlock or a new password. The
+    account is read afresh: the one drawn may be a run old."""
     by, state = signed_in(), st.session_state
     try:
         account = next(a for a in account_service.list_accounts(engine(), by) if a.id == account_id)
@@ -48,6 +49,15 @@ def change(account_id: int, what: str) -> None:
             changed = account_service.set_active(engine(), by, account_id, not account.active)
             done = "may sign in again" if changed.active else "is signed out and may not sign in"
             notify("success", f"{changed.name} {done}.")
+        elif what == "unlock":
+            forgotten = account_service.unlock_sign_in(engine(), by, account_id)
+            notify(
+                "success",
+                f"{account.name}'s {forgotten} failed sign-in(s) are forgotten: "
+                "nobody has to wait to sign in to their account."
+                if forgotten
+                else f"{account.name} had no failed sign-ins to forget.",
+            )
         else:
             password = account_service.reset_password(engine(), by, account_id)
             notify(
@@ -107,6 +117,13 @@ with page_errors():
                 "Deactivate (ends their sessions)" if chosen.active else "Reactivate",
                 on_click=change,
                 args=(chosen.id, "active"),
+            )
+            st.button(
+                "Unlock (forget failed sign-ins)",
+                on_click=change,
+                args=(chosen.id, "unlock"),
+                help="Someone who is told to wait after too many failed sign-ins can try "
+                "again at once.",
             )
             st.button(
                 "New password (ends their sessions)",

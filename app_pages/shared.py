@@ -99,11 +99,17 @@ def show_identity(account: Account) -> None:
     ends in the database and the cookie goes)."""
     st.sidebar.markdown(f"Signed in as **{escape_markdown(account.name)}**  \n{account.role}")
     with st.sidebar:
-        st.html(SIGN_OUT_FORM)
+        st.html(sign_out_form(session_token() or ""))
+
+
+def sign_out_form(token: str) -> str:
+    """The sign-out form of the session with this token, with its CSRF token (hex digits)."""
+    return SIGN_OUT_FORM.format(csrf=account_service.sign_out_token(token))
 
 
 SIGN_OUT_FORM = """
 <form method="post" action="/signout" style="margin:0">
+  <input type="hidden" name="csrf" value="{csrf}">
   <button type="submit" style="background:none;border:1px solid rgba(49,51,63,.2);
     border-radius:8px;padding:.3rem .8rem;cursor:pointer;font:inherit;color:inherit">
     Sign out</button>

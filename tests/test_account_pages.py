@@ -20,7 +20,14 @@ from streamlit.testing.v1 import AppTest
 
 from app_pages.shared import SESSION_TOKEN_KEY
 from tests.apptest_support import PASSWORD, ROOT, open_app, person, session_of
-from ticketdesk.domain.accounts import Account, Role, SessionEnded, SignInRefused
+from ticketdesk.domain.accounts import (
+    Account,
+    Role,
+    SessionEnded,
+    SignInRefused,
+    SignInThrottled,
+)
+from ticketdesk.domain.throttle import FREE_FAILURES
 from ticketdesk.domain.tickets import TicketChange
 from ticketdesk.services import accounts as account_service
 from ticketdesk.services import tickets as ticket_service
@@ -438,6 +445,29 @@ def test_after_deactivating_the_page_offers_to_reactivate(
     assert not at.exception
     assert at.success[0].value == "Rita Requester may sign in again."
     assert accounts_by_email(app_engine, admin)[rita.email].active is True
+
+
+def test_an_admin_unlocks_an_account_that_was_told_to_wait(
+    app_engine: Engine, admin: Account
+) -> None:
+    rita = person(app_engine, "Rita Requester", "requester", email="rita@example.com")
+    for _ in range(FREE_FAILURES):
+        with pytest.raises(SignInRefused):
+            account_service.sign_in(app_engine, rita.email, "wrong password!", "192.0.2.9", clock())
+    with pytest.raises(SignInThrottled):
+        account_service.sign_in(app_engine, rita.email, PASSWORD, "192.0.2.9", clock())
+    at = people_page(app_engine, admin)
+    choose(at, rita)
+    button(at, "Unlock (forget failed sign-ins)").click().run()
+    assert not at.exception
+    assert at.success[0].value == (
+        "Rita Requester's 5 failed sign-in(s) are forgotten: nobody has to wait to sign in to "
+        "their account."
+    )
+    signed = account_service.sign_in(app_engine, rita.email, PASSWORD, "192.0.2.9", clock())
+    assert signed.account.id == rita.id
+    button(at, "Unlock (forget failed sign-ins)").click().run()
+    assert at.success[0].value == "Rita Requester had no failed sign-ins to forget."
 
 
 def test_an_admin_changes_a_role_and_it_applies_at_once(app_engine: Engine, admin: Account) -> None:

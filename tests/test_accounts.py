@@ -33,12 +33,11 @@ from ticketdesk.domain.accounts import (
     validate_name,
 )
 from ticketdesk.domain.errors import ValidationError
+from ticketdesk.domain.throttle import ADDRESS_LIMIT, FREE_FAILURES
 from ticketdesk.services import demo as demo_service
 from ticketdesk.services.accounts import (
-    FAILURE_WINDOW,
-    MAX_FAILURES_PER_ACCOUNT,
-    MAX_FAILURES_PER_ADDRESS,
     SESSION_LIFETIME,
+    WRONG_CREDENTIALS,
     change_own_password,
     create_account,
     reset_password,
@@ -48,6 +47,7 @@ from ticketdesk.services.accounts import (
     sign_in,
     sign_in_single_sign_on,
     sign_out,
+    unlock_sign_in,
 )
 from ticketdesk.store.db import make_engine, migrate
 from ticketdesk.store.schema import accounts, auth_sessions
@@ -227,73 +227,126 @@ def test_the_database_keeps_only_the_sha256_of_a_session_token(
 # --- Throttling ------------------------------------------------------------------------------
 
 
-def test_too_many_failures_for_one_email_refuse_even_the_right_password_for_a_while(
+GUESSER = "192.0.2.66"  # someone else's address, guessing Ada's password
+BACK_OFF = "Too many failed sign-ins for this email from your network address. Try again in"
+
+
+def test_failures_for_an_email_from_one_address_never_lock_the_owner_out(
     engine: Engine, now: datetime
 ) -> None:
     made = person(engine, now)
-    for _ in range(MAX_FAILURES_PER_ACCOUNT):
-        refusal(engine, EMAIL, WRONG, HOME, now)
-    a_minute_later = now + timedelta(minutes=1)
-    blocked = refusal(engine, EMAIL, PASSWORD, HOME, a_minute_later)
-    assert blocked.startswith("Too many failed sign-ins for this account")
-    assert "Try again in 14 minute(s)" in blocked  # the failures at `now` count for 15 min
-    # Per account: another address does not help.
-    assert refusal(engine, EMAIL, PASSWORD, ELSEWHERE, a_minute_later) == blocked
-    still = refusal(engine, EMAIL, PASSWORD, HOME, now + FAILURE_WINDOW - timedelta(seconds=1))
-    assert still.startswith("Too many failed sign-ins")
-    later = now + FAILURE_WINDOW + timedelta(seconds=1)
-    assert sign_in(engine, EMAIL, PASSWORD, HOME, later).account.id == made.id
+    for _ in range(FREE_FAILURES):
+        assert refusal(engine, EMAIL, WRONG, GUESSER, now) == WRONG_CREDENTIALS
+    half_a_minute_later = now + timedelta(seconds=30)
+    # Ada, at an address that has not been failing, signs in as usual ...
+    assert sign_in(engine, EMAIL, PASSWORD, HOME, half_a_minute_later).account.id == made.id
+    # ... while the guesser's address must wait, even with the right password (the attempt
+    # is not even checked), and Ada's sign-in elsewhere did not lift that.
+    blocked = refusal(engine, EMAIL, PASSWORD, GUESSER, half_a_minute_later)
+    assert blocked == f"{BACK_OFF} 1 minute(s)."
+    # An email without an account gets the very same answers.
+    for _ in range(FREE_FAILURES):
+        assert refusal(engine, "nobody@example.com", WRONG, GUESSER, now) == WRONG_CREDENTIALS
+    assert refusal(engine, "nobody@example.com", PASSWORD, GUESSER, half_a_minute_later) == (
+        blocked
+    )
 
 
-def test_one_failure_short_of_the_limit_the_right_password_still_works(
+def test_each_further_failure_doubles_the_wait_up_to_a_quarter_of_an_hour(
     engine: Engine, now: datetime
 ) -> None:
     made = person(engine, now)
-    for _ in range(MAX_FAILURES_PER_ACCOUNT - 1):
+    for _ in range(FREE_FAILURES):
+        refusal(engine, EMAIL, WRONG, GUESSER, now)
+    assert refusal(engine, EMAIL, WRONG, GUESSER, now + timedelta(seconds=59)).startswith(BACK_OFF)
+    # The failure after each wait, and the wait it brings (every failure is within the hour).
+    at = now
+    for waited, then_wait in [(1, 2), (2, 4), (4, 8), (8, 15), (15, 15)]:
+        at += timedelta(minutes=waited)
+        assert refusal(engine, EMAIL, WRONG, GUESSER, at) == WRONG_CREDENTIALS  # checked
+        soon = at + timedelta(seconds=1)
+        assert refusal(engine, EMAIL, PASSWORD, GUESSER, soon) == (
+            f"{BACK_OFF} {then_wait} minute(s)."
+        )
+    assert at == now + timedelta(minutes=30)
+    # A wait, not a lock: once it is over, the right password works from there too.
+    later = at + timedelta(minutes=15)
+    assert sign_in(engine, EMAIL, PASSWORD, GUESSER, later).account.id == made.id
+
+
+def test_one_failure_short_of_the_back_off_the_right_password_still_works(
+    engine: Engine, now: datetime
+) -> None:
+    made = person(engine, now)
+    for _ in range(FREE_FAILURES - 1):
         refusal(engine, EMAIL, WRONG, HOME, now)
     assert sign_in(engine, EMAIL, PASSWORD, HOME, now).account.id == made.id
 
 
-def test_a_successful_sign_in_clears_the_failure_count_of_that_email(
+def test_a_successful_sign_in_clears_the_failure_count_of_that_email_there(
     engine: Engine, now: datetime
 ) -> None:
     made = person(engine, now)
-    for _ in range(MAX_FAILURES_PER_ACCOUNT - 1):
+    for _ in range(FREE_FAILURES - 1):
         refusal(engine, EMAIL, WRONG, HOME, now)
     sign_in(engine, EMAIL, PASSWORD, HOME, now)
     later = now + timedelta(minutes=1)
-    for _ in range(MAX_FAILURES_PER_ACCOUNT - 1):
+    for _ in range(FREE_FAILURES - 1):
         refusal(engine, EMAIL, WRONG, HOME, later)
-    # 8 failures in the window had the first 4 not been forgotten: over the limit of 5.
+    # 8 failures in the window had the first 4 not been forgotten: past the 5 free ones.
     assert sign_in(engine, EMAIL, PASSWORD, HOME, later).account.id == made.id
 
 
-def test_many_failures_from_one_address_block_it_for_every_email_but_not_other_addresses(
+def test_many_failures_from_one_address_stop_it_for_every_email_but_not_other_addresses(
     engine: Engine, now: datetime
 ) -> None:
     made = person(engine, now)
-    guesser = "192.0.2.66"
-    for i in range(MAX_FAILURES_PER_ADDRESS - 1):  # one guess per email: no account limit hit
-        refusal(engine, f"guess{i}@example.com", WRONG, guesser, now)
-    assert sign_in(engine, EMAIL, PASSWORD, guesser, now).account.id == made.id  # 19 < 20
-    refusal(engine, "guess-last@example.com", WRONG, guesser, now)  # the 20th
-    blocked = refusal(engine, EMAIL, PASSWORD, guesser, now)
-    assert blocked.startswith("Too many failed sign-ins for your network address")
+    ten_minutes_ago = now - timedelta(minutes=10)
+    for i in range(10):  # one guess per email: no email's back-off starts
+        refusal(engine, f"early{i}@example.com", WRONG, GUESSER, ten_minutes_ago)
+    for i in range(ADDRESS_LIMIT - 11):
+        refusal(engine, f"guess{i}@example.com", WRONG, GUESSER, now)
+    assert sign_in(engine, EMAIL, PASSWORD, GUESSER, now).account.id == made.id  # 19 < 20
+    refusal(engine, "guess-last@example.com", WRONG, GUESSER, now)  # the 20th
+    blocked = refusal(engine, EMAIL, PASSWORD, GUESSER, now)
+    # Until the earliest ten leave the quarter of an hour: in 5 minutes.
+    assert blocked == (
+        "Too many failed sign-ins from your network address. Try again in 5 minute(s)."
+    )
+    assert refusal(engine, "nobody@example.com", PASSWORD, GUESSER, now) == blocked
     assert sign_in(engine, EMAIL, PASSWORD, ELSEWHERE, now).account.id == made.id
+    after = now + timedelta(minutes=5, seconds=1)
+    assert sign_in(engine, EMAIL, PASSWORD, GUESSER, after).account.id == made.id
 
 
-def test_the_announced_wait_is_how_long_the_account_stays_blocked(
-    engine: Engine, now: datetime
+def test_an_admin_unlocks_an_account_by_forgetting_its_failures_from_everywhere(
+    engine: Engine, now: datetime, admin: Account
 ) -> None:
+    made = person(engine, now)
+    for address in (GUESSER, HOME):
+        for _ in range(FREE_FAILURES):
+            refusal(engine, EMAIL, WRONG, address, now)
+    assert refusal(engine, EMAIL, PASSWORD, HOME, now).startswith(BACK_OFF)
+    assert unlock_sign_in(engine, admin, made.id) == 2 * FREE_FAILURES
+    assert sign_in(engine, EMAIL, PASSWORD, HOME, now).account.id == made.id
+    assert refusal(engine, EMAIL, WRONG, GUESSER, now) == WRONG_CREDENTIALS  # checked again
+    assert unlock_sign_in(engine, admin, made.id) == 1
+    assert unlock_sign_in(engine, admin, made.id) == 0
+    with pytest.raises(ValidationError, match="That account does not exist"):
+        unlock_sign_in(engine, admin, made.id + 100)
+
+
+def test_wrong_current_passwords_are_throttled_like_sign_ins(engine: Engine, now: datetime) -> None:
     person(engine, now)
-    # Ten minutes ago, someone at Ada's address mistyped a colleague's password once.
-    refusal(engine, "colleague@example.com", WRONG, HOME, now - timedelta(minutes=10))
-    for _ in range(MAX_FAILURES_PER_ACCOUNT):
-        refusal(engine, EMAIL, WRONG, HOME, now)
-    blocked = refusal(engine, EMAIL, PASSWORD, HOME, now)
-    assert blocked.startswith("Too many failed sign-ins for this account")
-    # Ada's five failures at `now` block her until now + 15 minutes.
-    assert "Try again in 15 minute(s)" in blocked
+    here = sign_in(engine, EMAIL, PASSWORD, HOME, now)
+    for _ in range(FREE_FAILURES):
+        with pytest.raises(ValidationError, match="current password is not right"):
+            change_own_password(engine, here.token, WRONG, NEW_PASSWORD, now)
+    with pytest.raises(ValidationError) as refused:
+        change_own_password(engine, here.token, PASSWORD, NEW_PASSWORD, now)
+    assert str(refused.value) == "Too many wrong current passwords. Try again in 1 minute(s)."
+    # Other addresses' sign-ins are not slowed down by it.
+    assert sign_in(engine, EMAIL, PASSWORD, HOME, now).account.email == EMAIL
 
 
 # --- Changing passwords and ending sessions ---------------------------------------------------

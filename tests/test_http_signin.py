@@ -4,14 +4,18 @@ CSRF check, refusals, throttling and redirects; the session cookie's attributes;
 invalidation (sign-out, expiry, deactivation, forged tokens); the CSV export per person.
 
 One server for the module (it starts in about a second); every test makes its own accounts.
-All tests sign in from 127.0.0.1, which may fail 20 times in 15 minutes (the per-address
-throttle): the tests here fail 8 times in all."""
+Tests sign in from 127.0.0.1, which may fail 20 times in 15 minutes (the per-address throttle):
+they fail 3 times there in all; the throttling and timing tests connect from addresses of
+their own (new_address)."""
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import secrets
+import statistics
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,14 +41,25 @@ from tests.signin_support import (
     session_token,
     set_cookies,
 )
+from ticketdesk.domain.throttle import ADDRESS_LIMIT, FREE_FAILURES
 from ticketdesk.services import accounts as account_service
 from ticketdesk.services import tickets as ticket_service
+from ticketdesk.web import routes
 from ticketdesk.web.engine import SESSION_COOKIE
+from ticketdesk.web.guard import OPEN_PATHS
 
 WRONG_CREDENTIALS = account_service.WRONG_CREDENTIALS
 STATIC_SCRIPT = next(
     path.name for path in (Path(streamlit.__file__).parent / "static/static/js").glob("*.js")
 )
+_addresses = itertools.count(1)
+
+
+def new_address() -> str:
+    """A client address of its own (127.0.0.0/8 is all loopback on Linux): failures from it
+    count for nobody else, so the throttling tests do not share 127.0.0.1's counters."""
+    n = next(_addresses)
+    return f"127.0.{1 + n // 250}.{1 + n % 250}"
 
 
 @dataclass
@@ -52,10 +67,13 @@ class Desk:
     server: AppServer
     engine: Engine
 
-    def client(self, session: str | None = None) -> httpx.Client:
+    def client(self, session: str | None = None, address: str | None = None) -> httpx.Client:
         """A client that, like a browser, keeps cookies and asks for pages; redirects are
-        checked by the tests, not followed."""
-        client = httpx.Client(base_url=self.server.url, headers=HTML, timeout=20)
+        checked by the tests, not followed. `address`: the local address it connects from."""
+        transport = httpx.HTTPTransport(local_address=address) if address else None
+        client = httpx.Client(
+            base_url=self.server.url, headers=HTML, timeout=20, transport=transport
+        )
         if session is not None:
             client.cookies.set(SESSION_COOKIE, session)
         return client
@@ -210,7 +228,7 @@ def test_the_signed_out_notice(desk: Desk) -> None:
 # --------------------------------------------------------------------------- the sign-in form
 
 
-@pytest.mark.parametrize("csrf", ["", "not-the-token"])
+@pytest.mark.parametrize("csrf", ["", "not-the-token", "é"])
 def test_a_post_without_the_forms_csrf_token_is_refused(desk: Desk, csrf: str) -> None:
     person = add_person(desk.engine)
     with desk.client() as client:
@@ -333,16 +351,83 @@ def test_the_echoed_email_and_next_are_escaped(desk: Desk) -> None:
         assert '"><script>' not in page.text
 
 
-def test_repeated_wrong_passwords_are_throttled(desk: Desk) -> None:
+def test_failures_from_one_address_slow_it_down_but_never_lock_the_owner_out(
+    desk: Desk,
+) -> None:
+    """Wrong passwords for someone's email from one address do not stop the owner, at an
+    address that has not been failing; they make the guessing address wait (right password or
+    not, and the same for an email without an account)."""
     person = add_person(desk.engine)
-    with desk.client() as client:
-        for _ in range(account_service.MAX_FAILURES_PER_ACCOUNT):
-            assert submit(client, person.email, "wrong password!!").status_code == 401
+    wait = "Too many failed sign-ins for this email from your network address. Try again in 1"
+    with desk.client(address=new_address()) as guesser:
+        for _ in range(FREE_FAILURES):
+            assert submit(guesser, person.email, "wrong password!!").status_code == 401
+        with desk.client(address=new_address()) as owner:
+            response = submit(owner, person.email, person.password or "")
+            assert response.status_code == 303, response.text
+            assert session_token(response) is not None
+        response = submit(guesser, person.email, person.password or "")
+        assert response.status_code == 429
+        assert wait in response.text
+        assert session_token(response) is None
+        assert refused(guesser)
+        # An email without an account: the very same answers.
+        nobody = "nobody.here@example.com"
+        for _ in range(FREE_FAILURES):
+            assert submit(guesser, nobody, "wrong password!!").status_code == 401
+        response = submit(guesser, nobody, "any password at all")
+        assert response.status_code == 429
+        assert wait in response.text
+
+
+def test_one_address_guessing_many_emails_is_stopped(desk: Desk) -> None:
+    person = add_person(desk.engine)
+    sprayer = new_address()
+    with desk.client(address=sprayer) as client:
+        for n in range(ADDRESS_LIMIT):
+            response = submit(
+                client, f"sprayed{n}.{secrets.token_hex(3)}@example.com", "Summer2026!"
+            )
+            assert response.status_code == 401
         response = submit(client, person.email, person.password or "")
         assert response.status_code == 429
-        assert "Too many failed sign-ins" in response.text
+        assert "Too many failed sign-ins from your network address. Try again in" in response.text
         assert session_token(response) is None
-        assert refused(client)
+    with desk.client(address=new_address()) as elsewhere:
+        assert submit(elsewhere, person.email, person.password or "").status_code == 303
+
+
+TIMED_TRIES = 20
+
+
+def timed_refusal(desk: Desk, email: str) -> float:
+    """Seconds the server takes to refuse a wrong password for `email`, from an address of
+    its own (so that no throttle applies and nothing but the check itself is timed)."""
+    with desk.client(address=new_address()) as client:
+        token = csrf_of(client)
+        form = {"email": email, "password": "not the password at all", "csrf": token}
+        started = time.perf_counter()
+        response = client.post("/signin", data=form)
+        took = time.perf_counter() - started
+    assert response.status_code == 401, response.text
+    assert WRONG_CREDENTIALS in response.text
+    return took
+
+
+def test_a_wrong_password_takes_as_long_for_an_unknown_email_as_for_a_known_one(
+    desk: Desk,
+) -> None:
+    """The time of a refusal must not tell which emails have an account: the median of 20
+    refusals for emails without an account and of 20 for existing accounts (one try each,
+    alternating, so that the machine's load weighs on both alike) within 20 % of each other."""
+    known = [add_person(desk.engine).email for _ in range(TIMED_TRIES)]
+    unknown = [f"nobody{n}.{secrets.token_hex(3)}@example.com" for n in range(TIMED_TRIES)]
+    known_times, unknown_times = [], []
+    for existing, missing in zip(known, unknown, strict=True):
+        known_times.append(timed_refusal(desk, existing))
+        unknown_times.append(timed_refusal(desk, missing))
+    ratio = statistics.median(unknown_times) / statistics.median(known_times)
+    assert 1 / 1.2 <= ratio <= 1.2, (ratio, sorted(known_times), sorted(unknown_times))
 
 
 # --------------------------------------------------------------------------- the session
@@ -393,21 +478,156 @@ def test_an_expired_session_is_refused(desk: Desk) -> None:
         assert client.get("/").status_code == 200
 
 
+def sign_out(client: httpx.Client, csrf: str | None = None, **headers: str) -> httpx.Response:
+    """Post the sidebar's sign-out form: with the token the page renders for the client's
+    session unless `csrf` is given."""
+    if csrf is None:
+        csrf = account_service.sign_out_token(client.cookies[SESSION_COOKIE])
+    return client.post("/signout", data={"csrf": csrf}, headers=headers)
+
+
+def still_signed_in(client: httpx.Client) -> bool:
+    return client.get("/").status_code == 200 and client.get("/export.csv").status_code == 200
+
+
 def test_sign_out_ends_the_session_on_the_server(desk: Desk) -> None:
     person = add_person(desk.engine)
     with desk.signed_in(person) as client:
         token = client.cookies[SESSION_COOKIE]
-        response = client.post("/signout")
+        response = sign_out(client)
         assert response.status_code == 303
         assert response.headers["location"] == "/signin?signed_out=1"
         assert deletes_cookie(response, SESSION_COOKIE)
     with desk.client(session=token) as replay:  # the old cookie, kept by an attacker
         assert refused(replay)
-        # Sign-out is open (an expired session can still sign out); it opens nothing.
-        again = replay.post("/signout")
+        # An ended (or expired) session can still sign out; it opens nothing.
+        again = sign_out(replay)
         assert again.status_code == 303
         assert again.headers["location"] == "/signin?signed_out=1"
         assert refused(replay)
+
+
+@pytest.mark.parametrize("csrf", ["", "not-the-token", "another session's", "é"])
+def test_a_sign_out_without_its_token_ends_nothing_and_keeps_the_cookie(
+    desk: Desk, csrf: str
+) -> None:
+    person = add_person(desk.engine)
+    with desk.signed_in(person) as client, desk.signed_in(person) as other:
+        if csrf == "another session's":
+            csrf = account_service.sign_out_token(other.cookies[SESSION_COOKIE])
+        response = sign_out(client, csrf)
+        assert response.status_code == 403
+        assert "Not signed out" in response.text
+        assert "set-cookie" not in response.headers
+        assert still_signed_in(client)
+        assert sign_out(client).status_code == 303  # the control: with its token it works
+        assert refused(client)
+
+
+def test_a_cross_site_sign_out_changes_nothing(desk: Desk) -> None:
+    """Another site's form posting to /signout: the browser sends no SameSite=Lax cookie, and
+    an Origin (or, in older browsers, perhaps nothing). Neither drops the cookie or ends the
+    session."""
+    person = add_person(desk.engine)
+    with desk.signed_in(person) as client:
+        token = client.cookies[SESSION_COOKIE]
+        csrf = account_service.sign_out_token(token)
+        with desk.client() as cross_site:  # no cookie
+            for headers in ({"Origin": "https://evil.example"}, {}):
+                response = cross_site.post("/signout", data={"csrf": csrf}, headers=headers)
+                assert response.status_code == (403 if headers else 303)
+                assert "set-cookie" not in response.headers
+        # With the cookie and the token, but from another site: refused all the same.
+        response = sign_out(client, Origin="https://evil.example")
+        assert response.status_code == 403
+        assert "set-cookie" not in response.headers
+        assert still_signed_in(client)
+
+
+def test_get_and_head_sign_out_send_to_the_sign_in_page_and_end_nothing(desk: Desk) -> None:
+    person = add_person(desk.engine)
+    with desk.client() as nobody:
+        for method in ("GET", "HEAD"):
+            response = nobody.request(method, "/signout")
+            assert response.status_code == 303, (method, response.status_code)
+            assert response.headers["location"] == "/signin"
+            assert '<div id="root">' not in response.text
+    with desk.signed_in(person) as client:
+        for method in ("GET", "HEAD"):
+            response = client.request(method, "/signout")
+            assert response.status_code == 303
+            assert response.headers["location"] == "/signin"
+            assert "set-cookie" not in response.headers
+        assert still_signed_in(client)
+        assert PAGE_SHELL in client.get("/").text  # what the shell looks like, once signed in
+
+
+PAGE_SHELL = '<div id="root">'
+"""What Streamlit's page shell (static/index.html) has and no page of the desk's own has."""
+
+
+@pytest.mark.parametrize("path", sorted(OPEN_PATHS))
+def test_no_open_path_serves_the_page_shell(desk: Desk, path: str) -> None:
+    """The paths the middleware lets through without a session answer with the desk's own
+    pages or redirects, never with Streamlit's page shell (GET /signout used to)."""
+    with desk.client() as client:
+        page = client.get(path)
+        head = client.head(path)
+    assert PAGE_SHELL not in page.text, (path, page.status_code)
+    # HEAD is answered as GET is, without the body.
+    assert (head.status_code, head.headers.get("content-type")) == (
+        page.status_code,
+        page.headers.get("content-type"),
+    )
+
+
+CROSS_ORIGIN = [
+    {"Origin": "https://evil.example"},
+    {"Origin": "null"},
+    {"Origin": "http://127.0.0.1:1"},  # this host, another port: another origin
+    {"Referer": "https://evil.example/page.html"},
+]
+
+
+@pytest.mark.parametrize("headers", CROSS_ORIGIN, ids=lambda h: " ".join(h.values()))
+@pytest.mark.parametrize("path", sorted({r.path for r in routes() if "POST" in r.methods}))
+def test_every_post_route_refuses_other_origins(
+    desk: Desk, path: str, headers: dict[str, str]
+) -> None:
+    """Every state-changing route of the desk's (listed by ticketdesk.web.routes, so a new
+    one is covered too), sent everything it needs but from another site: 403, nothing done."""
+    person = add_person(desk.engine)
+    with desk.client() as client:
+        sign_in_token = csrf_of(client)  # the sign-in form's token (and its cookie)
+        session = account_service.sign_in(
+            desk.engine, person.email, person.password or "", "pytest", datetime.now(UTC)
+        ).token
+        client.cookies.set(SESSION_COOKIE, session)
+        csrf = sign_in_token if path == "/signin" else account_service.sign_out_token(session)
+        form = {"csrf": csrf, "email": person.email, "password": person.password or ""}
+        response = client.post(path, data=form, headers=headers)
+        assert response.status_code == 403, response.text
+        assert "came from another site" in response.text
+        assert "set-cookie" not in response.headers
+        assert still_signed_in(client)
+
+
+def test_a_sign_in_from_another_site_opens_no_session(desk: Desk) -> None:
+    person = add_person(desk.engine)
+    with desk.client() as client:
+        csrf = csrf_of(client)
+        form = {"email": person.email, "password": person.password or "", "csrf": csrf}
+        response = client.post("/signin", data=form, headers={"Origin": "https://evil.example"})
+        assert response.status_code == 403
+        assert session_token(response) is None
+    # The control: the same form from the desk's own page (its Origin, or only a Referer).
+    here = desk.server.url
+    for headers in ({"Origin": here}, {"Referer": f"{here}/signin?next=%2F"}):
+        with desk.client() as client:
+            form["csrf"] = csrf_of(client)
+            response = client.post("/signin", data=form, headers=headers)
+            assert response.status_code == 303, response.text
+            assert session_token(response) is not None
 
 
 def test_deactivation_ends_the_session_at_once(desk: Desk) -> None:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from app_pages.shared import SIGN_OUT_FORM
+from app_pages.shared import sign_out_form
 from tests.apptest_support import ROOT, open_app, person, session_of
 from ticketdesk.domain.accounts import Account
 from ticketdesk.domain.tickets import TicketChange
@@ -97,7 +97,7 @@ def test_html_is_stored_exactly_and_never_rendered(
     assert ticket_service.list_tickets(app_engine, ana)[0].issue == text
     assert at.data_editor[0].value.iloc[0]["Issue"] == text
     # Nothing goes through st.html but the app's own sign-out form; no unsafe markdown.
-    assert [h.value.strip() for h in at.html] == [SIGN_OUT_FORM.strip()]
+    assert [h.value.strip() for h in at.html] == [sign_out_form(token).strip()]
     assert not any(m.proto.allow_html for m in at.markdown)
 
 

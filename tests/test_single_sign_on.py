@@ -178,7 +178,8 @@ def test_a_known_verified_email_signs_in(sso: SingleSignOn) -> None:
         fresh.cookies.set(SESSION_COOKIE, token)
         assert fresh.get("/").status_code == 200
         assert fresh.get("/export.csv").status_code == 200
-        signed_out = fresh.post("/signout")
+        csrf = account_service.sign_out_token(token)
+        signed_out = fresh.post("/signout", data={"csrf": csrf})
         assert signed_out.status_code == 303
         assert fresh.get("/").status_code == 303
 

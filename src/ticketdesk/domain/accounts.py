@@ -67,6 +67,11 @@ class SignInRefused(TicketDeskError):
     """Wrong email or password, an inactive account, or too many attempts."""
 
 
+class SignInThrottled(SignInRefused):
+    """Too many failed sign-ins for this email from this address, or from this address: the
+    attempt was refused without checking the password."""
+
+
 class SessionEnded(TicketDeskError):
     """The session cookie is missing, forged, expired, or was ended (sign-out, password
     change, deactivation)."""

@@ -1,10 +1,13 @@
 """Accounts and sign-in, as the web layer, the pages and the command line call them: plain
 values in, plain values out, one transaction each. Passwords are hashed with argon2id
-(argon2-cffi); sessions are random tokens of which only a SHA-256 is stored."""
+(argon2-cffi); sessions are random tokens of which only a SHA-256 is stored. Failed sign-ins
+are throttled per email and address, never by locking the account (domain/throttle.py says
+how and why)."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,6 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Engine
 
+from ticketdesk.domain import throttle
 from ticketdesk.domain.accounts import (
     Account,
     Action,
@@ -20,6 +24,7 @@ from ticketdesk.domain.accounts import (
     Role,
     SessionEnded,
     SignInRefused,
+    SignInThrottled,
     email_key,
     require,
     validate_email,
@@ -34,9 +39,6 @@ from ticketdesk.store.db import read, run_transaction
 SESSION_LIFETIME = timedelta(hours=12)
 """How long a sign-in lasts (one working day); sign-out, deactivation and a password change
 end it sooner."""
-FAILURE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_ACCOUNT = 5
-MAX_FAILURES_PER_ADDRESS = 20
 
 _hasher = PasswordHasher()  # argon2id with the library's (RFC 9106) parameters
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
@@ -71,26 +73,35 @@ def _new_session(conn: Connection, account: Account, now: datetime) -> SignIn:
     return SignIn(account, token, expires_at)
 
 
-def _throttled(conn: Connection, key: str, address: str, now: datetime) -> str | None:
-    since = now - FAILURE_WINDOW
-    by_email, by_address = store.failures_since(conn, key, address, since)
-    free_at = []
-    if by_email >= MAX_FAILURES_PER_ACCOUNT:
-        free_at.append(
-            store.nth_latest_failure(conn, since=since, limit=MAX_FAILURES_PER_ACCOUNT, key=key)
-        )
-    if by_address >= MAX_FAILURES_PER_ADDRESS:
-        free_at.append(
-            store.nth_latest_failure(
-                conn, since=since, limit=MAX_FAILURES_PER_ADDRESS, address=address
-            )
-        )
-    if not free_at:
-        return None
-    until = max(at for at in free_at if at is not None) + FAILURE_WINDOW
-    minutes = max(1, -(-int((until - now).total_seconds()) // 60))
-    what = "this account" if by_email >= MAX_FAILURES_PER_ACCOUNT else "your network address"
-    return f"Too many failed sign-ins for {what}. Try again in {minutes} minute(s)."
+@dataclass(frozen=True)
+class _Wait:
+    until: datetime
+    whole_address: bool  # the address's limit over all emails, not this email's back-off
+
+
+def _throttled(conn: Connection, key: str, address: str, now: datetime) -> _Wait | None:
+    """Whether this email must wait at this address (or the address altogether) before its
+    next attempt is checked, and until when."""
+    waits = []
+    failures, latest = store.pair_failures(conn, key, address, now - throttle.PAIR_WINDOW)
+    if latest is not None and latest + throttle.backoff(failures) > now:
+        waits.append(_Wait(latest + throttle.backoff(failures), whole_address=False))
+    since = now - throttle.ADDRESS_WINDOW
+    if store.address_failures(conn, address, since) >= throttle.ADDRESS_LIMIT:
+        nth = store.nth_latest_failure(conn, address, since, throttle.ADDRESS_LIMIT)
+        if nth is not None:
+            waits.append(_Wait(nth + throttle.ADDRESS_WINDOW, whole_address=True))
+    return max(waits, key=lambda wait: wait.until, default=None)
+
+
+def _refusal(wait: _Wait, now: datetime) -> str:
+    """The same words whether or not the email has an account."""
+    what = "" if wait.whole_address else " for this email"
+    minutes = throttle.minutes_left(wait.until, now)
+    return (
+        f"Too many failed sign-ins{what} from your network address. "
+        f"Try again in {minutes} minute(s)."
+    )
 
 
 def _verify(stored: str | None, password: str) -> bool:
@@ -104,28 +115,36 @@ def _verify(stored: str | None, password: str) -> bool:
 
 
 def sign_in(engine: Engine, email: str, password: str, address: str, now: datetime) -> SignIn:
-    """Check an email and password; on success open a session. Failures are counted per
-    email and per address; past the limits every attempt is refused for a while, right
-    password or not. Raises SignInRefused with a message for the person.
+    """Check an email and password; on success open a session. Raises SignInRefused with a
+    message for the person; SignInThrottled, without checking the password, while this email
+    must wait at this address or the address must (domain/throttle.py).
 
-    The password is checked between two short transactions, never while holding a write
-    lock (argon2 takes tens of milliseconds on purpose)."""
+    Each checked attempt counts as a failure from the start (so that parallel guesses all
+    count) and is forgotten on success. The password is checked between two short
+    transactions, never while holding a write lock (argon2 takes tens of milliseconds on
+    purpose)."""
     key = email_key(email)[:254]
     address = address[:64]
 
-    def look_up(conn: Connection) -> tuple[str | None, tuple[Account, str | None] | None]:
-        return _throttled(conn, key, address, now), store.account_by_email(conn, key)
+    def look_up(conn: Connection) -> tuple[_Wait | None, tuple[Account, str | None] | None]:
+        wait = _throttled(conn, key, address, now)
+        if wait is not None:
+            return wait, None
+        store.record_failure(conn, key, address, now)
+        return None, store.account_by_email(conn, key)
 
-    refusal, found = read(engine, look_up)
-    if refusal is not None:
-        raise SignInRefused(refusal)
+    wait, found = run_transaction(engine, look_up)
+    if wait is not None:
+        raise SignInThrottled(_refusal(wait, now))
     account, stored = found if found is not None else (None, None)
-    if account is None or not _verify(stored, password) or not account.active:
-        run_transaction(engine, lambda conn: store.record_failure(conn, key, address, now))
+    # One argon2 check on every path (a dummy hash for an unknown email or an account without
+    # a password), before looking at anything else: the time taken must not tell them apart.
+    matches = _verify(stored, password)
+    if account is None or not account.active or not matches:
         raise SignInRefused(WRONG_CREDENTIALS)
 
     def open_session(conn: Connection) -> SignIn:
-        store.forget_failures(conn, key, now - FAILURE_WINDOW)
+        store.forget_failures(conn, key, address, now - throttle.PAIR_WINDOW)
         return _new_session(conn, account, now)
 
     return run_transaction(engine, open_session)
@@ -161,6 +180,14 @@ def session_account(engine: Engine, token: str | None, now: datetime) -> Account
     return account
 
 
+def sign_out_token(token: str) -> str:
+    """The sign-out form's CSRF token for the session with this cookie token: an HMAC keyed
+    with the session's own secret, so it needs nothing stored, differs per session, and tells
+    nothing about the session token (nor about the SHA-256 the database keeps)."""
+    key = token.encode("utf-8", "surrogatepass")
+    return hmac.new(key, b"ticketdesk sign-out", hashlib.sha256).hexdigest()
+
+
 def sign_out(engine: Engine, token: str | None) -> None:
     if token:
         run_transaction(engine, lambda conn: store.delete_session(conn, token_hash(token)))
@@ -175,12 +202,15 @@ def change_own_password(
     key = email_key(account.email)
     origin = f"(password change of account {account.id})"  # counted as an address of its own
 
-    def look_up(conn: Connection) -> tuple[str | None, str | None]:
+    def look_up(conn: Connection) -> tuple[_Wait | None, str | None]:
         return _throttled(conn, key, origin, now), store.password_hash_of(conn, account.id)
 
-    refusal, stored = read(engine, look_up)
-    if refusal is not None:  # a stolen session must not become a way to guess the password
-        raise ValidationError(refusal)
+    wait, stored = read(engine, look_up)
+    if wait is not None:  # a stolen session must not become a way to guess the password
+        minutes = throttle.minutes_left(wait.until, now)
+        raise ValidationError(
+            f"Too many wrong current passwords. Try again in {minutes} minute(s)."
+        )
     if stored is None:
         raise ValidationError("Your account signs in through single sign-on; it has no password.")
     if not _verify(stored, current):
@@ -278,6 +308,17 @@ def set_active(engine: Engine, by: Account, account_id: int, active: bool) -> Ac
             store.delete_sessions_of(conn, account_id)
         store.set_active(conn, account_id, active)
         return Account(target.id, target.email, target.name, target.role, active)
+
+    return run_transaction(engine, work)
+
+
+def unlock_sign_in(engine: Engine, by: Account, account_id: int) -> int:
+    """Forget every failed sign-in of an account's email, from any address, so that no wait
+    applies to it any more (an admin's answer to "I am told to wait"); how many there were."""
+
+    def work(conn: Connection) -> int:
+        target = _managed(conn, by, account_id)
+        return store.delete_failures_of(conn, email_key(target.email))
 
     return run_transaction(engine, work)
 

@@ -167,27 +167,43 @@ def record_failure(conn: Connection, key: str, address: str, now: datetime) -> N
     conn.execute(insert(signin_failures).values(email_key=key, address=address, at=now))
 
 
-def failures_since(conn: Connection, key: str, address: str, since: datetime) -> tuple[int, int]:
-    """Failed sign-ins since `since`: (for this email, from this address)."""
+def pair_failures(
+    conn: Connection, key: str, address: str, since: datetime
+) -> tuple[int, datetime | None]:
+    """Failed sign-ins of this email from this address since `since`: how many, and the
+    latest."""
     f = signin_failures.c
-    by_email = select(func.count()).where(f.email_key == key, f.at > since).scalar_subquery()
-    by_address = select(func.count()).where(f.address == address, f.at > since).scalar_subquery()
-    row = conn.execute(select(by_email, by_address)).one()
-    return int(row[0]), int(row[1])
+    query = select(func.count(), func.max(f.at)).where(
+        f.email_key == key, f.address == address, f.at > since
+    )
+    row = conn.execute(query).one()
+    return int(row[0]), row[1]
 
 
-def nth_latest_failure(
-    conn: Connection, *, since: datetime, limit: int, key: str = "", address: str = ""
-) -> datetime | None:
-    """Of this email's (or this address's) failures since `since`, the `limit`-th most recent:
-    once it leaves the window, fewer than `limit` remain and sign-ins are accepted again."""
+def address_failures(conn: Connection, address: str, since: datetime) -> int:
+    """Failed sign-ins from this address since `since`, for any email."""
     f = signin_failures.c
-    which = f.email_key == key if key else f.address == address
-    query = select(f.at).where(which, f.at > since).order_by(f.at.desc()).offset(limit - 1)
-    return conn.execute(query.limit(1)).scalar_one_or_none()
+    query = select(func.count()).where(f.address == address, f.at > since)
+    return int(conn.execute(query).scalar_one())
 
 
-def forget_failures(conn: Connection, key: str, before: datetime) -> None:
-    """Drop this email's failures (after a successful sign-in) and everyone's older ones."""
+def nth_latest_failure(conn: Connection, address: str, since: datetime, n: int) -> datetime | None:
+    """Of this address's failures since `since`, the `n`-th most recent: once it leaves the
+    window, fewer than `n` remain."""
     f = signin_failures.c
-    conn.execute(delete(signin_failures).where((f.email_key == key) | (f.at <= before)))
+    query = select(f.at).where(f.address == address, f.at > since).order_by(f.at.desc())
+    return conn.execute(query.offset(n - 1).limit(1)).scalar_one_or_none()
+
+
+def forget_failures(conn: Connection, key: str, address: str, before: datetime) -> None:
+    """Drop this email's failures from this address (after it signed in there) and everyone's
+    failures older than `before`."""
+    f = signin_failures.c
+    this_pair = (f.email_key == key) & (f.address == address)
+    conn.execute(delete(signin_failures).where(this_pair | (f.at <= before)))
+
+
+def delete_failures_of(conn: Connection, key: str) -> int:
+    """Drop every failure of this email, from any address; how many there were."""
+    query = delete(signin_failures).where(signin_failures.c.email_key == key)
+    return conn.execute(query).rowcount

@@ -21,6 +21,7 @@ from ..config import demo_tickets_on_first_start
 from . import export_route, signin, sso
 from .engine import engine, now
 from .guard import SignInRequired
+from .origin import same_origin_only
 
 
 def prepare_database() -> None:
@@ -44,11 +45,14 @@ async def lifespan(_app: Any) -> AsyncIterator[None]:
 
 
 def routes() -> list[BaseRoute]:
+    """The desk's own routes (GET ones answer HEAD too). Every state-changing (POST) route is
+    wrapped in same_origin_only: a request from another site is refused with 403."""
     return [
         Route("/export.csv", export_route.export_csv, methods=["GET"]),
         Route(signin.SIGNIN_PATH, signin.signin_page, methods=["GET"]),
-        Route(signin.SIGNIN_PATH, signin.signin_submit, methods=["POST"]),
-        Route(signin.SIGNOUT_PATH, signin.signout, methods=["POST"]),
+        Route(signin.SIGNIN_PATH, same_origin_only(signin.signin_submit), methods=["POST"]),
+        Route(signin.SIGNOUT_PATH, signin.signout_page, methods=["GET"]),
+        Route(signin.SIGNOUT_PATH, same_origin_only(signin.signout), methods=["POST"]),
         Route(sso.START_PATH, sso.start, methods=["GET"]),
         Route(sso.COMPLETE_PATH, sso.complete, methods=["GET"]),
     ]

@@ -1,6 +1,7 @@
 """The sign-in page (plain server-rendered HTML: it must work before any Streamlit page may
 load), the sign-in form's handler and sign-out. The session cookie is HttpOnly, SameSite=Lax,
-Secure over HTTPS, and holds only a random token whose hash the database keeps."""
+Secure over HTTPS, and holds only a random token whose hash the database keeps. Both forms
+carry a CSRF token, and their POST routes check the Origin too (origin.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from ticketdesk.domain.accounts import SessionEnded, SignInRefused
+from ticketdesk.domain.accounts import SessionEnded, SignInRefused, SignInThrottled
 from ticketdesk.domain.errors import TicketDeskError
 from ticketdesk.services import accounts as account_service
 
@@ -127,7 +128,7 @@ async def signin_submit(request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=10)
     email, password = str(form.get("email", "")), str(form.get("password", ""))
     sent_csrf, kept_csrf = str(form.get("csrf", "")), request.cookies.get(CSRF_COOKIE, "")
-    if not kept_csrf or not secrets.compare_digest(sent_csrf, kept_csrf):
+    if not kept_csrf or not _same(sent_csrf, kept_csrf):
         message = "The sign-in form had expired. Please try again."
         return await _again(request, message, email, 400)
     try:
@@ -135,12 +136,19 @@ async def signin_submit(request: Request) -> Response:
             account_service.sign_in, engine(), email, password, client_address(request), now()
         )
     except SignInRefused as exc:
-        status = 429 if "Too many" in str(exc) else 401
+        status = 429 if isinstance(exc, SignInThrottled) else 401
         return await _again(request, str(exc), email, status)
     except TicketDeskError as exc:
         return await _again(request, str(exc), email, 503)
     target = safe_next(str(form.get("next", "")))
     return start_session(request, RedirectResponse(target, 303), signed_in)
+
+
+def _same(sent: str, expected: str) -> bool:
+    """A constant-time comparison that also takes what no form of ours sends (non-ASCII)."""
+    return secrets.compare_digest(
+        sent.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
 
 
 async def _again(request: Request, message: str, email: str, status: int) -> Response:
@@ -167,15 +175,37 @@ def start_session(
 
 
 async def signout(request: Request) -> Response:
-    """POST /signout: end the session in the database (so the cookie is dead everywhere,
-    on every server) and drop the cookie. SameSite=Lax keeps other sites from doing it."""
-    await to_thread.run_sync(
-        account_service.sign_out, engine(), request.cookies.get(SESSION_COOKIE)
-    )
+    """POST /signout, the sidebar's Sign out button: end the session in the database (so the
+    cookie is dead everywhere, on every server) and drop the cookie. The form must carry the
+    session's sign-out token (account_service.sign_out_token), which another site cannot
+    know; without it nothing happens, not even dropping the cookie (a cross-site post, which
+    carries no SameSite=Lax cookie, used to drop it and leave the session alive)."""
+    form = await request.form(max_files=0, max_fields=10)
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:  # no session here to end, and no cookie to drop
+        return RedirectResponse(SIGNIN_PATH, 303)
+    sent = str(form.get("csrf", ""))
+    if len(token) > 200 or not _same(sent, account_service.sign_out_token(token)):
+        return HTMLResponse(SIGN_OUT_REFUSED, 403, headers=_NO_STORE)
+    await to_thread.run_sync(account_service.sign_out, engine(), token)
     response = RedirectResponse(f"{SIGNIN_PATH}?signed_out=1", 303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     sso.forget_identity(request, response)
     return response
+
+
+async def signout_page(_request: Request) -> Response:
+    """GET (and HEAD) /signout: signs nobody out and serves no page; on to the sign-in page
+    (which sends someone signed in on to the desk)."""
+    return RedirectResponse(SIGNIN_PATH, 303)
+
+
+SIGN_OUT_REFUSED = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Ticket desk</title></head>
+<body style="font-family: system-ui, sans-serif; margin: 10vh auto; max-width: 36rem">
+<p role="alert">Not signed out: this request did not come from the Sign out button of your desk
+page, so nothing was done. <a href="/">Back to the desk</a>, where you can sign out.</p>
+</body></html>"""
 
 
 PAGE = """<!doctype html>
