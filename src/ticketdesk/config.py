@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 DEFAULT_SQLITE_PATH = Path("data") / "ticketdesk.db"
 """The embedded default, relative to the directory the app is started from."""
 
@@ -22,8 +24,6 @@ def database_url(environ: dict[str, str] | None = None) -> str:
 
 def redact(url: str) -> str:
     """The URL without its password, for messages."""
-    from sqlalchemy.engine import make_url
-
     return make_url(url).render_as_string(hide_password=True)
 
 

@@ -54,7 +54,7 @@ def routes() -> list[BaseRoute]:
         Route(signin.SIGNOUT_PATH, signin.signout_page, methods=["GET"]),
         Route(signin.SIGNOUT_PATH, same_origin_only(signin.signout), methods=["POST"]),
         Route(sso.START_PATH, sso.start, methods=["GET"]),
-        Route(sso.COMPLETE_PATH, sso.complete, methods=["GET"]),
+        Route(sso.COMPLETE_PATH, signin.sso_complete, methods=["GET"]),
     ]
 
 

@@ -14,6 +14,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
+import streamlit as st
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
@@ -26,8 +27,6 @@ REFUSED = (
 
 
 def _listed_origins() -> set[str]:
-    import streamlit as st
-
     listed = st.get_option("server.corsAllowedOrigins") or []
     return {str(origin).strip().rstrip("/").lower() for origin in listed}
 

@@ -247,3 +247,24 @@ PAGE = """<!doctype html>
 {single_sign_on}
 </main></body></html>
 """
+
+
+async def sso_complete(request: Request) -> Response:
+    """GET /signin/sso/complete: the provider vouched for an email; sign its account in."""
+    email, verified = sso.vouched_email(request)
+    try:
+        if not email:
+            raise SignInRefused("Single sign-on did not complete. Please try again.")
+        signed_in = await to_thread.run_sync(
+            account_service.sign_in_single_sign_on, engine(), email, verified, now()
+        )
+    except TicketDeskError as exc:
+        message = str(exc)
+        response = await to_thread.run_sync(
+            lambda: render(request, message=message, error=True, status=403)
+        )
+        sso.forget_identity(request, response)
+        return response
+    response = start_session(request, RedirectResponse("/", 303), signed_in)
+    sso.forget_identity(request, response)
+    return response

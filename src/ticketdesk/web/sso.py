@@ -5,8 +5,9 @@ Sign-in must happen before any Streamlit page may load, so the sign-in page star
 round trip st.login starts: /signin/sso hands over to Streamlit's /auth/login with a signed
 provider token; Streamlit's /oauth2callback checks the provider's answer and stores the
 identity in its signed cookie; the middleware then sends the browser to /signin/sso/complete,
-which reads that identity, opens a desk session for the account with that email, and drops
-Streamlit's identity cookie (the desk's session is the only sign-in that counts).
+which (in signin.py, beside the password sign-in) reads that identity, opens a desk session
+for the account with that email, and drops Streamlit's identity cookie (the desk's session is
+the only sign-in that counts).
 
 This is the one module that uses Streamlit internals (pinned by streamlit==1.67.*); the
 single sign-on test drives the whole round trip against a local OIDC provider."""
@@ -16,15 +17,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-
-from ticketdesk.domain.accounts import SignInRefused
-from ticketdesk.domain.errors import TicketDeskError
-from ticketdesk.services import accounts as account_service
-
-from .engine import engine, now
+from streamlit.auth_util import encode_provider_token, get_secrets_auth_section
+from streamlit.web.server.starlette.starlette_auth_routes import _get_cookie_value_from_request
 
 START_PATH = "/signin/sso"
 COMPLETE_PATH = "/signin/sso/complete"
@@ -33,8 +29,6 @@ STREAMLIT_USER_COOKIE = "_streamlit_user"
 
 
 def _auth_section() -> dict[str, Any]:
-    from streamlit.auth_util import get_secrets_auth_section
-
     try:
         return dict(get_secrets_auth_section().to_dict())
     except Exception:  # an unreadable secrets.toml means: no single sign-on
@@ -59,8 +53,6 @@ def configured() -> bool:
 
 async def start(request: Request) -> Response:
     """GET /signin/sso: on to the identity provider, through Streamlit's /auth/login."""
-    from streamlit.auth_util import encode_provider_token
-
     name = provider()
     if name is None:
         return RedirectResponse("/signin", 303)
@@ -70,10 +62,6 @@ async def start(request: Request) -> Response:
 def _identity(request: Request) -> dict[str, Any] | None:
     """The identity Streamlit's callback stored in its signed cookie (None if absent or if
     the signature does not check out)."""
-    from streamlit.web.server.starlette.starlette_auth_routes import (
-        _get_cookie_value_from_request,
-    )
-
     raw = _get_cookie_value_from_request(request, STREAMLIT_USER_COOKIE)
     if raw is None:
         return None
@@ -93,33 +81,15 @@ def forget_identity(request: Request, response: Response) -> None:
         response.delete_cookie(name, path="/")
 
 
+def vouched_email(request: Request) -> tuple[str, bool]:
+    """The email the provider vouched for ("" if none) and whether it is verified."""
+    identity = _identity(request)
+    email = str(identity.get("email") or "") if identity else ""
+    return email, identity is not None and _email_verified(identity)
+
+
 def _email_verified(identity: dict[str, Any]) -> bool:
     """Providers that say nothing about verification (Microsoft Entra ID) are trusted for
     their own directory; false, in any spelling ("false" from AWS Cognito), is refused."""
     raw = identity.get("email_verified")
     return raw is None or raw is True or str(raw).strip().lower() == "true"
-
-
-async def complete(request: Request) -> Response:
-    """GET /signin/sso/complete: the provider vouched for an email; sign its account in."""
-    from .signin import render, start_session
-
-    identity = _identity(request)
-    email = str(identity.get("email") or "") if identity else ""
-    verified = identity is not None and _email_verified(identity)
-    try:
-        if not email:
-            raise SignInRefused("Single sign-on did not complete. Please try again.")
-        signed_in = await to_thread.run_sync(
-            account_service.sign_in_single_sign_on, engine(), email, verified, now()
-        )
-    except TicketDeskError as exc:
-        message = str(exc)
-        response = await to_thread.run_sync(
-            lambda: render(request, message=message, error=True, status=403)
-        )
-        forget_identity(request, response)
-        return response
-    response = start_session(request, RedirectResponse("/", 303), signed_in)
-    forget_identity(request, response)
-    return response
