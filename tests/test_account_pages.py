@@ -3,7 +3,7 @@ what a browser without a valid session sees, what a requester sees and may do, t
 People page and everyone's "Your account" page.
 
 AppTest cannot send the session cookie; the app takes the token from session state instead
-(app_pages.shared.SESSION_TOKEN_KEY)."""
+(app_components.keys.SESSION_TOKEN)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from app_pages.shared import SESSION_TOKEN_KEY
+from app_components.keys import SESSION_TOKEN
 from tests.apptest_support import PASSWORD, ROOT, open_app, person, session_of
 from ticketdesk.domain.accounts import Account, Role, SessionEnded, SignInRefused
 from ticketdesk.domain.tickets import TicketChange
@@ -326,7 +326,7 @@ def test_an_agent_cannot_open_the_people_page(app_engine: Engine) -> None:
         at.switch_page("app_pages/people.py")
     # And the page itself refuses, were it reached some other way.
     direct = AppTest.from_file(str(ROOT / "app_pages/people.py"), default_timeout=30)
-    direct.session_state[SESSION_TOKEN_KEY] = token
+    direct.session_state[SESSION_TOKEN] = token
     direct.run()
     assert not direct.exception
     assert [e.value for e in direct.error] == ["Your account (agent) may not manage accounts."]

@@ -34,8 +34,13 @@ from ticketdesk.domain.tickets import (
     validate_priority,
     validate_status,
 )
-from ticketdesk.queries import ticket_table
-from ticketdesk.queries.ticket_table import PageAnchor, Sort, TicketFilter
+from ticketdesk.queries import export, ticket_table
+
+# The view types callers pass in (pages import them from here, never from the queries).
+from ticketdesk.queries.ticket_table import PageAnchor as PageAnchor
+from ticketdesk.queries.ticket_table import Sort as Sort
+from ticketdesk.queries.ticket_table import SortColumn as SortColumn
+from ticketdesk.queries.ticket_table import TicketFilter as TicketFilter
 from ticketdesk.store import accounts as account_store
 from ticketdesk.store import messages as message_store
 from ticketdesk.store import targets as target_store
@@ -254,6 +259,11 @@ def export_tickets(engine: Engine, by: Account, flt: TicketFilter, sort: Sort) -
     """Every ticket of the filtered view that `by` may see, streamed inside one read
     transaction. Who may see what is checked now, not when the first row is read."""
     return _stream_rows(engine, visible_to(by, flt), sort)
+
+
+def export_query(flt: TicketFilter, sort: Sort) -> dict[str, str]:
+    """The URL parameters of /export.csv that export the view `flt`, `sort`."""
+    return export.to_query(flt, sort)
 
 
 def _stream_rows(engine: Engine, flt: TicketFilter, sort: Sort) -> Iterator[Ticket]:
