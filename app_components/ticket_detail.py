@@ -105,9 +105,12 @@ def render_detail(code: str) -> None:
     ticket = detail.ticket
     session.remember_revision(detail.revision)
     st.title(f"{ticket.code}")
+    # Internal notes move the version too: shown only to those who read notes (staff, whose
+    # Save form checks it); a requester's last change is the latest she may see.
+    version = f" · version {ticket.version}" if by.may(Action.READ_NOTES) else ""
     st.caption(
         f"Filed by {ticket.requester or 'someone'} on {when(ticket.created_at)} · "
-        f"last change {when(ticket.updated_at)} · version {ticket.version}"
+        f"last change {when(ticket.updated_at)}{version}"
     )
     notices.show()
 

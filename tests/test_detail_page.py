@@ -7,11 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
+from streamlit.testing.v1 import AppTest
 
 from tests.apptest_support import open_app, person, session_of
 from ticketdesk.domain.tickets import TicketChange
 from ticketdesk.services import accounts as account_service
 from ticketdesk.services import tickets as ticket_service
+
+HOUR = timedelta(hours=1)
 
 
 def test_the_ticket_page_shows_text_conversation_and_history(app_engine: Engine) -> None:
@@ -96,3 +99,30 @@ def test_a_missing_or_malformed_ticket_in_the_url_is_a_message(
     at = open_app(session_of(app_engine, person(app_engine, "Al", "agent")), ticket=code)
     assert not at.exception
     assert message in at.error[0].value
+
+
+def caption_starting(at: AppTest, start: str) -> str:
+    return next(c.value for c in at.caption if c.value.startswith(start))
+
+
+def test_a_requester_sees_no_trace_of_internal_notes_in_the_caption(app_engine: Engine) -> None:
+    """An internal note moves the ticket's last change and version; a requester's page shows
+    the time of the latest change she may see and no version (the version is the Save form's,
+    for staff)."""
+    rita, al = person(app_engine, "Rita", "requester"), person(app_engine, "Al", "agent")
+    t0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    t = ticket_service.create_ticket(app_engine, rita, "Printer jams", "Low", t0)  # version 1
+    ticket_service.add_message(app_engine, al, t.id, "reply", "Which tray?", t0 + HOUR)  # 2
+    ticket_service.add_message(app_engine, al, t.id, "note", "Tray 2 worn", t0 + 2 * HOUR)  # 3
+    hers = open_app(session_of(app_engine, rita), ticket=t.code)
+    assert not hers.exception
+    # AppTest's browser has no time zone: times are shown in UTC.
+    assert (
+        caption_starting(hers, "Filed by")
+        == "Filed by Rita on 2026-03-02 09:00 · last change 2026-03-02 10:00"
+    )
+    his = open_app(session_of(app_engine, al), ticket=t.code)
+    assert (
+        caption_starting(his, "Filed by")
+        == "Filed by Rita on 2026-03-02 09:00 · last change 2026-03-02 11:00 · version 3"
+    )

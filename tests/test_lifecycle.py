@@ -162,3 +162,13 @@ def test_sla_headline_follows_the_clock_that_matters(
     assert headline(hours(10)) == "Resolve 14 h left"
     ticket_service.update_ticket(engine, agent, t.id, TicketChange(status="Closed"), hours(30))
     assert headline(hours(40)) == "Resolved: missed by 6 h"
+
+
+def test_a_requesters_view_does_not_show_when_an_internal_note_was_written(
+    engine: Engine, requester: Account, agent: Account
+) -> None:
+    t = ticket_service.create_ticket(engine, requester, "Printer", "Low", T0)
+    ticket_service.add_message(engine, agent, t.id, "reply", "Which tray?", hours(1))
+    ticket_service.add_message(engine, agent, t.id, "note", "Tray 2 is worn", hours(2))
+    assert ticket_service.ticket_detail(engine, requester, t.code).ticket.updated_at == hours(1)
+    assert ticket_service.ticket_detail(engine, agent, t.code).ticket.updated_at == hours(2)

@@ -166,7 +166,10 @@ class TicketDetail:
 
 def ticket_detail(engine: Engine, by: Account, code: str) -> TicketDetail:
     """Everything the detail view shows for `TICKET-<n>`, from one snapshot. Requesters see
-    only their own tickets, and never internal notes."""
+    only their own tickets, and never internal notes: nor when the last one was written (their
+    ticket's `updated_at` is the time of the latest change they may see). The ticket's
+    `version`, which internal notes move too, is for staff only (the optimistic check of
+    their edits); it is not to be shown to anyone who may not read notes."""
     ticket_id = parse_ticket_code(code)
     include_notes = by.may(Action.READ_NOTES)
 
@@ -175,6 +178,8 @@ def ticket_detail(engine: Engine, by: Account, code: str) -> TicketDetail:
         history = ticket_store.events_for(conn, ticket_id)
         if not include_notes:
             history = [c for c in history if c.kind is not EventKind.NOTE]
+            seen = max((c.occurred_at for c in history), default=ticket.created_at)
+            ticket = replace(ticket, updated_at=seen)
         return TicketDetail(
             ticket,
             message_store.messages_for(conn, ticket_id, include_notes),
