@@ -12,6 +12,7 @@ from typing import Literal
 import streamlit as st
 
 from app_components import keys
+from app_components.text import escape_markdown
 from ticketdesk.domain.tickets import Ticket
 
 Kind = Literal["success", "info", "warning", "error", "toast"]
@@ -31,7 +32,7 @@ ICONS: dict[Kind, str] = {
 @dataclass(frozen=True)
 class Notice:
     kind: Kind
-    text: str  # Markdown: people's text in it is escaped (app_components.text)
+    text: str  # Markdown, in which people's text is escaped
     icon: str
     ticket: Ticket | None = None  # a ticket to show under the text (the one just filed)
 
@@ -43,11 +44,14 @@ def push(
     place: str = PAGE,
     icon: str | None = None,
     ticket: Ticket | None = None,
+    markdown: bool = False,
 ) -> None:
     """Show `text` at `place` in the next run that draws it (the coming one, from a
-    callback)."""
+    callback). `text` is shown as it is (it may quote names, or what was typed and refused),
+    unless `markdown`: then it is Markdown, whose people's text the caller escaped."""
+    shown = text if markdown else escape_markdown(text)
     waiting: dict[str, list[Notice]] = st.session_state.setdefault(keys.NOTICES, {})
-    waiting.setdefault(place, []).append(Notice(kind, text, icon or ICONS[kind], ticket))
+    waiting.setdefault(place, []).append(Notice(kind, shown, icon or ICONS[kind], ticket))
 
 
 def show(place: str = PAGE, show_ticket: Callable[[Ticket], None] | None = None) -> None:

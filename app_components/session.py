@@ -46,7 +46,7 @@ def page_errors() -> Iterator[None]:
     try:
         yield
     except PermissionDenied as exc:
-        st.error(str(exc), icon=":material/block:")
+        st.error(escape_markdown(str(exc)), icon=":material/block:")
         st.stop()
     except DatabaseUnavailable:
         st.session_state[keys.DATABASE_DOWN] = True  # follow_changes() said so, keeps asking
@@ -88,7 +88,7 @@ def current_account() -> Account | SessionEnded:
 
 
 def ask_to_sign_in(reason: SessionEnded) -> None:
-    st.warning(str(reason), icon=":material/lock:")
+    st.warning(escape_markdown(str(reason)), icon=":material/lock:")
     st.link_button("Sign in", "/signin?ended=1", type="primary")
 
 
@@ -148,7 +148,7 @@ def follow_changes() -> None:
         st.rerun(scope="app")  # signed out elsewhere, deactivated...: the page says so
     except DatabaseUnavailable as exc:
         state[keys.DATABASE_DOWN] = True
-        st.warning(str(exc), icon=":material/cloud_off:")
+        st.warning(escape_markdown(str(exc)), icon=":material/cloud_off:")
         return
     if state.get(keys.WHOLE_PAGE_RUN):
         # Called at the top of a page that this very run draws, after any callback of the

@@ -89,7 +89,7 @@ def show_message(message: Message) -> None:
             st.badge(
                 f"{label}: not visible to the requester", icon=":material/lock:", color="orange"
             )
-        st.caption(f"{name} · {label} · {when(message.created_at)}")
+        st.caption(f"{escape_markdown(name)} · {label} · {when(message.created_at)}")
         st.markdown(message.body)  # Markdown, never raw HTML: Streamlit escapes it
 
 
@@ -100,7 +100,7 @@ def render_detail(code: str) -> None:
     try:
         detail = ticket_service.ticket_detail(session.engine(), by, code)
     except (ValidationError, TicketNotFound, PermissionDenied) as exc:
-        st.error(str(exc), icon=":material/search_off:")
+        st.error(escape_markdown(str(exc)), icon=":material/search_off:")
         return
     ticket = detail.ticket
     session.remember_revision(detail.revision)
@@ -109,7 +109,8 @@ def render_detail(code: str) -> None:
     # Save form checks it); a requester's last change is the latest she may see.
     version = f" · version {ticket.version}" if by.may(Action.READ_NOTES) else ""
     st.caption(
-        f"Filed by {ticket.requester or 'someone'} on {when(ticket.created_at)} · "
+        f"Filed by {escape_markdown(ticket.requester or 'someone')} on "
+        f"{when(ticket.created_at)} · "
         f"last change {when(ticket.updated_at)}{version}"
     )
     notices.show()

@@ -19,6 +19,7 @@ from app_components.session import (
     remember_revision,
     signed_in,
 )
+from app_components.text import escape_markdown
 from ticketdesk.domain.accounts import Account, Action, require
 from ticketdesk.domain.errors import TicketDeskError
 from ticketdesk.services import dashboard as dashboard_service
@@ -116,7 +117,7 @@ def chosen_period() -> Period | None:
     try:
         return dashboard_service.custom_period(now(), picked[0], picked[1])
     except TicketDeskError as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(str(exc)))
         return None
 
 

@@ -8,6 +8,7 @@ import streamlit as st
 
 from app_components import keys, notices
 from app_components.session import engine, now, page_errors, signed_in
+from app_components.text import escape_markdown
 from ticketdesk.domain.accounts import ROLES
 from ticketdesk.domain.errors import TicketDeskError
 from ticketdesk.services import accounts as account_service
@@ -34,7 +35,11 @@ def add_account() -> None:
         return
     state[keys.NEW_EMAIL] = state[keys.NEW_NAME] = ""
     shown = f" Their password, shown only now: `{password}`" if password else ""
-    notices.push("success", f"Account made for {made.name} ({made.role}).{shown}")
+    notices.push(
+        "success",
+        f"Account made for {escape_markdown(made.name)} ({made.role}).{shown}",
+        markdown=True,
+    )
 
 
 def change(account_id: int, what: str) -> None:
@@ -55,8 +60,9 @@ def change(account_id: int, what: str) -> None:
             password = account_service.reset_password(engine(), by, account_id)
             notices.push(
                 "success",
-                f"{account.name}'s new password, shown only now: `{password}`. "
-                "Their sessions have ended.",
+                f"{escape_markdown(account.name)}'s new password, shown only now: "
+                f"`{password}`. Their sessions have ended.",
+                markdown=True,
             )
     except StopIteration:
         notices.push("error", "That account no longer exists.")

@@ -7,6 +7,7 @@ import streamlit as st
 
 from app_components import keys, notices
 from app_components.session import engine, page_errors, signed_in
+from app_components.text import escape_markdown
 from ticketdesk.domain.errors import ValidationError
 from ticketdesk.domain.sla import MAX_TARGET_HOURS, StaleTargets, Targets
 from ticketdesk.domain.tickets import Priority
@@ -95,7 +96,8 @@ with page_errors():
         try:
             saved = dashboard_service.save_sla_targets(engine(), signed_in(), typed, expected=shown)
         except ValidationError as exc:
-            st.error(str(exc), icon=":material/error:")  # the typed values stay in the form
+            # The typed values stay in the form.
+            st.error(escape_markdown(str(exc)), icon=":material/error:")
         except StaleTargets as exc:
             redraw_with(exc.current, "warning", str(exc), ":material/sync_problem:")
         else:

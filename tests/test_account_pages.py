@@ -380,6 +380,25 @@ def test_an_admin_adds_an_account_whose_generated_password_signs_in(
     )
 
 
+def test_a_name_in_a_notice_is_text_never_a_link(app_engine: Engine, admin: Account) -> None:
+    name = "Zed [verify your login](http://evil.example/phish)"
+    at = people_page(app_engine, admin)
+    at.text_input(key="new_name").input(name)
+    at.text_input(key="new_email").input("zed@example.com")
+    at.selectbox(key="new_role").select("agent")
+    button(at, "Add").click().run()
+    assert not at.exception
+    notice = at.success[0].value
+    # The name with its Markdown escaped and its link broken by a word joiner (invisible);
+    # the password still as code.
+    escaped = "Zed \\[verify your login\\](http:\u2060//evil.example/phish)"
+    assert re.fullmatch(
+        rf"Account made for {re.escape(escaped)} \(agent\)\. "
+        r"Their password, shown only now: `[^`]+`",
+        notice,
+    ), notice
+
+
 def test_a_duplicate_email_is_refused_and_the_form_keeps_what_was_typed(
     app_engine: Engine, admin: Account
 ) -> None:
@@ -391,7 +410,8 @@ def test_a_duplicate_email_is_refused_and_the_form_keeps_what_was_typed(
     at.selectbox(key="new_role").select("admin")
     button(at, "Add").click().run()
     assert not at.exception
-    assert [e.value for e in at.error] == ["RITA@Example.com already has an account."]
+    # Shown as text: a word joiner (invisible) keeps Markdown from making it a mailto link.
+    assert [e.value for e in at.error] == ["RITA\u2060@Example.com already has an account."]
     assert not at.success
     assert at.text_input(key="new_name").value == "Rita Again"
     assert at.text_input(key="new_email").value == "RITA@Example.com"
@@ -492,7 +512,9 @@ def rita(app_engine: Engine) -> Account:
 
 def test_your_account_shows_who_you_are(app_engine: Engine, rita: Account) -> None:
     at = app(session_of(app_engine, rita), page="app_pages/account.py")
-    assert "**Rita Requester** · rita@example\\.com · requester" in [m.value for m in at.markdown]
+    assert "**Rita Requester** · rita\u2060@example.com · requester" in [
+        m.value for m in at.markdown
+    ]
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ in as an agent."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -126,3 +127,53 @@ def test_a_requester_sees_no_trace_of_internal_notes_in_the_caption(app_engine: 
         caption_starting(his, "Filed by")
         == "Filed by Rita on 2026-03-02 09:00 · last change 2026-03-02 11:00 · version 3"
     )
+
+
+PHISHING_NAME = "Zed [verify your login](http://evil.example/phish)"
+
+
+def live_markdown(text: str) -> list[str]:
+    """What in `text` Streamlit's Markdown would make a link, an image or an icon of: link and
+    HTML syntax not backslash-escaped, and what GFM links in the text itself, with escapes
+    undone (a URL scheme, "www.", an email address), and icon or emoji shortcodes."""
+    syntax = re.findall(r"[\[\]<]", re.sub(r"\\.", "", text))
+    shown = re.sub(r"\\(.)", r"\1", text)
+    bare = re.findall(r"[a-z]+://|www\.|\w@\w|:[a-z_]+[:/]", shown, flags=re.IGNORECASE)
+    return syntax + bare
+
+
+def test_names_are_shown_as_text_never_as_markdown_links(app_engine: Engine) -> None:
+    zed, al = (
+        person(app_engine, PHISHING_NAME, "requester", email="zed@example.com"),
+        person(app_engine, "Al", "agent"),
+    )
+    now = datetime.now(UTC)
+    t = ticket_service.create_ticket(app_engine, zed, "Cannot sign in", "High", now)
+    ticket_service.add_message(app_engine, zed, t.id, "message", "Still broken", now)
+    at = open_app(session_of(app_engine, al), ticket=t.code)
+    assert not at.exception
+    filed = caption_starting(at, "Filed by")
+    author = next(c.value for c in at.caption if "Requester's message" in c.value)
+    for shown in (filed, author):
+        assert "verify your login" in shown
+        assert live_markdown(shown) == [], shown
+    # Her own page: the sidebar's "Signed in as" and the ticket's caption.
+    hers = open_app(session_of(app_engine, zed), ticket=t.code)
+    identity = next(m.value for m in hers.sidebar.markdown if m.value.startswith("Signed in as"))
+    assert live_markdown(identity) == [], identity
+    assert live_markdown(caption_starting(hers, "Filed by")) == []
+
+
+def test_a_refusal_naming_someone_is_shown_as_text(app_engine: Engine) -> None:
+    """Refusals quote what was typed or chosen: shown as text, never as Markdown."""
+    rita, al = person(app_engine, "Rita", "requester"), person(app_engine, "Al", "agent")
+    odd = person(app_engine, PHISHING_NAME, "agent", email="zed@example.com")
+    t = ticket_service.create_ticket(app_engine, rita, "Laptop slow", "Medium", datetime.now(UTC))
+    at = open_app(session_of(app_engine, al), ticket=t.code)
+    at.selectbox(key="detail_assignee").select(PHISHING_NAME)
+    account_service.set_active(app_engine, person(app_engine, "Root", "admin"), odd.id, False)
+    next(b for b in at.button if b.label == "Save").click().run()
+    assert not at.exception
+    (error,) = at.error
+    assert "is not an active agent" in error.value
+    assert live_markdown(error.value) == [], error.value
