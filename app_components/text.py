@@ -4,7 +4,8 @@ bodies of messages.
 
 Streamlit renders every one of those as GitHub-flavoured Markdown with its own directives
 (`:red[...]`, `:material/icon:`), so a name such as `Zed [verify your login](http://...)`
-would be a live link. escape_markdown() makes text literal."""
+would be a live link. escape_markdown() makes text literal; safe_message() keeps a message's
+Markdown but not its images, which would be fetched from wherever they point."""
 
 from __future__ import annotations
 
@@ -43,3 +44,15 @@ def _escape_line_start(match: re.Match[str]) -> str:
     if mark[0].isdigit():  # "1." or "1)": an ordered list item
         return f"{indent}{mark[:-1]}\\{mark[-1]}"
     return f"{indent}\\{mark}"
+
+
+# An image: "![" (inline "![alt](url)" and reference "![alt][ref]" alike) after an even
+# number of backslashes (an odd one escapes the "!").
+_IMAGE = re.compile(r"(?<!\\)((?:\\\\)*)!\[")
+
+
+def safe_message(body: str) -> str:
+    """A message's Markdown as written, except images: each `![alt](url)` shows as the text
+    `![alt](url)` rather than loading `url` in every reader's browser (which would tell its
+    host who read the ticket, and when). Links stay links: they load nothing until clicked."""
+    return _IMAGE.sub(r"\1!\\[", body)

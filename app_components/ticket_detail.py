@@ -7,7 +7,7 @@ import streamlit as st
 
 from app_components import keys, notices, session
 from app_components.session import when
-from app_components.text import escape_markdown
+from app_components.text import escape_markdown, safe_message
 from ticketdesk.domain.accounts import Account, Action, PermissionDenied
 from ticketdesk.domain.errors import TicketDeskError, TicketNotFound, ValidationError
 from ticketdesk.domain.tickets import (
@@ -90,7 +90,9 @@ def show_message(message: Message) -> None:
                 f"{label}: not visible to the requester", icon=":material/lock:", color="orange"
             )
         st.caption(f"{escape_markdown(name)} · {label} · {when(message.created_at)}")
-        st.markdown(message.body)  # Markdown, never raw HTML: Streamlit escapes it
+        # Markdown, never raw HTML (Streamlit escapes it), and no images: each reader's
+        # browser would fetch them from wherever they point.
+        st.markdown(safe_message(message.body))
 
 
 def render_detail(code: str) -> None:

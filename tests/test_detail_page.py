@@ -177,3 +177,20 @@ def test_a_refusal_naming_someone_is_shown_as_text(app_engine: Engine) -> None:
     (error,) = at.error
     assert "is not an active agent" in error.value
     assert live_markdown(error.value) == [], error.value
+
+
+def test_a_remote_image_in_a_message_is_not_loaded(app_engine: Engine) -> None:
+    """A message's Markdown renders, except images: one from another host would make every
+    agent's browser fetch it (and tell that host who read the ticket, and when)."""
+    rita, al = person(app_engine, "Rita", "requester"), person(app_engine, "Al", "agent")
+    now = datetime.now(UTC)
+    t = ticket_service.create_ticket(app_engine, rita, "Screen flickers", "Low", now)
+    body = (
+        "See **this**: ![t](http://any.host/pixel.png) and ![ref][p]\n\n[p]: http://x.example/a.png"
+    )
+    ticket_service.add_message(app_engine, rita, t.id, "message", body, now)
+    at = open_app(session_of(app_engine, al), ticket=t.code)
+    assert not at.exception
+    (shown,) = [m.value for m in at.markdown if "pixel.png" in m.value]
+    assert "**this**" in shown  # the rest is Markdown still
+    assert "![" not in shown, shown

@@ -69,4 +69,5 @@ def test_reply_note_and_assignee_show_in_the_history(
     expect(page.get_by_text("<script>window.__pwned=1</script>")).to_be_visible()  # text only
     expect(page.get_by_text("not visible to the requester")).to_be_visible()
     assert desk.js("window.__pwned") is None
+    assert desk.page_errors == []  # nothing refused by the Content-Security-Policy either
     desk.screenshot("ticket-page-after-reload")
