@@ -40,14 +40,17 @@ def back_to_list() -> None:
 
 
 def save_fields(ticket: Ticket) -> None:
-    """Form callback: status, priority and assignee, refused if the ticket moved on."""
+    """Form callback: status, priority and assignee, refused if the ticket moved on. The
+    assignee is sent only when it changed: a ticket may stay with someone who is no longer
+    an active agent, and then its status must still be changeable."""
     state = st.session_state
     chosen = state[keys.DETAIL_ASSIGNEE]
+    reassigned = chosen != (ticket.assignee or UNASSIGNED)
     change = TicketChange(
         status=state[keys.DETAIL_STATUS],
         priority=state[keys.DETAIL_PRIORITY],
-        assignee=None if chosen == UNASSIGNED else chosen,
-        unassign=chosen == UNASSIGNED,
+        assignee=chosen if reassigned and chosen != UNASSIGNED else None,
+        unassign=reassigned and chosen == UNASSIGNED,
     )
     try:
         ticket_service.update_ticket(

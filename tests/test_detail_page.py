@@ -194,3 +194,23 @@ def test_a_remote_image_in_a_message_is_not_loaded(app_engine: Engine) -> None:
     (shown,) = [m.value for m in at.markdown if "pixel.png" in m.value]
     assert "**this**" in shown  # the rest is Markdown still
     assert "![" not in shown, shown
+
+
+def test_a_ticket_of_a_deactivated_agent_can_still_be_saved(app_engine: Engine) -> None:
+    """Only what changed is sent: the assignee stays as it is, though no longer active."""
+    rita, al = person(app_engine, "Rita", "requester"), person(app_engine, "Al", "agent")
+    eli = person(app_engine, "Eli Haddad", "agent")
+    t = ticket_service.create_ticket(app_engine, rita, "Docking station", "Low", datetime.now(UTC))
+    ticket_service.update_ticket(
+        app_engine, al, t.id, TicketChange(assignee="Eli Haddad"), datetime.now(UTC)
+    )
+    account_service.set_active(app_engine, person(app_engine, "Root", "admin"), eli.id, False)
+    at = open_app(session_of(app_engine, al), ticket=t.code)
+    assert at.selectbox(key="detail_assignee").value == "Eli Haddad"
+    at.selectbox(key="detail_status").select("In Progress")
+    next(b for b in at.button if b.label == "Save").click().run()
+    assert not at.exception
+    assert not at.error
+    assert at.success[0].value == "Saved."
+    saved = ticket_service.ticket_detail(app_engine, al, t.code).ticket
+    assert (saved.status, saved.assignee) == ("In Progress", "Eli Haddad")

@@ -96,7 +96,8 @@ def update_ticket(
     """Apply `change` to one ticket, with its events, in one transaction (agents and admins).
 
     With `expected_version`, the change is refused (StaleTicket) if the ticket has moved on.
-    An assignee must be the name of an active agent or admin."""
+    A new assignee must be the name of an active agent or admin; the assignee the ticket has
+    already is never checked again (they may have been deactivated since)."""
     require(by, Action.EDIT_TICKET)
     checked = TicketChange(
         status=None if change.status is None else validate_status(change.status),
@@ -107,13 +108,16 @@ def update_ticket(
     )
 
     def work(conn: Connection) -> Ticket:
-        if checked.assignee is not None and checked.assignee not in {
-            a.name for a in account_store.staff(conn)
-        }:
-            raise ValidationError(f"{checked.assignee[:100]!r} is not an active agent.")
         current = ticket_store.get_ticket(conn, ticket_id)
         if current is None:
             raise TicketNotFound(f"{ticket_code(ticket_id)} does not exist.")
+        # Only a new assignee is checked: a ticket may stay with someone deactivated since.
+        if (
+            checked.assignee is not None
+            and checked.assignee != current.assignee
+            and checked.assignee not in {a.name for a in account_store.staff(conn)}
+        ):
+            raise ValidationError(f"{checked.assignee[:100]!r} is not an active agent.")
         if expected_version is not None and current.version != expected_version:
             raise StaleTicket(current, ticket_store.events_for(conn, ticket_id, expected_version))
         updated = ticket_store.apply_change(conn, current, checked, now, by)
