@@ -37,6 +37,7 @@ DETAIL_PRIORITY = "detail_priority"
 DETAIL_ASSIGNEE = "detail_assignee"
 MESSAGE_BODY = "message_body"
 MESSAGE_KIND = "message_kind"
+MESSAGE_KIND_SHOWN = "message_kind_shown"  # the kind the reply form was drawn with
 
 # Dashboard ------------------------------------------------------------------------------------
 PERIOD = "period"

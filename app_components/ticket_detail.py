@@ -67,7 +67,10 @@ def save_fields(ticket: Ticket) -> None:
 def send_message(ticket: Ticket) -> None:
     """Form callback: add the message; keep the text if it was refused."""
     state = st.session_state
-    kind = state[keys.MESSAGE_KIND]
+    # None: a click on the chosen kind unselected it (in a page drawn before the control was
+    # `required`, or from a forged message); the kind stays the one the form showed.
+    kind = state.get(keys.MESSAGE_KIND) or state[keys.MESSAGE_KIND_SHOWN]
+    state[keys.MESSAGE_KIND] = kind
     try:
         ticket_service.add_message(
             session.engine(),
@@ -136,14 +139,16 @@ def render_detail(code: str) -> None:
                 help=f"Markdown; up to {MESSAGE_MAX_CHARS:,} characters.",
             )
             kinds = [MessageKind.REPLY, MessageKind.NOTE] if by.is_staff else [MessageKind.MESSAGE]
-            st.segmented_control(
+            shown = st.segmented_control(
                 "Kind",
                 kinds,
                 format_func=KINDS.__getitem__,
                 default=kinds[0],
+                required=True,  # a click on the chosen kind would otherwise unselect it
                 key=keys.MESSAGE_KIND,
                 disabled=len(kinds) == 1,
             )
+            st.session_state[keys.MESSAGE_KIND_SHOWN] = shown or kinds[0]
             st.form_submit_button("Send", on_click=send_message, args=(ticket,), type="primary")
     with side:
         if by.may(Action.EDIT_TICKET):

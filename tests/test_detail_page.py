@@ -214,3 +214,22 @@ def test_a_ticket_of_a_deactivated_agent_can_still_be_saved(app_engine: Engine) 
     assert at.success[0].value == "Saved."
     saved = ticket_service.ticket_detail(app_engine, al, t.code).ticket
     assert (saved.status, saved.assignee) == ("In Progress", "Eli Haddad")
+
+
+def test_clicking_the_chosen_message_kind_again_keeps_it(app_engine: Engine) -> None:
+    """A click on the kind already chosen would unselect it (the browser then sends None):
+    the kind stays chosen, and Send sends it."""
+    rita, al = person(app_engine, "Rita", "requester"), person(app_engine, "Al", "agent")
+    t = ticket_service.create_ticket(app_engine, rita, "Phone dead", "Low", datetime.now(UTC))
+    at = open_app(session_of(app_engine, al), ticket=t.code)
+    kind = at.segmented_control(key="message_kind")
+    assert kind.proto.required  # the browser does not let it be unselected
+    kind.set_value(None)  # what an older browser tab, or a forged message, could still send
+    at.text_area(key="message_body").input("We are on it")
+    next(b for b in at.button if b.label == "Send").click().run()
+    assert not at.exception
+    assert not at.error
+    assert at.success[0].value == "Public reply added."
+    messages = ticket_service.ticket_detail(app_engine, al, t.code).messages
+    assert [(m.kind.value, m.body) for m in messages] == [("reply", "We are on it")]
+    assert at.segmented_control(key="message_kind").value == "reply"
