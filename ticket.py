@@ -9,7 +9,12 @@ import streamlit as st
 TICKETS_ICON = ":material/confirmation_number:"
 
 if __name__ == "__main__":
-    from app_pages.shared import ask_to_sign_in, current_account, show_identity, whole_page_run
+    from app_components.session import (
+        ask_to_sign_in,
+        current_account,
+        show_identity,
+        whole_page_run,
+    )
     from ticketdesk.domain.accounts import Action, SessionEnded
 
     # An emoji favicon: a Material one is fetched from a font server, which an internal

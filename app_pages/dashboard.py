@@ -1,16 +1,17 @@
 """Dashboard: KPIs for a chosen period against the one before, breached tickets and charts; every
-number is aggregated in SQL (ticketdesk.reporting), this page only lays them out."""
+number is aggregated in SQL (ticketdesk.services.dashboard), this page only lays them out."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
-from app_pages.shared import (
+from app_components import keys
+from app_components.charts import show_charts
+from app_components.session import (
     engine,
     follow_changes,
     now,
@@ -18,16 +19,13 @@ from app_pages.shared import (
     remember_revision,
     signed_in,
 )
+from app_components.text import escape_markdown
 from ticketdesk.domain.accounts import Account, Action, require
 from ticketdesk.domain.errors import TicketDeskError
-from ticketdesk.domain.tickets import PRIORITIES, STATUSES
 from ticketdesk.services import dashboard as dashboard_service
 from ticketdesk.services import tickets as ticket_service
 from ticketdesk.services.dashboard import Dashboard, Period
 
-STATUS_COLOURS = ["#f97316", "#3b82f6", "#22c55e"]  # Open, In Progress, Closed
-PRIORITY_COLOURS = ["#dc2626", "#f59e0b", "#94a3b8"]  # High, Medium, Low
-LOAD_COLOURS = ["#dc2626", "#3b82f6"]  # past a target, within targets
 CUSTOM = 0
 PERIODS = {7: "Last 7 days", 30: "Last 30 days", 90: "Last 90 days", CUSTOM: "Custom"}
 HELP = {
@@ -101,7 +99,7 @@ def chosen_period() -> Period | None:
         format_func=PERIODS.__getitem__,
         default=30,
         required=True,
-        key="period",
+        key=keys.PERIOD,
     )
     if choice != CUSTOM:
         return dashboard_service.last_days(now(), choice)
@@ -111,7 +109,7 @@ def chosen_period() -> Period | None:
         value=(today - timedelta(days=29), today),
         max_value=today,
         format="YYYY-MM-DD",
-        key="period_dates",
+        key=keys.PERIOD_DATES,
     )
     if not isinstance(picked, tuple) or len(picked) != 2:
         st.info("Pick the last day of the period too.", icon=":material/date_range:")
@@ -119,7 +117,7 @@ def chosen_period() -> Period | None:
     try:
         return dashboard_service.custom_period(now(), picked[0], picked[1])
     except TicketDeskError as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(str(exc)))
         return None
 
 
@@ -235,79 +233,6 @@ def show_breaches(data: Dashboard, may_change_targets: bool) -> None:
         hide_index=True,
         width="stretch",
         column_config={"Hours past deadline": st.column_config.NumberColumn(format="%.1f")},
-    )
-
-
-def show_charts(data: Dashboard) -> None:
-    st.subheader("Ticket status per month")
-    by_month = pd.DataFrame(data.status_per_month, columns=["Month", "Status", "Tickets"])
-    st.altair_chart(
-        alt.Chart(by_month)
-        .mark_bar()
-        .encode(
-            x=alt.X("Month:O", title="Month submitted", axis=alt.Axis(labelAngle=0)),
-            # Every status keeps its slot, so bars do not change width as statuses come and go.
-            xOffset=alt.XOffset("Status:N", scale=alt.Scale(domain=list(STATUSES))),
-            y=alt.Y("Tickets:Q", axis=alt.Axis(format="d", tickMinStep=1)),
-            color=alt.Color(
-                "Status:N", scale=alt.Scale(domain=list(STATUSES), range=STATUS_COLOURS)
-            ),
-            tooltip=["Month:O", "Status:N", "Tickets:Q"],
-        )
-        .properties(height=320),
-        width="stretch",
-    )
-    left, right = st.columns(2)
-    with left:
-        st.subheader("Current ticket priorities")
-        by_priority = pd.DataFrame(data.priority_counts, columns=["Priority", "Tickets"])
-        st.altair_chart(
-            alt.Chart(by_priority)
-            .mark_arc(innerRadius=0)
-            .encode(
-                theta=alt.Theta("Tickets:Q"),
-                color=alt.Color(
-                    "Priority:N", scale=alt.Scale(domain=list(PRIORITIES), range=PRIORITY_COLOURS)
-                ),
-                tooltip=["Priority:N", "Tickets:Q"],
-            )
-            .properties(height=320),
-            width="stretch",
-        )
-    with right:
-        st.subheader("Open tickets by assignee")
-        show_assignees(data)
-
-
-def show_assignees(data: Dashboard) -> None:
-    if not data.by_assignee:
-        st.info("No open tickets.", icon=":material/inbox:")
-        return
-    order = [load.assignee or "Unassigned" for load in data.by_assignee]
-    states = ["Past a target", "Within targets"]
-    rows = pd.DataFrame(
-        [
-            (load.assignee or "Unassigned", state, n, load.open)
-            for load in data.by_assignee
-            for state, n in zip(
-                states, (load.past_target, load.open - load.past_target), strict=True
-            )
-            if n
-        ],
-        columns=["Assignee", "SLA", "Tickets", "Open"],
-    )
-    st.altair_chart(
-        alt.Chart(rows)
-        .mark_bar()
-        .encode(
-            y=alt.Y("Assignee:N", sort=order, title=None),
-            x=alt.X("Tickets:Q", title="Open tickets", axis=alt.Axis(format="d", tickMinStep=1)),
-            color=alt.Color("SLA:N", scale=alt.Scale(domain=states, range=LOAD_COLOURS)),
-            order=alt.Order("SLA:N", sort="descending"),
-            tooltip=["Assignee:N", "SLA:N", "Tickets:Q", "Open:Q"],
-        )
-        .properties(height=max(120, 32 * len(order) + 40)),
-        width="stretch",
     )
 
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app_pages.shared import engine, now, page_errors, signed_in
+from app_components import keys, notices
+from app_components.session import engine, now, page_errors, signed_in
+from app_components.text import escape_markdown
 from ticketdesk.domain.accounts import ROLES
 from ticketdesk.domain.errors import TicketDeskError
 from ticketdesk.services import accounts as account_service
@@ -15,24 +17,30 @@ from ticketdesk.services import accounts as account_service
 SIGN_IN_WAYS = {"password": "Generated password", "sso": "Single sign-on only"}
 
 
-def notify(kind: str, text: str) -> None:
-    st.session_state.people_notice = (kind, text)
-
-
 def add_account() -> None:
     """Form callback: create the account; keep what was typed if it was refused."""
     state = st.session_state
-    password = account_service.generate_password() if state.new_way == "password" else None
+    password = account_service.generate_password() if state[keys.NEW_WAY] == "password" else None
     try:
         made = account_service.create_account(
-            engine(), signed_in(), state.new_email, state.new_name, state.new_role, password, now()
+            engine(),
+            signed_in(),
+            state[keys.NEW_EMAIL],
+            state[keys.NEW_NAME],
+            state[keys.NEW_ROLE],
+            password,
+            now(),
         )
     except TicketDeskError as exc:
-        notify("error", str(exc))
+        notices.push("error", str(exc))
         return
-    state.new_email = state.new_name = ""
+    state[keys.NEW_EMAIL] = state[keys.NEW_NAME] = ""
     shown = f" Their password, shown only now: `{password}`" if password else ""
-    notify("success", f"Account made for {made.name} ({made.role}).{shown}")
+    notices.push(
+        "success",
+        f"Account made for {escape_markdown(made.name)} ({made.role}).{shown}",
+        markdown=True,
+    )
 
 
 def change(account_id: int, what: str) -> None:
@@ -42,16 +50,16 @@ def change(account_id: int, what: str) -> None:
     try:
         account = next(a for a in account_service.list_accounts(engine(), by) if a.id == account_id)
         if what == "role":
-            role = state[f"person_role_{account_id}"]
+            role = state[keys.person_role(account_id)]
             changed = account_service.set_role(engine(), by, account_id, role)
-            notify("success", f"{changed.name} is now {changed.role}.")
+            notices.push("success", f"{changed.name} is now {changed.role}.")
         elif what == "active":
             changed = account_service.set_active(engine(), by, account_id, not account.active)
             done = "may sign in again" if changed.active else "is signed out and may not sign in"
-            notify("success", f"{changed.name} {done}.")
+            notices.push("success", f"{changed.name} {done}.")
         elif what == "unlock":
             forgotten = account_service.unlock_sign_in(engine(), by, account_id)
-            notify(
+            notices.push(
                 "success",
                 f"{account.name}'s {forgotten} failed sign-in(s) are forgotten: "
                 "nobody has to wait to sign in to their account."
@@ -60,23 +68,22 @@ def change(account_id: int, what: str) -> None:
             )
         else:
             password = account_service.reset_password(engine(), by, account_id)
-            notify(
+            notices.push(
                 "success",
-                f"{account.name}'s new password, shown only now: `{password}`. "
-                "Their sessions have ended.",
+                f"{escape_markdown(account.name)}'s new password, shown only now: "
+                f"`{password}`. Their sessions have ended.",
+                markdown=True,
             )
     except StopIteration:
-        notify("error", "That account no longer exists.")
+        notices.push("error", "That account no longer exists.")
     except TicketDeskError as exc:
-        notify("error", str(exc))
+        notices.push("error", str(exc))
 
 
 st.title(":material/group: People")
 with page_errors():
     people = account_service.list_accounts(engine(), signed_in())
-    notice = st.session_state.pop("people_notice", None)
-    if notice:
-        (st.error if notice[0] == "error" else st.success)(notice[1])
+    notices.show()
     st.dataframe(
         pd.DataFrame(
             {
@@ -92,10 +99,12 @@ with page_errors():
     left, right = st.columns(2, gap="large")
     with left, st.form("add_account"):
         st.subheader("Add a person")
-        st.text_input("Name", key="new_name", max_chars=100)
-        st.text_input("Email", key="new_email", max_chars=254)
-        st.selectbox("Role", ROLES, key="new_role")
-        st.radio("Signs in with", list(SIGN_IN_WAYS), format_func=SIGN_IN_WAYS.get, key="new_way")
+        st.text_input("Name", key=keys.NEW_NAME, max_chars=100)
+        st.text_input("Email", key=keys.NEW_EMAIL, max_chars=254)
+        st.selectbox("Role", ROLES, key=keys.NEW_ROLE)
+        st.radio(
+            "Signs in with", list(SIGN_IN_WAYS), format_func=SIGN_IN_WAYS.get, key=keys.NEW_WAY
+        )
         st.form_submit_button("Add", on_click=add_account, type="primary")
     with right:
         st.subheader("Change an account")
@@ -104,13 +113,13 @@ with page_errors():
             "Account",
             list(by_id),
             format_func=lambda i: f"{by_id[i].name} <{by_id[i].email}>",
-            key="person",
+            key=keys.PERSON,
         )
         chosen = by_id.get(chosen_id) if chosen_id is not None else None
         if chosen is not None:
             role_col, button_col = st.columns([2, 1], vertical_alignment="bottom")
             role_col.selectbox(
-                "Role", ROLES, index=ROLES.index(chosen.role), key=f"person_role_{chosen.id}"
+                "Role", ROLES, index=ROLES.index(chosen.role), key=keys.person_role(chosen.id)
             )
             button_col.button("Set role", on_click=change, args=(chosen.id, "role"))
             st.button(

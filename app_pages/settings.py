@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.shared import engine, page_errors, signed_in
+from app_components import keys, notices
+from app_components.session import engine, page_errors, signed_in
+from app_components.text import escape_markdown
 from ticketdesk.domain.errors import ValidationError
 from ticketdesk.domain.sla import MAX_TARGET_HOURS, StaleTargets, Targets
 from ticketdesk.domain.tickets import Priority
 from ticketdesk.services import dashboard as dashboard_service
 
-SHOWN = "sla_form_targets"  # the stored targets the form was drawn from
-NOTICE = "sla_form_notice"  # a message to show after the rerun that redraws the form
-SAVE = "sla_form_save"  # the submit button: True in the run its click starts
-DRAWN = "sla_form_drawn"  # how many times the form was filled: part of its inputs' keys
+SHOWN = keys.SLA_FORM_TARGETS  # the stored targets the form was drawn from
+SAVE = keys.SLA_FORM_SAVE  # the submit button: True in the run its click starts
+DRAWN = keys.SLA_FORM_DRAWN  # how many times the form was filled: part of its inputs' keys
 
 
 def widget_key(kind: str, priority: Priority) -> str:
-    return f"sla_{kind}_{priority.name.lower()}_{st.session_state.get(DRAWN, 0)}"
+    return keys.sla_target(kind, priority.name, st.session_state.get(DRAWN, 0))
 
 
 def draw_from(targets: Targets) -> None:
@@ -31,10 +32,10 @@ def draw_from(targets: Targets) -> None:
     st.session_state[DRAWN] = st.session_state.get(DRAWN, 0) + 1
 
 
-def redraw_with(targets: Targets, notice: tuple[str, str]) -> None:
-    """Show `targets` in a fresh form, with `notice` (kind, text) above it."""
+def redraw_with(targets: Targets, kind: notices.Kind, text: str, icon: str) -> None:
+    """Show `targets` in a fresh form, with a notice above it."""
     draw_from(targets)
-    st.session_state[NOTICE] = notice
+    notices.push(kind, text, icon=icon)
     st.rerun()
 
 
@@ -59,11 +60,7 @@ with page_errors():
         if st.session_state.get(SHOWN) != stored:
             draw_from(stored)
     shown: Targets = st.session_state[SHOWN]
-    kind, text = st.session_state.pop(NOTICE, ("", ""))
-    if kind == "success":
-        st.success(text, icon=":material/check_circle:")
-    elif kind == "warning":
-        st.warning(text, icon=":material/sync_problem:")
+    notices.show()
 
     with st.form("sla_targets", border=True):
         head = st.columns([1, 2, 2])
@@ -99,8 +96,14 @@ with page_errors():
         try:
             saved = dashboard_service.save_sla_targets(engine(), signed_in(), typed, expected=shown)
         except ValidationError as exc:
-            st.error(str(exc), icon=":material/error:")  # the typed values stay in the form
+            # The typed values stay in the form.
+            st.error(escape_markdown(str(exc)), icon=":material/error:")
         except StaleTargets as exc:
-            redraw_with(exc.current, ("warning", str(exc)))
+            redraw_with(exc.current, "warning", str(exc), ":material/sync_problem:")
         else:
-            redraw_with(saved, ("success", "Saved. The dashboard uses the new targets now."))
+            redraw_with(
+                saved,
+                "success",
+                "Saved. The dashboard uses the new targets now.",
+                ":material/check_circle:",
+            )

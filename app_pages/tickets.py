@@ -1,12 +1,158 @@
-"""Tickets: the list, or one ticket's page when the URL names it (?ticket=TICKET-1042)."""
+"""Tickets: the list, or one ticket's page when the URL names it (?ticket=TICKET-1042).
+
+The list: add a ticket; find, sort and page through them all; change status, priority or text
+in place. Everything is filtered, sorted and paged in SQL: the browser gets one page."""
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
 import streamlit as st
 
-from app_pages.shared import engine, follow_changes, page_errors, signed_in
-from app_pages.ticket_detail import render_detail
-from app_pages.ticket_list import render_list
+from app_components import keys, notices, ticket_grid
+from app_components.session import (
+    engine,
+    follow_changes,
+    now,
+    page_errors,
+    remember_revision,
+    signed_in,
+)
+from app_components.ticket_detail import render_detail
+from ticketdesk.domain.accounts import Account, Action
+from ticketdesk.domain.errors import TicketDeskError
+from ticketdesk.domain.tickets import ISSUE_MAX_CHARS, PRIORITIES, STATUSES
+from ticketdesk.services import tickets as ticket_service
+from ticketdesk.services.tickets import Sort, SortColumn, TicketFilter
+
+ORDERS = {True: "Descending", False: "Ascending"}
+WHO = {"anyone": "Anyone", "mine": "Assigned to me", "unassigned": "Unassigned"}
+
+
+def submit_ticket() -> None:
+    """Form callback: store the ticket; keep the text if it was refused."""
+    state = st.session_state
+    try:
+        ticket = ticket_service.create_ticket(
+            engine(), signed_in(), state[keys.NEW_ISSUE], state[keys.NEW_PRIORITY], now()
+        )
+    except TicketDeskError as exc:
+        notices.push("error", str(exc))
+        return
+    state[keys.NEW_ISSUE] = ""
+    notices.push("success", f"Ticket {ticket.code} submitted. Here are its details:", ticket=ticket)
+
+
+def read_view(by: Account) -> tuple[TicketFilter, Sort]:
+    """The filter and sort widgets, as plain values (requesters have no assignee filter:
+    they see only their own tickets)."""
+    widths = [3, 2, 2, 2, 2, 2, 2] if by.is_staff else [3, 2, 2, 2, 2, 2]
+    columns = iter(st.columns(widths, vertical_alignment="bottom"))
+    search_col = next(columns)
+    who = "anyone"
+    if by.is_staff:
+        who = next(columns).selectbox(
+            "Assigned", list(WHO), format_func=WHO.__getitem__, key=keys.FILTER_WHO
+        )
+    status_col, priority_col, dates_col, sort_col, order_col = columns
+    search = search_col.text_input(
+        "Search", key=keys.SEARCH, placeholder="Words in the issue…", max_chars=200
+    )
+    statuses = status_col.multiselect("Status", STATUSES, key=keys.FILTER_STATUS)
+    priorities = priority_col.multiselect("Priority", PRIORITIES, key=keys.FILTER_PRIORITY)
+    days: Any = dates_col.date_input(
+        "Submitted (UTC days)", value=[], key=keys.FILTER_DAYS, format="YYYY-MM-DD"
+    )
+    column = sort_col.selectbox("Sort by", list(SortColumn), key=keys.SORT_BY)
+    descending = order_col.selectbox(
+        "Order", list(ORDERS), format_func=ORDERS.__getitem__, key=keys.SORT_DESCENDING
+    )
+    chosen: list[date] = list(days) if isinstance(days, tuple | list) else [days]
+    flt = TicketFilter(
+        statuses=tuple(statuses),
+        priorities=tuple(priorities),
+        submitted_from=chosen[0] if chosen else None,
+        submitted_to=chosen[-1] if chosen else None,
+        search=search,
+        assignee=by.name if who == "mine" else None,
+        unassigned=who == "unassigned",
+    )
+    return flt, Sort(SortColumn(column or SortColumn.ID), bool(descending))
+
+
+@st.fragment
+def render_list() -> None:
+    """The form, the filters, one page of the grid, the pager and the export link: a
+    fragment, so that a submit reruns this part of the page and not the navigation, the
+    sidebar and the live view (the table is a fragment of its own inside it)."""
+    st.header("Add a ticket")
+    with st.form("add_ticket"):
+        st.text_area(
+            "Describe the issue",
+            key=keys.NEW_ISSUE,
+            help=f"Plain text, up to {ISSUE_MAX_CHARS:,} characters.",
+        )
+        st.selectbox("Priority", PRIORITIES, key=keys.NEW_PRIORITY, index=1)
+        st.form_submit_button("Submit", on_click=submit_ticket, type="primary")
+    with st.container():  # one slot, whatever it shows: the table below keeps its place
+        notices.show(show_ticket=ticket_grid.show_filed)
+    st.header("Existing tickets")
+    ticket_table()
+
+
+@st.fragment
+def ticket_table() -> None:
+    """The filters, one page of the grid, the pager and the export link: a fragment, so that
+    paging, searching and editing cells rerun only this part of the page."""
+    ticket_grid.redraw_page_if_replaced()
+    with page_errors():
+        show_table()
+
+
+def show_table() -> None:
+    notices.show(notices.TABLE)
+    by = signed_in()
+    flt, sort = read_view(by)
+    state = st.session_state
+    if state.get(keys.VIEW) != (flt, sort):  # a new view starts on its first page
+        state[keys.VIEW], state[keys.PAGE], state[keys.ANCHOR] = (flt, sort), 1, None
+    result = ticket_service.ticket_page(
+        engine(), by, flt, sort, state.get(keys.PAGE, 1), state.get(keys.ANCHOR)
+    )
+    state[keys.ANCHOR] = result.anchor
+    if not ticket_grid.edits_still_shown_right(result.tickets):
+        ticket_grid.replace_grid()
+        st.rerun(scope="app")  # see ticket_grid.redraw_page_if_replaced
+    remember_revision(result.revision)
+    more = "+" if result.matching_is_lower_bound else ""
+    st.write(f"Number of tickets: `{result.matching:,}{more}`")
+    editable = by.may(Action.EDIT_TICKET)
+    st.caption(
+        (
+            "Double-click a Status, Priority or Issue cell to change it; every change is saved "
+            "at once. "
+            if editable
+            else "The tickets you filed. Open one to follow its conversation or add to it. "
+        )
+        + "Sorting and filtering apply to all pages; a click on a column header only re-orders "
+        "the page shown."
+    )
+    ticket_grid.show_grid(result, editable)
+    pager_col, export_col = st.columns([4, 1], vertical_alignment="center")
+    with pager_col:
+        if state.get(keys.PAGE) != result.page:  # a new view, or a page past a shrunken end
+            state[keys.PAGE] = result.page
+        st.pagination(result.pages, key=keys.PAGE, max_visible_pages=7)
+    export_col.link_button(
+        "Export CSV",
+        "./export.csv?" + urlencode(ticket_service.export_query(flt, sort)),
+        icon=":material/download:",
+        help="Every ticket of this view (all pages), as CSV.",
+        width="stretch",
+    )
+
 
 follow_changes()
 code = st.query_params.get("ticket")

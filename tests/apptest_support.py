@@ -4,7 +4,7 @@ sessions opened for them, and the app opened as a browser with such a session wo
 
 The database they work on is the `app_engine` fixture (conftest.py). AppTest cannot send the
 session cookie; the app takes the token from session state instead
-(app_pages.shared.SESSION_TOKEN_KEY)."""
+(app_components.keys.SESSION_TOKEN)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from app_pages.shared import SESSION_TOKEN_KEY
+from app_components.keys import SESSION_TOKEN
 from ticketdesk.domain.accounts import Account
 from ticketdesk.services import accounts as account_service
 
@@ -54,7 +54,7 @@ def open_app(token: str | None, *, page: str | None = None, ticket: str | None =
     at the ticket list, at `page` or at one ticket (?ticket=...)."""
     at = AppTest.from_file(APP, default_timeout=30)
     if token is not None:
-        at.session_state[SESSION_TOKEN_KEY] = token
+        at.session_state[SESSION_TOKEN] = token
     if ticket is not None:
         at.query_params["ticket"] = ticket
     if page is not None:

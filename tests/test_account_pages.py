@@ -3,7 +3,7 @@ what a browser without a valid session sees, what a requester sees and may do, t
 People page and everyone's "Your account" page.
 
 AppTest cannot send the session cookie; the app takes the token from session state instead
-(app_pages.shared.SESSION_TOKEN_KEY)."""
+(app_components.keys.SESSION_TOKEN)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from app_pages.shared import SESSION_TOKEN_KEY
+from app_components.keys import SESSION_TOKEN
 from tests.apptest_support import PASSWORD, ROOT, open_app, person, session_of
 from ticketdesk.domain.accounts import (
     Account,
@@ -333,7 +333,7 @@ def test_an_agent_cannot_open_the_people_page(app_engine: Engine) -> None:
         at.switch_page("app_pages/people.py")
     # And the page itself refuses, were it reached some other way.
     direct = AppTest.from_file(str(ROOT / "app_pages/people.py"), default_timeout=30)
-    direct.session_state[SESSION_TOKEN_KEY] = token
+    direct.session_state[SESSION_TOKEN] = token
     direct.run()
     assert not direct.exception
     assert [e.value for e in direct.error] == ["Your account (agent) may not manage accounts."]
@@ -387,6 +387,25 @@ def test_an_admin_adds_an_account_whose_generated_password_signs_in(
     )
 
 
+def test_a_name_in_a_notice_is_text_never_a_link(app_engine: Engine, admin: Account) -> None:
+    name = "Zed [verify your login](http://evil.example/phish)"
+    at = people_page(app_engine, admin)
+    at.text_input(key="new_name").input(name)
+    at.text_input(key="new_email").input("zed@example.com")
+    at.selectbox(key="new_role").select("agent")
+    button(at, "Add").click().run()
+    assert not at.exception
+    notice = at.success[0].value
+    # The name with its Markdown escaped and its link broken by a word joiner (invisible);
+    # the password still as code.
+    escaped = "Zed \\[verify your login\\](http:\u2060//evil.example/phish)"
+    assert re.fullmatch(
+        rf"Account made for {re.escape(escaped)} \(agent\)\. "
+        r"Their password, shown only now: `[^`]+`",
+        notice,
+    ), notice
+
+
 def test_a_duplicate_email_is_refused_and_the_form_keeps_what_was_typed(
     app_engine: Engine, admin: Account
 ) -> None:
@@ -398,7 +417,8 @@ def test_a_duplicate_email_is_refused_and_the_form_keeps_what_was_typed(
     at.selectbox(key="new_role").select("admin")
     button(at, "Add").click().run()
     assert not at.exception
-    assert [e.value for e in at.error] == ["RITA@Example.com already has an account."]
+    # Shown as text: a word joiner (invisible) keeps Markdown from making it a mailto link.
+    assert [e.value for e in at.error] == ["RITA\u2060@Example.com already has an account."]
     assert not at.success
     assert at.text_input(key="new_name").value == "Rita Again"
     assert at.text_input(key="new_email").value == "RITA@Example.com"
@@ -522,7 +542,9 @@ def rita(app_engine: Engine) -> Account:
 
 def test_your_account_shows_who_you_are(app_engine: Engine, rita: Account) -> None:
     at = app(session_of(app_engine, rita), page="app_pages/account.py")
-    assert "**Rita Requester** · rita@example\\.com · requester" in [m.value for m in at.markdown]
+    assert "**Rita Requester** · rita\u2060@example.com · requester" in [
+        m.value for m in at.markdown
+    ]
 
 
 @pytest.mark.parametrize(

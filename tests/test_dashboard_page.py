@@ -3,7 +3,6 @@ signed in as an admin (who may use both) unless a test says otherwise."""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -44,10 +43,9 @@ def desk(app_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Desk:
     """An empty, migrated SQLite desk that the app opens, the app's clock at NOW, and the
     people who work it (made, and signed in, at NOW)."""
     monkeypatch.syspath_prepend(str(ROOT))
-    sys.modules.pop("app_pages.shared", None)
-    import app_pages.shared
+    import app_components.session
 
-    monkeypatch.setattr(app_pages.shared, "now", lambda: NOW)
+    monkeypatch.setattr(app_components.session, "now", lambda: NOW)
     engine = app_engine
     ana, ben = person(engine, "Ana", "agent", now=NOW), person(engine, "Ben", "agent", now=NOW)
     admin = person(engine, "Ada Admin", "admin", now=NOW)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -69,8 +70,15 @@ def test_rows_come_out_in_chunks() -> None:
     assert rows[1] == ["TICKET-1", "issue 1", "Open", "High", "2026-11-27 09:30:00"]
 
 
-def test_view_round_trips_through_url_parameters() -> None:
-    flt = TicketFilter(("Open", "Closed"), ("Low",), date(2026, 1, 2), date(2026, 3, 4), "vpn x")
+@pytest.mark.parametrize(
+    "who",
+    [{}, {"assignee": "Ana Agent"}, {"unassigned": True}],
+    ids=["anyone", "assigned to one agent", "unassigned"],
+)
+def test_view_round_trips_through_url_parameters(who: dict[str, Any]) -> None:
+    flt = TicketFilter(
+        ("Open", "Closed"), ("Low",), date(2026, 1, 2), date(2026, 3, 4), "vpn x", **who
+    )
     sort = Sort(SortColumn.PRIORITY, descending=False)
     assert export.from_query(export.to_query(flt, sort)) == (flt, sort)
     assert export.from_query({}) == (TicketFilter(), Sort())
@@ -85,6 +93,9 @@ def test_view_round_trips_through_url_parameters() -> None:
         {"sort": "Colour"},
         {"order": "sideways"},
         {"q": "x" * 6000},
+        {"assignee": "x" * 101},
+        {"unassigned": "yes"},
+        {"assignee": "Ana Agent", "unassigned": "1"},
     ],
 )
 def test_malformed_parameters_are_refused(params: dict[str, str]) -> None:

@@ -162,3 +162,34 @@ def test_sla_headline_follows_the_clock_that_matters(
     assert headline(hours(10)) == "Resolve 14 h left"
     ticket_service.update_ticket(engine, agent, t.id, TicketChange(status="Closed"), hours(30))
     assert headline(hours(40)) == "Resolved: missed by 6 h"
+
+
+def test_a_requesters_view_does_not_show_when_an_internal_note_was_written(
+    engine: Engine, requester: Account, agent: Account
+) -> None:
+    t = ticket_service.create_ticket(engine, requester, "Printer", "Low", T0)
+    ticket_service.add_message(engine, agent, t.id, "reply", "Which tray?", hours(1))
+    ticket_service.add_message(engine, agent, t.id, "note", "Tray 2 is worn", hours(2))
+    assert ticket_service.ticket_detail(engine, requester, t.code).ticket.updated_at == hours(1)
+    assert ticket_service.ticket_detail(engine, agent, t.code).ticket.updated_at == hours(2)
+
+
+def test_an_unchanged_assignee_is_not_checked_again(
+    engine: Engine, requester: Account, admin: Account
+) -> None:
+    """A ticket stays assigned to an agent who was deactivated since; changing its status
+    (with the assignee sent as it is) works, while assigning that agent anew does not."""
+    eli = make_agent(engine, "Eli Haddad")
+    t = ticket_service.create_ticket(engine, requester, "Docking station", "Low", T0)
+    other = ticket_service.create_ticket(engine, requester, "Headset", "Low", T0)
+    ticket_service.update_ticket(engine, admin, t.id, TicketChange(assignee="Eli Haddad"), hours(1))
+    account_service.set_active(engine, admin, eli.id, False)
+    change = TicketChange(status="In Progress", assignee="Eli Haddad")
+    saved = ticket_service.update_ticket(engine, admin, t.id, change, hours(2))
+    assert (saved.status, saved.assignee) == ("In Progress", "Eli Haddad")
+    history = ticket_service.ticket_detail(engine, admin, t.code).history
+    assert [c.kind for c in history] == [EventKind.CREATED, EventKind.ASSIGNEE, EventKind.STATUS]
+    with pytest.raises(ValidationError, match="'Eli Haddad' is not an active agent"):
+        ticket_service.update_ticket(
+            engine, admin, other.id, TicketChange(assignee="Eli Haddad"), hours(3)
+        )

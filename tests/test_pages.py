@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from app_pages.shared import sign_out_form
+from app_components.session import sign_out_form
 from tests.apptest_support import ROOT, open_app, person, session_of
 from ticketdesk.domain.accounts import Account
 from ticketdesk.domain.tickets import TicketChange

@@ -19,6 +19,8 @@ from typing import Any
 
 from bench.harness.common import APPS, METRICS, RESULTS, ROOT, Options
 
+APP_PARTS = ("ticket.py", "app_pages", "app_components", "src")  # the app's code, for git status
+
 METRIC_TITLES = {
     "load_grid": "Page load until the grid is drawn (ours: Tickets page)",
     "load_charts": "Page load until both charts are drawn (ours: Dashboard page)",
@@ -157,7 +159,7 @@ def git_state() -> tuple[str, list[str]] | None:
             check=True,
         ).stdout.strip()
         changed = subprocess.run(
-            ["git", "status", "--porcelain", "--", "ticket.py", "app_pages", "src"],
+            ["git", "status", "--porcelain", "--", *APP_PARTS],
             cwd=ROOT,
             capture_output=True,
             text=True,

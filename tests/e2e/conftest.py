@@ -291,6 +291,16 @@ def new_desk(
         page = context.new_page()
         desk = Desk(page, server.url, request.node.name, person)
         page.on("pageerror", lambda exc: desk.page_errors.append(str(exc)))
+        # What the app's Content-Security-Policy refused (Chromium says so on the console):
+        # a page error too, so that the tests' `page_errors == []` check the policy as well.
+        page.on(
+            "console",
+            lambda message: (
+                desk.page_errors.append(message.text)
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
         page.on("dialog", lambda dialog: (desk.dialogs.append(dialog.message), dialog.dismiss()))
         desks.append((desk, server))
         return desk

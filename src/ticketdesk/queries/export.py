@@ -7,6 +7,7 @@ import io
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 
+from ticketdesk.domain.accounts import NAME_MAX_CHARS
 from ticketdesk.domain.errors import ValidationError
 from ticketdesk.domain.tickets import ISSUE_MAX_CHARS, Ticket, validate_priority, validate_status
 from ticketdesk.queries.ticket_table import Sort, SortColumn, TicketFilter
@@ -45,7 +46,8 @@ def csv_chunks(tickets: Iterable[Ticket]) -> Iterator[str]:
 
 
 def to_query(flt: TicketFilter, sort: Sort) -> dict[str, str]:
-    """URL parameters describing a view; `from_query` reads them back."""
+    """URL parameters describing a view, every filter of it; `from_query` reads them back.
+    (Not the requester: the export route narrows every view to what its caller may see.)"""
     params = {"sort": sort.column.value, "order": "desc" if sort.descending else "asc"}
     if flt.statuses:
         params["status"] = ",".join(flt.statuses)
@@ -57,6 +59,10 @@ def to_query(flt: TicketFilter, sort: Sort) -> dict[str, str]:
         params["to"] = flt.submitted_to.isoformat()
     if flt.search:
         params["q"] = flt.search
+    if flt.assignee is not None:
+        params["assignee"] = flt.assignee
+    if flt.unassigned:
+        params["unassigned"] = "1"
     return params
 
 
@@ -84,11 +90,21 @@ def from_query(params: Mapping[str, str]) -> tuple[TicketFilter, Sort]:
     search = params.get("q", "")
     if len(search) > ISSUE_MAX_CHARS:
         raise ValidationError("The search text is too long.")
+    assignee = params.get("assignee")
+    if assignee is not None and len(assignee) > NAME_MAX_CHARS:
+        raise ValidationError("The assignee's name is too long.")
+    if params.get("unassigned", "") not in ("", "1"):
+        raise ValidationError("unassigned must be 1 or left out.")
+    unassigned = params.get("unassigned") == "1"
+    if unassigned and assignee is not None:
+        raise ValidationError("Ask for one assignee's tickets or for unassigned ones, not both.")
     flt = TicketFilter(
         statuses=tuple(validate_status(s).value for s in listed("status")),
         priorities=tuple(validate_priority(p).value for p in listed("priority")),
         submitted_from=day("from"),
         submitted_to=day("to"),
         search=search,
+        assignee=assignee,
+        unassigned=unassigned,
     )
     return flt, Sort(column, params.get("order", "desc") == "desc")

@@ -35,9 +35,14 @@ from ticketdesk.domain.tickets import (
     validate_priority,
     validate_status,
 )
-from ticketdesk.queries import desk, ticket_table
+from ticketdesk.queries import desk, export, ticket_table
 from ticketdesk.queries import tickets as ticket_reads
-from ticketdesk.queries.ticket_table import PageAnchor, Sort, TicketFilter
+
+# The view types callers pass in (pages import them from here, never from the queries).
+from ticketdesk.queries.ticket_table import PageAnchor as PageAnchor
+from ticketdesk.queries.ticket_table import Sort as Sort
+from ticketdesk.queries.ticket_table import SortColumn as SortColumn
+from ticketdesk.queries.ticket_table import TicketFilter as TicketFilter
 from ticketdesk.store import accounts as account_store
 from ticketdesk.store import targets as target_store
 from ticketdesk.store import tickets as ticket_store
@@ -96,7 +101,8 @@ def update_ticket(
     """Apply `change` to one ticket, with its events, in one transaction (agents and admins).
 
     With `expected_version`, the change is refused (StaleTicket) if the ticket has moved on.
-    An assignee must be the name of an active agent or admin."""
+    A new assignee must be the name of an active agent or admin; the assignee the ticket has
+    already is never checked again (they may have been deactivated since)."""
     require(by, Action.EDIT_TICKET)
     checked = TicketChange(
         status=None if change.status is None else validate_status(change.status),
@@ -107,13 +113,16 @@ def update_ticket(
     )
 
     def work(conn: Connection) -> Ticket:
-        if checked.assignee is not None and checked.assignee not in {
-            a.name for a in account_store.staff(conn)
-        }:
-            raise ValidationError(f"{checked.assignee[:100]!r} is not an active agent.")
         current = ticket_store.get_ticket(conn, ticket_id)
         if current is None:
             raise TicketNotFound(f"{ticket_code(ticket_id)} does not exist.")
+        # Only a new assignee is checked: a ticket may stay with someone deactivated since.
+        if (
+            checked.assignee is not None
+            and checked.assignee != current.assignee
+            and checked.assignee not in {a.name for a in account_store.staff(conn)}
+        ):
+            raise ValidationError(f"{checked.assignee[:100]!r} is not an active agent.")
         if expected_version is not None and current.version != expected_version:
             raise StaleTicket(current, ticket_reads.events_for(conn, ticket_id, expected_version))
         outcome = rules.change_ticket(current, checked, now)
@@ -170,7 +179,10 @@ class TicketDetail:
 
 def ticket_detail(engine: Engine, by: Account, code: str) -> TicketDetail:
     """Everything the detail view shows for `TICKET-<n>`, from one snapshot. Requesters see
-    only their own tickets, and never internal notes."""
+    only their own tickets, and never internal notes: nor when the last one was written (their
+    ticket's `updated_at` is the time of the latest change they may see). The ticket's
+    `version`, which internal notes move too, is for staff only (the optimistic check of
+    their edits); it is not to be shown to anyone who may not read notes."""
     ticket_id = parse_ticket_code(code)
     include_notes = by.may(Action.READ_NOTES)
 
@@ -179,6 +191,8 @@ def ticket_detail(engine: Engine, by: Account, code: str) -> TicketDetail:
         history = ticket_reads.events_for(conn, ticket_id)
         if not include_notes:
             history = [c for c in history if c.kind is not EventKind.NOTE]
+            seen = max((c.occurred_at for c in history), default=ticket.created_at)
+            ticket = replace(ticket, updated_at=seen)
         return TicketDetail(
             ticket,
             ticket_reads.messages_for(conn, ticket_id, include_notes),
@@ -263,6 +277,11 @@ def export_tickets(engine: Engine, by: Account, flt: TicketFilter, sort: Sort) -
     """Every ticket of the filtered view that `by` may see, streamed inside one read
     transaction. Who may see what is checked now, not when the first row is read."""
     return _stream_rows(engine, visible_to(by, flt), sort)
+
+
+def export_query(flt: TicketFilter, sort: Sort) -> dict[str, str]:
+    """The URL parameters of /export.csv that export the view `flt`, `sort`."""
+    return export.to_query(flt, sort)
 
 
 def _stream_rows(engine: Engine, flt: TicketFilter, sort: Sort) -> Iterator[Ticket]:

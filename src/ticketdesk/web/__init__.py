@@ -21,6 +21,7 @@ from ..config import demo_tickets_on_first_start
 from . import export_route, signin, sso
 from .engine import engine, now
 from .guard import SignInRequired
+from .headers import ContentSecurityPolicy
 from .origin import same_origin_only
 
 
@@ -59,4 +60,5 @@ def routes() -> list[BaseRoute]:
 
 
 def middleware() -> list[Middleware]:
-    return [Middleware(SignInRequired)]
+    """Outermost first: the policy also covers the sign-in middleware's own responses."""
+    return [Middleware(ContentSecurityPolicy), Middleware(SignInRequired)]

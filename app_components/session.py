@@ -1,4 +1,9 @@
-"""What every page needs: the engine (built once per process), the clock, error display."""
+"""What every page needs: the engine, the clock, the signed-in account (checked against the
+database on every run), the sign-out form, error display and the live view that redraws a
+page when someone else changed the desk.
+
+Other components call `session.now()` through the module, so a test that sets the app's
+clock (monkeypatch of app_components.session.now) sets it everywhere."""
 
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import streamlit as st
 from sqlalchemy import Engine
 
+from app_components import keys
+from app_components.text import escape_markdown
 from ticketdesk.domain.accounts import Account, PermissionDenied, SessionEnded
 from ticketdesk.domain.errors import DatabaseUnavailable
 from ticketdesk.services import accounts as account_service
@@ -39,10 +46,10 @@ def page_errors() -> Iterator[None]:
     try:
         yield
     except PermissionDenied as exc:
-        st.error(str(exc), icon=":material/block:")
+        st.error(escape_markdown(str(exc)), icon=":material/block:")
         st.stop()
     except DatabaseUnavailable:
-        st.session_state.database_down = True  # follow_changes() said so and keeps asking
+        st.session_state[keys.DATABASE_DOWN] = True  # follow_changes() said so, keeps asking
         st.stop()
 
 
@@ -54,15 +61,16 @@ def browser_timezone() -> tzinfo:
         return UTC
 
 
-SESSION_TOKEN_KEY = "session_token"  # noqa: S105 (a state key, not a secret)
-"""Where AppTest puts a session token (it cannot send cookies); browsers send the cookie."""
+def when(moment: datetime) -> str:
+    """A moment as the browser's clock shows it, to the minute."""
+    return moment.astimezone(browser_timezone()).strftime("%Y-%m-%d %H:%M")
 
 
 def session_token() -> str | None:
     token = st.context.cookies.get(SESSION_COOKIE)
     if isinstance(token, str) and token:
         return token
-    kept = st.session_state.get(SESSION_TOKEN_KEY)  # AppTest's cookies are a mock object
+    kept = st.session_state.get(keys.SESSION_TOKEN)  # AppTest's cookies are a mock object
     return kept if isinstance(kept, str) else None
 
 
@@ -80,7 +88,7 @@ def current_account() -> Account | SessionEnded:
 
 
 def ask_to_sign_in(reason: SessionEnded) -> None:
-    st.warning(str(reason), icon=":material/lock:")
+    st.warning(escape_markdown(str(reason)), icon=":material/lock:")
     st.link_button("Sign in", "/signin?ended=1", type="primary")
 
 
@@ -117,28 +125,20 @@ SIGN_OUT_FORM = """
 """
 
 
-def escape_markdown(text: str) -> str:
-    """Text shown literally inside Markdown (names are people's input)."""
-    return "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~$:" else ch for ch in text)
-
-
-WHOLE_PAGE_RUN = "drawing_whole_page"
-
-
 @contextmanager
 def whole_page_run() -> Iterator[None]:
     """Marks a run of the whole page (ticket.py wraps the page in it), as opposed to a rerun
     of one fragment: follow_changes() must not ask for another full run from inside one."""
-    st.session_state[WHOLE_PAGE_RUN] = True
+    st.session_state[keys.WHOLE_PAGE_RUN] = True
     try:
         yield
     finally:  # also when the page stops early (st.stop) or asks for a rerun
-        st.session_state[WHOLE_PAGE_RUN] = False
+        st.session_state[keys.WHOLE_PAGE_RUN] = False
 
 
 def remember_revision(revision: int) -> None:
     """The desk revision this page was drawn from; follow_changes() compares against it."""
-    st.session_state.seen_revision = revision
+    st.session_state[keys.SEEN_REVISION] = revision
 
 
 @st.fragment(run_every=LIVE_SECONDS)
@@ -153,19 +153,19 @@ def follow_changes() -> None:
     except SessionEnded:
         st.rerun(scope="app")  # signed out elsewhere, deactivated...: the page says so
     except DatabaseUnavailable as exc:
-        state.database_down = True
-        st.warning(str(exc), icon=":material/cloud_off:")
+        state[keys.DATABASE_DOWN] = True
+        st.warning(escape_markdown(str(exc)), icon=":material/cloud_off:")
         return
-    if state.get(WHOLE_PAGE_RUN):
+    if state.get(keys.WHOLE_PAGE_RUN):
         # Called at the top of a page that this very run draws, after any callback of the
         # run has written: what follows shows the desk as it is now. (Asking for another full
         # run here redrew the page twice after each of one's own submits.)
-        state.pop("database_down", None)
-        state.seen_revision = revision
+        state.pop(keys.DATABASE_DOWN, None)
+        state[keys.SEEN_REVISION] = revision
         return
-    if state.pop("database_down", False):
+    if state.pop(keys.DATABASE_DOWN, False):
         st.rerun(scope="app")
-    seen = state.get("seen_revision")
+    seen = state.get(keys.SEEN_REVISION)
     if seen is not None and revision != seen:
-        state.seen_revision = revision  # the rerun draws it (and notes what it drew)
+        state[keys.SEEN_REVISION] = revision  # the rerun draws it (and notes what it drew)
         st.rerun(scope="app")

@@ -1,20 +1,13 @@
-"""One ticket's page: its text, status, priority and assignee (editable), the conversation
-with a reply box, and the history. Reached from the list or by URL (?ticket=TICKET-1042)."""
+"""One ticket's view: its text, status, priority and assignee (editable by staff), the
+conversation with a reply box, its targets and its history."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import streamlit as st
 
-from app_pages.shared import (
-    browser_timezone,
-    engine,
-    escape_markdown,
-    now,
-    remember_revision,
-    signed_in,
-)
+from app_components import keys, notices, session
+from app_components.session import when
+from app_components.text import escape_markdown, safe_message
 from ticketdesk.domain.accounts import Account, Action, PermissionDenied
 from ticketdesk.domain.errors import TicketDeskError, TicketNotFound, ValidationError
 from ticketdesk.domain.tickets import (
@@ -46,44 +39,52 @@ def back_to_list() -> None:
     st.query_params.clear()
 
 
-def when(moment: datetime) -> str:
-    return moment.astimezone(browser_timezone()).strftime("%Y-%m-%d %H:%M")
-
-
 def save_fields(ticket: Ticket) -> None:
-    """Form callback: status, priority and assignee, refused if the ticket moved on."""
+    """Form callback: status, priority and assignee, refused if the ticket moved on. The
+    assignee is sent only when it changed: a ticket may stay with someone who is no longer
+    an active agent, and then its status must still be changeable."""
     state = st.session_state
-    chosen = state.detail_assignee
+    chosen = state[keys.DETAIL_ASSIGNEE]
+    reassigned = chosen != (ticket.assignee or UNASSIGNED)
     change = TicketChange(
-        status=state.detail_status,
-        priority=state.detail_priority,
-        assignee=None if chosen == UNASSIGNED else chosen,
-        unassign=chosen == UNASSIGNED,
+        status=state[keys.DETAIL_STATUS],
+        priority=state[keys.DETAIL_PRIORITY],
+        assignee=chosen if reassigned and chosen != UNASSIGNED else None,
+        unassign=reassigned and chosen == UNASSIGNED,
     )
     try:
         ticket_service.update_ticket(
-            engine(), signed_in(), ticket.id, change, now(), ticket.version
+            session.engine(), session.signed_in(), ticket.id, change, session.now(), ticket.version
         )
     except TicketDeskError as exc:
-        state.detail_flash = ("error", str(exc))
+        notices.push("error", str(exc))
     else:
-        state.detail_flash = ("saved", "Saved.")
-    for key in ("detail_status", "detail_priority", "detail_assignee"):
+        notices.push("success", "Saved.")
+    for key in (keys.DETAIL_STATUS, keys.DETAIL_PRIORITY, keys.DETAIL_ASSIGNEE):
         state.pop(key, None)  # show what the database holds now
 
 
 def send_message(ticket: Ticket) -> None:
     """Form callback: add the message; keep the text if it was refused."""
     state = st.session_state
+    # None: a click on the chosen kind unselected it (in a page drawn before the control was
+    # `required`, or from a forged message); the kind stays the one the form showed.
+    kind = state.get(keys.MESSAGE_KIND) or state[keys.MESSAGE_KIND_SHOWN]
+    state[keys.MESSAGE_KIND] = kind
     try:
         ticket_service.add_message(
-            engine(), signed_in(), ticket.id, state.message_kind, state.message_body, now()
+            session.engine(),
+            session.signed_in(),
+            ticket.id,
+            kind,
+            state[keys.MESSAGE_BODY],
+            session.now(),
         )
     except TicketDeskError as exc:
-        state.detail_flash = ("error", str(exc))
+        notices.push("error", str(exc))
         return
-    state.message_body = ""
-    state.detail_flash = ("saved", f"{KINDS[MessageKind(state.message_kind)]} added.")
+    state[keys.MESSAGE_BODY] = ""
+    notices.push("success", f"{KINDS[MessageKind(kind)]} added.")
 
 
 def show_message(message: Message) -> None:
@@ -94,29 +95,33 @@ def show_message(message: Message) -> None:
             st.badge(
                 f"{label}: not visible to the requester", icon=":material/lock:", color="orange"
             )
-        st.caption(f"{name} · {label} · {when(message.created_at)}")
-        st.markdown(message.body)  # Markdown, never raw HTML: Streamlit escapes it
+        st.caption(f"{escape_markdown(name)} · {label} · {when(message.created_at)}")
+        # Markdown, never raw HTML (Streamlit escapes it), and no images: each reader's
+        # browser would fetch them from wherever they point.
+        st.markdown(safe_message(message.body))
 
 
 def render_detail(code: str) -> None:
-    by = signed_in()
+    by = session.signed_in()
     back = "All tickets" if by.is_staff else "My tickets"
     st.button(back, icon=":material/arrow_back:", on_click=back_to_list, type="tertiary")
     try:
-        detail = ticket_service.ticket_detail(engine(), by, code)
+        detail = ticket_service.ticket_detail(session.engine(), by, code)
     except (ValidationError, TicketNotFound, PermissionDenied) as exc:
-        st.error(str(exc), icon=":material/search_off:")
+        st.error(escape_markdown(str(exc)), icon=":material/search_off:")
         return
     ticket = detail.ticket
-    remember_revision(detail.revision)
+    session.remember_revision(detail.revision)
     st.title(f"{ticket.code}")
+    # Internal notes move the version too: shown only to those who read notes (staff, whose
+    # Save form checks it); a requester's last change is the latest she may see.
+    version = f" · version {ticket.version}" if by.may(Action.READ_NOTES) else ""
     st.caption(
-        f"Filed by {ticket.requester or 'someone'} on {when(ticket.created_at)} · "
-        f"last change {when(ticket.updated_at)} · version {ticket.version}"
+        f"Filed by {escape_markdown(ticket.requester or 'someone')} on "
+        f"{when(ticket.created_at)} · "
+        f"last change {when(ticket.updated_at)}{version}"
     )
-    flash = st.session_state.pop("detail_flash", None)
-    if flash:
-        (st.error if flash[0] == "error" else st.success)(flash[1])
+    notices.show()
 
     main, side = st.columns([2, 1], gap="large")
     with main:
@@ -130,18 +135,20 @@ def render_detail(code: str) -> None:
         with st.form("reply"):
             st.text_area(
                 "Message",
-                key="message_body",
+                key=keys.MESSAGE_BODY,
                 help=f"Markdown; up to {MESSAGE_MAX_CHARS:,} characters.",
             )
             kinds = [MessageKind.REPLY, MessageKind.NOTE] if by.is_staff else [MessageKind.MESSAGE]
-            st.segmented_control(
+            shown = st.segmented_control(
                 "Kind",
                 kinds,
                 format_func=KINDS.__getitem__,
                 default=kinds[0],
-                key="message_kind",
+                required=True,  # a click on the chosen kind would otherwise unselect it
+                key=keys.MESSAGE_KIND,
                 disabled=len(kinds) == 1,
             )
+            st.session_state[keys.MESSAGE_KIND_SHOWN] = shown or kinds[0]
             st.form_submit_button("Send", on_click=send_message, args=(ticket,), type="primary")
     with side:
         if by.may(Action.EDIT_TICKET):
@@ -155,14 +162,16 @@ def render_detail(code: str) -> None:
 def ticket_fields(ticket: Ticket, by: Account) -> None:
     """Status, priority and assignee, for the people who work tickets."""
     with st.form("fields"):
-        st.selectbox("Status", STATUSES, index=STATUSES.index(ticket.status), key="detail_status")
+        st.selectbox(
+            "Status", STATUSES, index=STATUSES.index(ticket.status), key=keys.DETAIL_STATUS
+        )
         st.selectbox(
             "Priority",
             PRIORITIES,
             index=PRIORITIES.index(ticket.priority),
-            key="detail_priority",
+            key=keys.DETAIL_PRIORITY,
         )
-        names = [a.name for a in account_service.staff(engine(), by)]
+        names = [a.name for a in account_service.staff(session.engine(), by)]
         if ticket.assignee and ticket.assignee not in names:
             names.append(ticket.assignee)  # assigned to someone no longer active
         options = [UNASSIGNED, *names]
@@ -170,7 +179,7 @@ def ticket_fields(ticket: Ticket, by: Account) -> None:
             "Assignee",
             options,
             index=options.index(ticket.assignee) if ticket.assignee else 0,
-            key="detail_assignee",
+            key=keys.DETAIL_ASSIGNEE,
             help="Agents and admins with an active account.",
         )
         st.form_submit_button("Save", on_click=save_fields, args=(ticket,))
@@ -178,7 +187,7 @@ def ticket_fields(ticket: Ticket, by: Account) -> None:
 
 def show_targets_and_history(detail: ticket_service.TicketDetail) -> None:
     ticket = detail.ticket
-    state = ticket_service.sla_of(ticket, detail.targets, now())
+    state = ticket_service.sla_of(ticket, detail.targets, session.now())
     st.subheader("Targets")
     for name, clock in (
         ("First response", state.first_response),
