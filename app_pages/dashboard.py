@@ -11,6 +11,7 @@ import streamlit as st
 
 from app_components import keys
 from app_components.charts import show_charts
+from app_components.kpi_help import kpi_help
 from app_components.session import (
     engine,
     follow_changes,
@@ -28,32 +29,6 @@ from ticketdesk.services.dashboard import Dashboard, Period
 
 CUSTOM = 0
 PERIODS = {7: "Last 7 days", 30: "Last 30 days", 90: "Last 90 days", CUSTOM: "Custom"}
-HELP = {
-    "open": "Tickets whose status is Open or In Progress at the end of the period (now, when "
-    "it ends today). The change is against the same count at 00:00 UTC of its first day.",
-    "new": "Tickets submitted in the period (whole UTC days), against the previous period.",
-    "reopen": "Changes from Closed back to Open or In Progress in the period, per 100 changes "
-    "to Closed in the period (a ticket closed twice counts twice). Can pass 100 % in a short "
-    "period that reopens older closes. Delta in percentage points.",
-    "past": "Open or In Progress tickets past a deadline now, whatever the period: unanswered "
-    "past the first-response target, or unresolved past the resolution target.",
-    "first": "Mean hours from a ticket's creation to its first response (the first public "
-    "reply by an agent or the first status change out of Open, whichever came first), over "
-    "the tickets first answered in the period.",
-    "first_median": "Median of the same hours (of an even count, the mean of the two middle "
-    "values).",
-    "resolution": "Mean hours from a ticket's creation to its latest change to Closed, over "
-    "the tickets that are Closed now and were last closed in the period.",
-    "resolution_median": "Median of the same hours (of an even count, the mean of the two "
-    "middle values).",
-    "sla_first": "Of the first-response deadlines (creation + target of the ticket's current "
-    "priority) that fell in the period up to now, the share met: answered by the deadline. "
-    "An unanswered ticket past its deadline counts as missed; a deadline still ahead is not "
-    "counted yet. Delta in percentage points.",
-    "sla_resolution": "Of the resolution deadlines that fell in the period up to now, the share "
-    "met: the ticket is Closed now and its latest close came by the deadline. A deadline still "
-    "ahead is not counted yet. Delta in percentage points.",
-}
 
 
 def hours(value: float | None) -> str:
@@ -132,7 +107,7 @@ def show_metrics(data: Dashboard) -> None:
         delta=count_delta(data.open_at_period_end - data.open_at_period_start),
         delta_color="inverse",
         delta_description=f"since {data.period.first:%b %d}",
-        help=HELP["open"],
+        help=kpi_help("Number of open tickets"),
         border=True,
     )
     volume[1].metric(
@@ -141,49 +116,49 @@ def show_metrics(data: Dashboard) -> None:
         delta=count_delta(cur.created - prev.created),
         delta_color="off",
         delta_description=versus,
-        help=HELP["new"],
+        help=kpi_help("New tickets"),
         border=True,
     )
     volume[2].metric(
         "Reopen rate",
         percent(cur.reopen_rate),
         delta_description=versus,
-        help=f"{HELP['reopen']} Reopens {cur.reopens:,}, closes {cur.closes:,}.",
+        help=f"{kpi_help('Reopen rate')} Reopens {cur.reopens:,}, closes {cur.closes:,}.",
         border=True,
         **points_delta(cur.reopen_rate, prev.reopen_rate, higher_is_better=False),
     )
     timings = [
-        (response[0], "First response time (hours)", "first", fr, cur.first_response.hours,
+        (response[0], "First response time (hours)", fr, cur.first_response.hours,
          prev.first_response.hours),
-        (response[1], "Median first response (hours)", "first_median", fr,
+        (response[1], "Median first response (hours)", fr,
          cur.first_response_median, prev.first_response_median),
-        (resolution[0], "Average resolution time (hours)", "resolution", res,
+        (resolution[0], "Average resolution time (hours)", res,
          cur.resolution.hours, prev.resolution.hours),
-        (resolution[1], "Median resolution time (hours)", "resolution_median", res,
+        (resolution[1], "Median resolution time (hours)", res,
          cur.resolution_median, prev.resolution_median),
     ]  # fmt: skip
-    for column, label, key, n, value, before in timings:
+    for column, label, n, value, before in timings:
         column.metric(
             label,
             hours(value),
             delta=hours_delta(value, before),
             delta_color="inverse",
             delta_description=versus,
-            help=f"{HELP[key]} Tickets counted: {n:,}.",
+            help=f"{kpi_help(label)} Tickets counted: {n:,}.",
             border=True,
         )
     shares = [
-        (response[2], "First responses within target", "sla_first", cur.sla.first_response,
+        (response[2], "First responses within target", cur.sla.first_response,
          prev.sla.first_response),
-        (resolution[2], "Resolutions within target", "sla_resolution", cur.sla.resolution,
+        (resolution[2], "Resolutions within target", cur.sla.resolution,
          prev.sla.resolution),
     ]  # fmt: skip
-    for column, label, key, share, earlier in shares:
+    for column, label, share, earlier in shares:
         column.metric(
             label,
             percent(share.percent),
             delta_description=versus,
-            help=f"{HELP[key]} Deadlines in the period: {share.total:,}, met {share.met:,}, "
+            help=f"{kpi_help(label)} Deadlines in the period: {share.total:,}, met {share.met:,}, "
             f"missed {share.missed:,}.",
             border=True,
             **points_delta(share.percent, earlier.percent, higher_is_better=True),
@@ -196,7 +171,7 @@ def show_breaches(data: Dashboard, may_change_targets: bool) -> None:
     count.metric(
         "Open tickets past a target",
         f"{data.open_past_target:,}",
-        help=HELP["past"],
+        help=kpi_help("Open tickets past a target"),
         border=True,
     )
     targets = ", ".join(

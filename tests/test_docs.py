@@ -213,8 +213,6 @@ def test_kpi_help_text_is_one_short_paragraph(name: str) -> None:
 
 
 METRICS = list(_calls("metric"))
-SWITCHED = any(True for _ in _calls("kpi_help"))
-"""Whether the pages read their help texts from docs/kpis.md yet."""
 
 
 def _metric_id(path: Path, call: ast.Call) -> str:
@@ -222,12 +220,6 @@ def _metric_id(path: Path, call: ast.Call) -> str:
     return f"{_where(path, call.lineno)} {label or '(label from a variable)'}"
 
 
-@pytest.mark.xfail(
-    not SWITCHED,
-    reason="app_pages/dashboard.py still has its own HELP texts; the lead switches them to "
-    "kpi_help() while moving the pages (issue 18)",
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("path", "call"), METRICS, ids=[_metric_id(path, call) for path, call in METRICS]
 )
