@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from tests.apptest_support import open_app, person, session_of
+from tests.support.apptest import open_app, person, session_of
 from ticketdesk.domain.tickets import TicketChange
 from ticketdesk.services import accounts as account_service
 from ticketdesk.services import tickets as ticket_service

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, select
 
-from tests.conftest import empty_desk
+from tests.support.databases import empty_desk
 from ticketdesk.domain.accounts import Account
 from ticketdesk.domain.sla import SlaTarget
 from ticketdesk.domain.tickets import PRIORITIES, STATUSES, Priority, TicketChange

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from app_pages.shared import SESSION_TOKEN_KEY
-from tests.apptest_support import PASSWORD, ROOT, open_app, person, session_of
+from tests.support.apptest import PASSWORD, ROOT, open_app, person, session_of
 from ticketdesk.domain.accounts import Account, Role, SessionEnded, SignInRefused
 from ticketdesk.domain.tickets import TicketChange
 from ticketdesk.services import accounts as account_service

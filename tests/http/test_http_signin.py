@@ -26,8 +26,8 @@ from sqlalchemy import Engine
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from tests.e2e.conftest import AppServer, run_app
-from tests.signin_support import (
+from tests.support.app_server import AppServer, run_app
+from tests.support.signin import (
     CSRF_COOKIE,
     HTML,
     Person,
