@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Dialog, sync_playwright
 
 from tests.support.app_server import STAFF_NAMES, AppServer, run_app
 from tests.support.browser import (
@@ -137,7 +137,12 @@ def new_desk(
         page = context.new_page()
         desk = Desk(page, server.url, request.node.name, person)
         page.on("pageerror", lambda exc: desk.page_errors.append(str(exc)))
-        page.on("dialog", lambda dialog: (desk.dialogs.append(dialog.message), dialog.dismiss()))
+
+        def dismiss(dialog: Dialog) -> None:
+            desk.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", dismiss)
         desks.append((desk, server))
         return desk
 

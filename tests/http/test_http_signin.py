@@ -173,6 +173,7 @@ def test_the_websocket_opens_with_a_session(desk: Desk) -> None:
         token = client.cookies[SESSION_COOKIE]
     cookie = {"Cookie": f"{SESSION_COOKIE}={token}"}
     with connect(desk.stream_url(), additional_headers=cookie, open_timeout=10) as socket:
+        assert socket.response is not None
         assert socket.response.status_code == 101
 
 
@@ -270,6 +271,7 @@ def test_the_right_password_opens_a_session(desk: Desk) -> None:
     # Only a hash of the token is stored: the cookie's value is nowhere in the database.
     raw = desk.engine.raw_connection()
     try:
+        assert raw.driver_connection is not None
         dump = "\n".join(raw.driver_connection.iterdump())  # SQLite: the whole database
     finally:
         raw.close()
@@ -375,6 +377,7 @@ def test_a_session_is_found_among_other_sites_cookies(desk: Desk, foreign: str) 
         assert page.status_code == 200, page.headers.get("location")
         assert client.get("/export.csv", headers=cookie).status_code == 200
     with connect(desk.stream_url(), additional_headers=cookie, open_timeout=10) as socket:
+        assert socket.response is not None
         assert socket.response.status_code == 101
 
 

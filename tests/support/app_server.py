@@ -68,7 +68,15 @@ class AppServer:
     url: str
     database_url: str
     log: Path
-    engine: Engine = field(repr=False)
+    reachable_engine: Engine | None = field(repr=False)
+    """None when the server was started with database_reachable=False."""
+
+    @property
+    def engine(self) -> Engine:
+        """An engine on the server's database, for the test to make accounts and tickets."""
+        if self.reachable_engine is None:
+            raise RuntimeError("run_app(database_reachable=False) gives the test no engine")
+        return self.reachable_engine
 
     def person(self, name: str, role: str = "agent") -> Person:
         """The account called `name` in this app's database, made now (with `role`) if it
@@ -133,7 +141,9 @@ def run_app(
         if database_reachable:
             engine = make_engine(database_url)
             migrate(engine)
-        yield AppServer(url=server.url, database_url=database_url, log=server.log, engine=engine)
+        yield AppServer(
+            url=server.url, database_url=database_url, log=server.log, reachable_engine=engine
+        )
     finally:
         server.stop()
         if engine is not None:

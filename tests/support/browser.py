@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, ViewportSize, expect
 
 from tests.support.app_server import ARTIFACTS, Person
 from ticketdesk.web.engine import SESSION_COOKIE
@@ -29,7 +29,7 @@ CHROMIUM_ARGS = [
 UI_TIMEOUT_MS = 30_000
 """Upper bound for any single UI expectation. They normally hold within a second; a page load
 takes 2 s on a quiet machine and up to about 11 s was seen on a heavily loaded one."""
-VIEWPORT = {"width": 1400, "height": 2300}
+VIEWPORT: ViewportSize = {"width": 1400, "height": 2300}
 """Tall enough that screenshots show the whole Tickets page and both dashboard charts
 (Streamlit scrolls an inner container, so full-page screenshots do not help)."""
 
@@ -341,7 +341,7 @@ class Desk:
         """Every dataframe in the page, shown or not, for a failure's report: Streamlit's
         marks on its element (stale, retained), whether it is on screen, its canvas's size
         and the IDs in its accessible table."""
-        return self.page.get_by_test_id("stDataFrame").evaluate_all(
+        report: list[dict[str, Any]] = self.page.get_by_test_id("stDataFrame").evaluate_all(
             """frames => frames.map(f => {
                 const box = f.closest('[data-testid="stElementContainer"]');
                 const canvas = f.querySelector('canvas');
@@ -355,6 +355,7 @@ class Desk:
                 };
             })"""
         )
+        return report
 
     def ticket_codes(self) -> list[str]:
         """The TICKET-<n> codes the grid shows, top to bottom (fine for a page of up to 50

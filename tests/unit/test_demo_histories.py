@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,7 +24,7 @@ def test_demo_histories_are_consistent_and_never_in_the_future(
     created = [t.row["created_at"] for t in made]
     assert created == sorted(created)  # IDs grow with filing time
     for ticket in made:
-        events = [
+        events: list[dict[str, Any]] = [
             {"kind": k, "occurred_at": at, "old_value": old, "new_value": new}
             for at, k, old, new, _ in ticket.events
         ]
