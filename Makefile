@@ -1,7 +1,8 @@
 # `make run`: set up and start the app on the embedded SQLite default.
-# `make test`: set up and run everything: ruff, mypy (src, pages, bench, tests) and the whole
-#   pytest suite, browser tests included (tests/unit, db, pages, http, e2e; minutes). The
-#   database tests also run on PostgreSQL when TICKETDESK_TEST_POSTGRES_URL is set (.ci/run).
+# `make test`: set up and run everything: ruff, mypy (src, pages, bench, tests), the layers'
+#   import contracts (lint-imports) and the whole pytest suite, browser tests included
+#   (tests/unit, db, pages, http, e2e; minutes). The database tests also run on PostgreSQL
+#   when TICKETDESK_TEST_POSTGRES_URL is set (.ci/run sets it).
 # `make test-fast`: ruff and the unit tests (tests/unit: no database, no server; seconds).
 # `make test-db`: the database tests (tests/db) on SQLite, and PostgreSQL if its URL is set.
 # `make bench`: the browser benchmark of bench/README.md (10k, 100k, 1M tickets; long).
@@ -28,6 +29,7 @@ ruff: $(STAMP)
 
 lint: ruff
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint
 	scripts/ensure-chromium

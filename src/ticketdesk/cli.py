@@ -21,7 +21,8 @@ from ticketdesk.store.db import make_engine, migrate, run_transaction
 from .config import database_url, redact
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The `ticketdesk` command's parser (tests/test_docs.py reads its sub-commands)."""
     parser = argparse.ArgumentParser(prog="ticketdesk", description=__doc__)
     parser.add_argument(
         "--database-url",
@@ -50,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
         default=demo_histories.DEFAULT_SPAN_DAYS,
         help="spread over this many days",
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
 
     url = args.database_url or database_url()

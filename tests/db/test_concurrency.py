@@ -9,12 +9,15 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+import pytest
+from sqlalchemy import Connection, Engine, select
 
 from ticketdesk.domain.accounts import Account
+from ticketdesk.domain.errors import DeskBusy
 from ticketdesk.domain.tickets import PRIORITIES, STATUSES, TicketChange
 from ticketdesk.services import accounts as account_service
 from ticketdesk.services import tickets as ticket_service
+from ticketdesk.store.db import run_transaction
 from ticketdesk.store.schema import ticket_events, tickets
 from ticketdesk.store.tickets import get_ticket
 
@@ -104,3 +107,32 @@ def test_concurrent_edits_lose_nothing(engine: Engine, requester: Account) -> No
         f"{len(refused)} refused as stale, {len(unchanged)} already so, 0 lost, "
         f"{len(escaped)} errors escaped"
     )
+
+
+@pytest.mark.parametrize(("sqlstate", "failures"), [("40001", 4), ("40P01", 4), ("40001", 5)])
+def test_serialization_failures_and_deadlocks_are_retried_a_bounded_number_of_times(
+    engine: Engine, sqlstate: str, failures: int
+) -> None:
+    """PostgreSQL raises the conflicts itself (a real server error with the SQLSTATE of a
+    serialization failure or a deadlock): four in a row are retried until the work goes
+    through; a fifth is not retried again, and the caller is told, not left with a
+    driver error or a claim that the database is unreachable."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's SQLSTATEs; SQLite's locking is tested by the writers above")
+    attempts = 0
+
+    def work(conn: Connection) -> int:
+        nonlocal attempts
+        attempts += 1
+        if attempts <= failures:
+            conn.exec_driver_sql(
+                f"DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '{sqlstate}'; END $$"
+            )
+        return attempts
+
+    if failures < 5:
+        assert run_transaction(engine, work) == failures + 1
+    else:
+        with pytest.raises(DeskBusy, match=r"5 times in a row\. Nothing was changed"):
+            run_transaction(engine, work)
+        assert attempts == 5

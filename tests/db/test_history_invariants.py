@@ -151,7 +151,6 @@ def test_any_edit_sequence_keeps_rows_events_and_kpis_in_step(
         for i in range(4)
     ]
     moment = START + timedelta(minutes=10)
-    checkpoints = [moment]
     for which, minutes, status, priority, message, assignee in steps:
         moment += timedelta(minutes=minutes)
         change = TicketChange(
@@ -165,7 +164,6 @@ def test_any_edit_sequence_keeps_rows_events_and_kpis_in_step(
             # Agents reply and add notes; the requester who filed the ticket writes messages.
             author = requester if message == "message" else agent
             ticket_service.add_message(engine, author, ids[which], message, "hello", moment)
-        checkpoints.append(moment - timedelta(seconds=1))
     with engine.connect() as conn:
         check_rows_match_their_histories(conn)
         assert kpis.open_tickets_now(conn) == open_by_replay(conn, moment)

@@ -24,7 +24,8 @@ from ticketdesk.store.schema import (
 
 def _not_search_index(name: str | None, type_: str, *_: object) -> bool:
     """The full-text index lives outside the table definitions (an FTS5 table with its shadow
-    tables on SQLite, an expression GIN index on PostgreSQL); tests/test_search.py covers it."""
+    tables on SQLite, an expression GIN index on PostgreSQL); the search tests of
+    tests/test_listing.py cover it."""
     return not (name or "").startswith(("tickets_fts", "ix_tickets_issue_fts"))
 
 

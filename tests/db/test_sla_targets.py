@@ -13,10 +13,10 @@ from ticketdesk.domain.accounts import Account, PermissionDenied
 from ticketdesk.domain.errors import ValidationError
 from ticketdesk.domain.sla import DEFAULT_TARGETS, SlaTarget, StaleTargets
 from ticketdesk.domain.tickets import Priority
+from ticketdesk.queries import desk
 from ticketdesk.services import dashboard as dashboard_service
 from ticketdesk.services import tickets as ticket_service
 from ticketdesk.store.db import read
-from ticketdesk.store.projections import revision
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -26,7 +26,7 @@ def test_the_migration_seeds_the_default_targets(engine: Engine) -> None:
 
 
 def test_saving_targets_stores_all_three_and_marks_a_change(engine: Engine, admin: Account) -> None:
-    before = read(engine, revision.current_revision)
+    before = read(engine, desk.current_revision)
     saved = dashboard_service.save_sla_targets(
         engine, admin, typed(High=(1.5, 12), Low=(48, 240)), expected=DEFAULT_TARGETS
     )
@@ -37,7 +37,7 @@ def test_saving_targets_stores_all_three_and_marks_a_change(engine: Engine, admi
     }
     assert saved == expected
     assert dashboard_service.sla_targets(engine) == expected
-    assert read(engine, revision.current_revision) == before + 1  # open pages redraw
+    assert read(engine, desk.current_revision) == before + 1  # open pages redraw
 
 
 def test_refused_targets_change_nothing(engine: Engine, admin: Account, agent: Account) -> None:

@@ -1,5 +1,5 @@
 """Dashboard numbers on hand-built histories; every expected value is worked out by hand in the
-comments, from the README's definitions."""
+comments, from the definitions of docs/kpis.md."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from ticketdesk.store.schema import (
 
 
 def replay(events: list[dict[str, Any]]) -> dict[str, Any]:
-    """A ticket's state rebuilt from its events alone, the README's definitions applied."""
+    """A ticket's state rebuilt from its events alone, the definitions of docs/kpis.md applied."""
     state: dict[str, Any] = {"status": "Open", "first_response_at": None, "closed_at": None}
     for e in events:
         if e["kind"] == "created" or e["kind"] == "priority":

@@ -21,14 +21,15 @@ def test_demo_histories_are_consistent_and_never_in_the_future(
 ) -> None:
     now = datetime(2026, 11, 27, 12, tzinfo=UTC)
     made = list(demo_histories.generate(random.Random(seed), count, now, span))
-    created = [t.row["created_at"] for t in made]
+    created = [t.final.created_at for t in made]
     assert created == sorted(created)  # IDs grow with filing time
     for ticket in made:
         events: list[dict[str, Any]] = [
-            {"kind": k, "occurred_at": at, "old_value": old, "new_value": new}
-            for at, k, old, new, _ in ticket.events
+            {"kind": e.kind, "occurred_at": at, "old_value": e.old_value, "new_value": e.new_value}
+            for _, outcome, at, _ in ticket.steps
+            for e in outcome.events
         ]
         assert all(now - timedelta(days=span) <= e["occurred_at"] < now for e in events)
         rebuilt = replay(events)
         for field in ("status", "priority", "first_response_at", "closed_at"):
-            assert ticket.row[field] == rebuilt[field]
+            assert getattr(ticket.final, field) == rebuilt[field]

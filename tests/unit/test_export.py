@@ -38,6 +38,10 @@ def test_formula_cells_are_neutralised(cell: str, written: str) -> None:
     assert export.neutralise(cell) == written
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet may read as the start of a formula (OWASP, CSV injection), written here
+by hand rather than taken from the module under test."""
+
 issue_texts = st.text(
     st.characters(exclude_categories=("Cc", "Cs")) | st.sampled_from("\t\n\r=+-@"),
     min_size=1,
@@ -51,9 +55,9 @@ def test_no_exported_issue_cell_starts_like_a_formula(issue: str) -> None:
     rows = list(csv.reader(io.StringIO(text, newline="")))
     assert rows[0] == list(export.HEADER)
     cell = rows[1][1]
-    assert not cell.startswith(export.FORMULA_STARTS)
+    assert not cell.startswith(FORMULA_STARTS)
     # Nothing else changes: the text comes back exactly, apostrophe aside.
-    assert cell == (f"'{issue}" if issue.startswith(export.FORMULA_STARTS) else issue)
+    assert cell == (f"'{issue}" if issue.startswith(FORMULA_STARTS) else issue)
 
 
 def test_rows_come_out_in_chunks() -> None:

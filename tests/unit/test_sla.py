@@ -62,6 +62,23 @@ def test_answered_in_time_and_closed_late() -> None:
     assert not state.resolution.overdue_now
 
 
+def test_the_tolerance_is_one_millisecond_and_not_a_microsecond_more() -> None:
+    # High: first response due 4 h after filing. Done 1 ms late still counts as met (SQL's
+    # float hours and Python's times must agree); 1 ms and 1 us late is a breach.
+    created = ago(30)
+    due = created + timedelta(hours=4)
+
+    def first_response(done: datetime) -> SlaOutcome:
+        return sla_state(
+            "High", created, done, None, "In Progress", TARGETS, NOW
+        ).first_response.outcome
+
+    assert first_response(due - timedelta(microseconds=1)) is SlaOutcome.MET
+    assert first_response(due + timedelta(milliseconds=1)) is SlaOutcome.MET
+    late = due + timedelta(milliseconds=1, microseconds=1)
+    assert first_response(late) is SlaOutcome.BREACHED
+
+
 def test_a_deadline_met_to_the_microsecond() -> None:
     # High: answered exactly 4 h and closed exactly 24 h after filing: both met.
     created = ago(30)

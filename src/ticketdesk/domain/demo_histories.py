@@ -1,16 +1,22 @@
-"""Realistic demo tickets with event histories, and the demo accounts they belong to (loaded
-in bulk by demo_load)."""
+"""Realistic demo tickets with event histories (made by the domain's own functions), and the
+names of the demo people (loaded in bulk by services.demo)."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-from ticketdesk.domain import durations
-from ticketdesk.domain.tickets import PRIORITY_RANK, STATUS_RANK, EventKind, Priority, Status
+from ticketdesk.domain.tickets import (
+    Outcome,
+    Priority,
+    Status,
+    Ticket,
+    TicketChange,
+    change_ticket,
+    file_ticket,
+)
 
 ISSUES = (
     "Network connectivity issues in the office",
@@ -63,8 +69,6 @@ DEMO_ADMIN = AGENTS[0]
 _PRIORITIES = tuple(p.value for p in Priority)
 _PRIORITY_CUM_WEIGHTS = (2, 7, 10)  # weights 2, 5, 3; what choices(weights=) would add up
 _OPEN, _IN_PROGRESS, _CLOSED = Status.OPEN.value, Status.IN_PROGRESS.value, Status.CLOSED.value
-_STATUS_RANK = {s.value: rank for s, rank in STATUS_RANK.items()}
-_PRIORITY_RANK = {p.value: rank for p, rank in PRIORITY_RANK.items()}
 # Mean hours to first response and to resolution, by priority.
 _RESPONSE_MEAN = {Priority.HIGH.value: 2.0, Priority.MEDIUM.value: 8.0, Priority.LOW.value: 20.0}
 _RESOLUTION_MEAN = {
@@ -72,79 +76,65 @@ _RESOLUTION_MEAN = {
     Priority.MEDIUM.value: 60.0,
     Priority.LOW.value: 120.0,
 }
-_CREATED, _STATUS_CHANGE, _PRIORITY_CHANGE, _ASSIGNED = (
-    k.value for k in (EventKind.CREATED, EventKind.STATUS, EventKind.PRIORITY, EventKind.ASSIGNEE)
-)
 DEFAULT_SPAN_DAYS = 180
 
 
 @dataclass
 class DemoTicket:
-    row: dict[str, Any]
-    # (when, kind (an EventKind value), old value, new value, who)
-    events: list[tuple[datetime, str, str | None, str | None, str | None]] = field(
-        default_factory=list
-    )
+    """A demo ticket's whole history as the steps the desk would have saved: (the ticket
+    before, the domain's outcome, when, who made it)."""
+
+    steps: list[tuple[Ticket | None, Outcome, datetime, str | None]] = field(default_factory=list)
+
+    @property
+    def final(self) -> Ticket:
+        return self.steps[-1][1].ticket
 
 
-def demo_ticket(rng: random.Random, created: datetime, now: datetime) -> DemoTicket:
-    """One ticket filed at `created`, whose history never passes `now`."""
-    priority = rng.choices(_PRIORITIES, cum_weights=_PRIORITY_CUM_WEIGHTS)[0]
+def demo_ticket(
+    rng: random.Random, created: datetime, now: datetime, people: Mapping[str, int] | None = None
+) -> DemoTicket:
+    """One ticket filed at `created`, whose history never passes `now`, made by the same
+    domain functions as a real ticket's. `people` gives the account IDs of demo names."""
+    priority = Priority(rng.choices(_PRIORITIES, cum_weights=_PRIORITY_CUM_WEIGHTS)[0])
     issue = rng.choice(ISSUES) + rng.choice(DETAILS)
     requester, agent = rng.choice(REQUESTERS), rng.choice(AGENTS)
-    ticket = DemoTicket(
-        row={
-            "issue": issue,
-            "priority": priority,
-            "created_at": created,
-            "version": 1,
-            "requester": requester,
-            "assignee": None,
-        }
-    )
-    ticket.events.append((created, _CREATED, None, priority, requester))
-    status, at = _OPEN, created
-    first_response = closed = None
+    filed = file_ticket(issue, priority, created, requester, (people or {}).get(requester))
+    ticket = DemoTicket([(None, filed, created, requester)])
+    state, at = filed.ticket, created
+
+    def step(change: TicketChange, when: datetime) -> None:
+        nonlocal state
+        outcome = change_ticket(state, change, when)
+        ticket.steps.append((state, outcome, when, agent))
+        state = outcome.ticket
 
     def move(to: str, hours: float) -> bool:
-        nonlocal status, at, first_response, closed
+        nonlocal at
         when = at + timedelta(hours=hours)
         if when >= now:
             return False
-        if ticket.row["assignee"] is None:  # whoever picks it up takes it
-            ticket.row["assignee"] = agent
-            ticket.events.append((when, _ASSIGNED, None, agent, agent))
-        ticket.events.append((when, _STATUS_CHANGE, status, to, agent))
-        if status == _OPEN and first_response is None:
-            first_response = when
-        closed = when if to == _CLOSED else None
-        status, at = to, when
+        if state.assignee is None:  # whoever picks it up takes it
+            step(TicketChange(assignee=agent), when)
+        step(TicketChange(status=to), when)
+        at = when
         return True
 
     if rng.random() < 0.1:  # the agent corrects the priority shortly after filing
         corrected = rng.choice([p for p in _PRIORITIES if p != priority])
         when = created + timedelta(minutes=rng.uniform(1, 30))
         if when < now:
-            ticket.events.append((when, _PRIORITY_CHANGE, priority, corrected, agent))
-            priority, at = corrected, when
-    answered = move(_IN_PROGRESS, rng.expovariate(1 / _RESPONSE_MEAN[priority]))
+            step(TicketChange(priority=corrected), when)
+            at = when
+    answered = move(_IN_PROGRESS, rng.expovariate(1 / _RESPONSE_MEAN[state.priority]))
     waiting = rng.random() < 0.07  # waits on the requester or a supplier, still in progress
     closed_once = (
-        answered and not waiting and move(_CLOSED, rng.expovariate(1 / _RESOLUTION_MEAN[priority]))
+        answered
+        and not waiting
+        and move(_CLOSED, rng.expovariate(1 / _RESOLUTION_MEAN[state.priority]))
     )
     if closed_once and rng.random() < 0.08 and move(_OPEN, rng.uniform(1, 48)):
-        move(_CLOSED, rng.expovariate(1 / _RESOLUTION_MEAN[priority]))
-    ticket.row.update(
-        priority=priority,
-        priority_rank=_PRIORITY_RANK[priority],
-        status=status,
-        status_rank=_STATUS_RANK[status],
-        updated_at=at,
-        version=len(ticket.events),
-        first_response_at=first_response,
-        closed_at=closed,
-        **durations.duration_columns(ticket.row["created_at"], first_response, closed),
-    )
+        move(_CLOSED, rng.expovariate(1 / _RESOLUTION_MEAN[state.priority]))
     return ticket
 
 

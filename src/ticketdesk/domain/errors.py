@@ -17,3 +17,7 @@ class TicketNotFound(TicketDeskError):
 
 class DatabaseUnavailable(TicketDeskError):
     """The database cannot be reached right now."""
+
+
+class DeskBusy(TicketDeskError):
+    """Other changes kept conflicting with this one; nothing was written."""

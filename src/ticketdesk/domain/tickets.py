@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
 
@@ -47,7 +47,7 @@ STATUS_RANK = {status: rank for rank, status in enumerate(Status, start=1)}
 PRIORITY_RANK = {priority: rank for rank, priority in enumerate(Priority, start=1)}
 
 ISSUE_MAX_CHARS = 5000
-"""Longest issue description accepted, in characters (documented in the README)."""
+"""Longest issue description accepted, in characters (documented in docs/usage.md)."""
 
 TICKET_CODE_PREFIX = "TICKET-"
 _TICKET_CODE = re.compile(r"^TICKET-([1-9][0-9]{0,17})$")
@@ -215,3 +215,118 @@ class TicketChange:
     def is_empty(self) -> bool:
         fields = (self.status, self.priority, self.issue, self.assignee)
         return all(f is None for f in fields) and not self.unassign
+
+
+# The life of a ticket: pure functions from the ticket as it is, the change and `now` to the
+# ticket after it and the events it produces. store.tickets.save writes what they return;
+# nothing else decides a first response, a close, a reopen or a version.
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """One event a change produces; the store stamps the ticket, time, actor and version.
+    A message's event gets the stored message's ID as its new value."""
+
+    kind: EventKind
+    old_value: str | None = None
+    new_value: str | None = None
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    kind: MessageKind
+    body: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The ticket after a change, and what the change records. No events: nothing changed."""
+
+    ticket: Ticket
+    events: tuple[NewEvent, ...] = ()
+    message: NewMessage | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.events)
+
+
+MESSAGE_EVENT = {
+    MessageKind.REPLY: EventKind.REPLY,
+    MessageKind.NOTE: EventKind.NOTE,
+    MessageKind.MESSAGE: EventKind.MESSAGE,
+}
+
+
+def file_ticket(
+    issue: str,
+    priority: Priority,
+    now: datetime,
+    requester: str | None = None,
+    requester_id: int | None = None,
+) -> Outcome:
+    """A new Open ticket (its ID is 0 until it is stored) and its `created` event."""
+    ticket = Ticket(
+        0,
+        issue,
+        Status.OPEN,
+        priority,
+        now,
+        now,
+        1,
+        requester=requester,
+        requester_id=requester_id,
+    )
+    return Outcome(ticket, (NewEvent(EventKind.CREATED, None, priority.value),))
+
+
+def change_ticket(current: Ticket, change: TicketChange, now: datetime) -> Outcome:
+    """`current` after an agent's `change`, with one event per field that really changed.
+
+    Leaving Open for the first time is the first response (when no reply came before);
+    closing sets `closed_at`, any other status clears it (a reopened ticket's resolution is
+    no longer counted). The version goes up by one for the whole change."""
+    status = Status(change.status) if change.status is not None else current.status
+    priority = Priority(change.priority) if change.priority is not None else current.priority
+    issue = change.issue if change.issue is not None else current.issue
+    assignee = None if change.unassign else (change.assignee or current.assignee)
+    events: list[NewEvent] = []
+    first_response_at, closed_at = current.first_response_at, current.closed_at
+    if status is not current.status:
+        events.append(NewEvent(EventKind.STATUS, current.status.value, status.value))
+        if first_response_at is None and current.status is Status.OPEN:
+            first_response_at = now
+        closed_at = now if status is Status.CLOSED else None
+    if priority is not current.priority:
+        events.append(NewEvent(EventKind.PRIORITY, current.priority.value, priority.value))
+    if issue != current.issue:
+        events.append(NewEvent(EventKind.ISSUE, current.issue, issue))
+    if assignee != current.assignee:
+        events.append(NewEvent(EventKind.ASSIGNEE, current.assignee, assignee))
+    if not events:
+        return Outcome(current)
+    after = replace(
+        current,
+        issue=issue,
+        status=status,
+        priority=priority,
+        updated_at=now,
+        version=current.version + 1,
+        first_response_at=first_response_at,
+        closed_at=closed_at,
+        assignee=assignee,
+    )
+    return Outcome(after, tuple(events))
+
+
+def add_message(current: Ticket, kind: MessageKind, body: str, now: datetime) -> Outcome:
+    """`current` after a message: the first public reply is its first response if nothing
+    answered it before; notes and requesters' messages change only the version and time."""
+    answered = kind is MessageKind.REPLY and current.first_response_at is None
+    after = replace(
+        current,
+        updated_at=now,
+        version=current.version + 1,
+        first_response_at=now if answered else current.first_response_at,
+    )
+    return Outcome(after, (NewEvent(MESSAGE_EVENT[kind]),), NewMessage(kind, body))

@@ -1,19 +1,10 @@
-"""SQL for the dashboard. Counts and means read the counter tables only, so their cost does not
-grow with the number of tickets (see counters.py for how they are kept); medians read a
-per-day histogram of durations by bands, then one band's buckets, then the tickets of one
-bucket in the order of their hours; SLA shares read deadline_days and deadline_counts (per
-creation day and hour). The late tickets (past a deadline, per assignee and the most
-overdue) are read by late_tickets.py.
+"""SQL for the dashboard's figures, whose definitions are written once, in docs/kpis.md.
 
-Definitions (also in the README). A period is a run of whole UTC days, [start, end).
-- open tickets: tickets whose status is Open or In Progress; at a moment in the past:
-  open now - created since + closes since - reopens since;
-- first response: creation to `first_response_at`, counted on the day it happened;
-- resolution: creation to the latest change to Closed, for the tickets Closed now, counted on
-  the day of that close;
-- a median of an even count is the mean of the two middle values;
-- SLA: see sla.py for deadlines; `sla_achievement` counts the deadlines that fell in a window.
-"""
+Counts and means read the derived tables only (kept by store.projections), so their cost does
+not grow with the number of tickets; medians read a per-day histogram of durations by bands,
+then one band's buckets, then the tickets of one bucket in the order of their hours; SLA
+shares are read by queries/sla_shares.py and the late tickets by queries/late_tickets.py.
+A period is a run of whole UTC days, [start, end)."""
 
 from __future__ import annotations
 

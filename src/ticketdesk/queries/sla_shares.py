@@ -22,8 +22,7 @@ from sqlalchemy import (
 
 from ticketdesk.domain.durations import day_key, hour_key
 from ticketdesk.domain.sla import SlaTarget, Targets, limit_hours
-from ticketdesk.store.projections.deadlines import HOURS
-from ticketdesk.store.schema import deadline_counts, deadline_days, tickets
+from ticketdesk.store.schema import DEADLINE_HOURS, deadline_counts, deadline_days, tickets
 from ticketdesk.store.sqlfunctions import count_where
 
 
@@ -106,7 +105,7 @@ def _edge_statement(layout: Layout) -> CompoundSelect[Any]:
     parts = []
     for n, (priority, met) in enumerate(layout):
         mine = t.priority == priority
-        in_time = and_(mine, HOURS[met] <= bindparam(f"limit_{n}", type_=Float))
+        in_time = and_(mine, DEADLINE_HOURS[met] <= bindparam(f"limit_{n}", type_=Float))
         parts.append(
             select(literal_column(str(n)), count_where(mine), count_where(in_time)).where(
                 t.created_at >= bindparam(f"low_{n}", type_=moment),

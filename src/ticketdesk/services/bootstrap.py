@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from ticketdesk.domain.accounts import Account
+from ticketdesk.queries import tickets as ticket_reads
 from ticketdesk.services import demo as demo_service
-from ticketdesk.store import tickets as ticket_store
 from ticketdesk.store.db import migrate, read
 
 
@@ -16,7 +16,7 @@ def prepare(engine: Engine, now: datetime, demo_tickets: int) -> list[tuple[Acco
     """Apply migrations; into a database without tickets or accounts, put `demo_tickets` demo
     tickets and the demo accounts. Returns the accounts made with their one-time passwords."""
     migrate(engine)
-    if not demo_tickets or read(engine, ticket_store.count_tickets):
+    if not demo_tickets or read(engine, ticket_reads.count_tickets):
         return []
     made = demo_service.demo_accounts_for_new_desk(engine, now)
     demo_service.seed_demo(engine, demo_tickets, now)

@@ -1,5 +1,5 @@
 """Services for the dashboard and its settings: plain values in and out, one transaction each.
-The KPI definitions are in the README ("KPI definitions") and in statistics.py / sla.py."""
+The KPI definitions are written once, in docs/kpis.md; queries/kpis.py computes them."""
 
 from __future__ import annotations
 
@@ -14,13 +14,12 @@ from ticketdesk.domain.accounts import Account, Action, require
 from ticketdesk.domain.errors import ValidationError
 from ticketdesk.domain.sla import SlaState, SlaTarget, Targets
 from ticketdesk.domain.tickets import Priority, day_start, ticket_code
-from ticketdesk.queries import kpis, late_tickets
+from ticketdesk.queries import desk, kpis, late_tickets
 from ticketdesk.queries.kpis import Activity, Mean
 from ticketdesk.queries.late_tickets import AssigneeLoad
 from ticketdesk.store import settings as settings_store
 from ticketdesk.store import targets as target_store
 from ticketdesk.store.db import read, run_transaction
-from ticketdesk.store.projections import deadlines, revision
 
 BREACH_LIMIT = 50
 """The breached-tickets list shows at most this many, the most overdue first."""
@@ -187,7 +186,7 @@ def dashboard(
             by_assignee=by_assignee,
             status_per_month=kpis.status_per_month(conn),
             priority_counts=kpis.priority_counts(conn),
-            revision=revision.current_revision(conn),
+            revision=desk.current_revision(conn),
         )
 
     return read(engine, work)
@@ -265,9 +264,7 @@ def save_sla_targets(
     targets = sla.validate_targets(raw)
 
     def work(conn: Connection) -> dict[Priority, SlaTarget]:
-        before, stored = settings_store.store_targets(conn, targets, expected)
-        if stored != before:  # which deadlines were met depends on the targets
-            deadlines.rebuild(conn, stored)
+        _, stored = settings_store.store_targets(conn, targets, expected)
         return stored
 
     return run_transaction(engine, work)

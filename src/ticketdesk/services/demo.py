@@ -1,67 +1,33 @@
-"""Demo tickets loaded in bulk: a worker process generates and prepares the batches while
-this one writes them, with their share of every counter table."""
+"""Demo data: the demo accounts, and demo tickets loaded in bulk (a worker process generates
+and prepares the batches while this one writes them, with their share of every derived table
+computed by the same projection code as a live save)."""
 
 from __future__ import annotations
 
 import functools
 import multiprocessing
 import random
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from ticketdesk.domain import durations
 from ticketdesk.domain.accounts import Account, Role
 from ticketdesk.domain.demo_histories import AGENTS, DEFAULT_SPAN_DAYS, REQUESTERS, demo_ticket
 from ticketdesk.domain.sla import Targets
-from ticketdesk.domain.tickets import EventKind, Status
+from ticketdesk.queries import tickets as ticket_reads
 from ticketdesk.services import accounts as account_service
 from ticketdesk.store import accounts as account_store
 from ticketdesk.store import targets as target_store
 from ticketdesk.store import tickets as ticket_store
 from ticketdesk.store.db import read, run_transaction
-from ticketdesk.store.projections import counts, deadlines, revision
+from ticketdesk.store.projections.delta import Delta
 
 BATCH = 5000
-
-
-@dataclass
-class _Counts:
-    """A share of the counter tables; added up over batches when they are written at once."""
-
-    tickets: Counter[tuple[str, str, str]] = field(default_factory=Counter)
-    assignees: Counter[tuple[str | None, str]] = field(default_factory=Counter)
-    days: dict[str, Counter[str]] = field(default_factory=dict)  # day -> activity amounts
-    durations: Counter[tuple[str, str, int]] = field(default_factory=Counter)
-    deadlines: deadlines.Tally = field(default_factory=dict)
-
-    def day(self, day: str) -> Counter[str]:
-        amounts = self.days.get(day)  # not setdefault: it would build a Counter on every call
-        if amounts is None:
-            amounts = self.days[day] = Counter()
-        return amounts
-
-    def merge(self, other: _Counts) -> None:
-        self.tickets.update(other.tickets)
-        self.assignees.update(other.assignees)
-        self.durations.update(other.durations)
-        for day, amounts in other.days.items():
-            self.day(day).update(amounts)
-        for key, met in other.deadlines.items():
-            mine = self.deadlines.setdefault(key, [0] * len(met))
-            for i, amount in enumerate(met):
-                mine[i] += amount
-
-    def write(self, conn: Connection) -> None:
-        counts.add_counts(conn, self.tickets)
-        counts.add_assignee_counts(conn, self.assignees)
-        counts.add_activities(conn, {day: dict(amounts) for day, amounts in self.days.items()})
-        counts.add_durations(conn, self.durations)
-        deadlines.add_tally(conn, self.deadlines)
 
 
 @dataclass(frozen=True)
@@ -82,68 +48,34 @@ class _Job:
 @dataclass
 class _Prepared:
     rows: ticket_store.BulkRows
-    counts: _Counts
-
-
-# (measure, its moment's column, its daily_activity count, hours and bucket columns)
-_MEASURES = tuple(
-    (measure, moment, f"{measure}s", f"{measure}_hours", f"{measure}_bucket")
-    for measure, moment in (
-        (durations.FIRST_RESPONSE, "first_response_at"),
-        (durations.RESOLUTION, "closed_at"),
-    )
-)
+    delta: Delta
 
 
 def _prepare(job: _Job) -> _Prepared:
-    """Generate one batch and turn it into insert-ready values and counter amounts. Pure
-    Python, so a worker process can do it while the database takes the previous batch."""
+    """Generate one batch and turn it into insert-ready values and the sum of its steps'
+    shares of the derived tables (the same Delta.add_step as every live save). Pure Python,
+    so a worker process can do it while the database takes the previous batch."""
     rng = random.Random(f"{job.seed}:{job.first}")
     step = job.span_days * 86400 / job.count
     start = job.now - timedelta(days=job.span_days)
+    people = job.people
     batch = [
-        demo_ticket(rng, start + timedelta(seconds=(i + rng.random()) * step), job.now)
+        demo_ticket(rng, start + timedelta(seconds=(i + rng.random()) * step), job.now, people)
         for i in range(job.first, job.first + job.size)
     ]
-    people = job.people
-    events = [
-        # each demo change is a version of its own
-        (index, at, kind, old, new, who, people.get(who) if who else None, version)
-        for index, ticket in enumerate(batch)
-        for version, (at, kind, old, new, who) in enumerate(ticket.events, start=1)
-    ]
-    counts = _Counts()
-    for ticket in batch:
-        row = ticket.row
-        row["requester_id"] = people.get(row["requester"])
-        created_day = durations.day_key(row["created_at"])
-        counts.tickets[(created_day, row["status"], row["priority"])] += 1
-        counts.assignees[(row["assignee"], row["status"])] += 1
-        counts.day(created_day)["created"] += 1
-        for at, kind, old, new, _ in ticket.events:
-            if kind == EventKind.STATUS and Status.CLOSED in (old, new):
-                closed = new == Status.CLOSED
-                counts.day(durations.day_key(at))["closes" if closed else "reopens"] += 1
-        for measure, moment_column, amount, hours_column, bucket_column in _MEASURES:
-            moment = row[moment_column]
-            if moment is not None:
-                day = durations.day_key(moment)
-                counts.day(day)[amount] += 1
-                counts.day(day)[hours_column] += row[hours_column]
-                counts.durations[(measure, day, row[bucket_column])] += 1
-    counts.deadlines = deadlines.tally(
-        came=[
-            deadlines.standing(
-                row["priority"],
-                row["created_at"],
-                row["first_response_hours"],
-                row["resolution_hours"],
-                job.targets,
+    delta = Delta()
+    events: list[tuple[Any, ...]] = []
+    for index, ticket in enumerate(batch):
+        for before, outcome, at, who in ticket.steps:
+            after = outcome.ticket
+            delta.add_step(before, after, at, job.targets)
+            who_id = people.get(who) if who else None
+            events.extend(
+                (index, at, e.kind.value, e.old_value, e.new_value, who, who_id, after.version)
+                for e in outcome.events
             )
-            for row in (ticket.row for ticket in batch)
-        ]
-    )
-    return _Prepared(ticket_store.prepare_bulk(job.dialect, [t.row for t in batch], events), counts)
+    rows = [ticket_store.row_values(ticket.final) for ticket in batch]
+    return _Prepared(ticket_store.prepare_bulk(job.dialect, rows, events), delta)
 
 
 def seed_demo(
@@ -202,28 +134,20 @@ def _write_all(
     end (several times faster than keeping them up to date row by row, and all-or-nothing)."""
     made = 0
 
-    def rows(conn: Connection, prepared: _Prepared) -> None:
-        nonlocal made
-        ticket_store.insert_bulk(conn, prepared.rows)
-        made += len(prepared.rows.tickets)
-        if progress is not None:
-            progress(len(prepared.rows.tickets))
-
     def batch(conn: Connection, prepared: _Prepared) -> None:
-        rows(conn, prepared)
-        prepared.counts.write(conn)
-        revision.bump_revision(conn)
+        nonlocal made
+        made += ticket_store.save_bulk(conn, [(prepared.rows, prepared.delta)], progress=progress)
 
     def load_into_empty_desk(conn: Connection) -> bool:
-        if ticket_store.count_tickets(conn) or conn.dialect.name != "sqlite":
+        nonlocal made
+        if ticket_reads.count_tickets(conn) or conn.dialect.name != "sqlite":
             return False
-        total = _Counts()
-        with ticket_store.indexes_deferred(conn):
-            for prepared in batches:
-                rows(conn, prepared)
-                total.merge(prepared.counts)
-        total.write(conn)
-        revision.bump_revision(conn)
+        made = ticket_store.save_bulk(
+            conn,
+            ((prepared.rows, prepared.delta) for prepared in batches),
+            indexes_deferred_=True,
+            progress=progress,
+        )
         return True
 
     if not run_transaction(engine, load_into_empty_desk):

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine
 
 from ticketdesk.domain import sla
+from ticketdesk.domain import tickets as rules
 from ticketdesk.domain.accounts import (
     Account,
     Action,
@@ -34,14 +35,13 @@ from ticketdesk.domain.tickets import (
     validate_priority,
     validate_status,
 )
-from ticketdesk.queries import ticket_table
+from ticketdesk.queries import desk, ticket_table
+from ticketdesk.queries import tickets as ticket_reads
 from ticketdesk.queries.ticket_table import PageAnchor, Sort, TicketFilter
 from ticketdesk.store import accounts as account_store
-from ticketdesk.store import messages as message_store
 from ticketdesk.store import targets as target_store
 from ticketdesk.store import tickets as ticket_store
 from ticketdesk.store.db import read, run_transaction
-from ticketdesk.store.projections import revision
 
 
 class StaleTicket(TicketDeskError):
@@ -63,9 +63,14 @@ def create_ticket(engine: Engine, by: Account, issue: str, priority: str, now: d
     require(by, Action.FILE_TICKET)
     text = validate_issue(issue)
     level = validate_priority(priority)
-    return run_transaction(
-        engine, lambda conn: ticket_store.insert_ticket(conn, text, level, now, by)
-    )
+    outcome = rules.file_ticket(text, level, now, by.name, by.id)
+
+    def work(conn: Connection) -> Ticket:
+        saved = ticket_store.save(conn, None, outcome, by, now)
+        assert saved is not None  # a new ticket has no version to be stale against
+        return saved
+
+    return run_transaction(engine, work)
 
 
 def _ticket_for(conn: Connection, by: Account, ticket_id: int, action: Action) -> Ticket:
@@ -110,12 +115,13 @@ def update_ticket(
         if current is None:
             raise TicketNotFound(f"{ticket_code(ticket_id)} does not exist.")
         if expected_version is not None and current.version != expected_version:
-            raise StaleTicket(current, ticket_store.events_for(conn, ticket_id, expected_version))
-        updated = ticket_store.apply_change(conn, current, checked, now, by)
+            raise StaleTicket(current, ticket_reads.events_for(conn, ticket_id, expected_version))
+        outcome = rules.change_ticket(current, checked, now)
+        updated = ticket_store.save(conn, current, outcome, by, now)
         if updated is None:  # changed between our read and our write
             latest = ticket_store.get_ticket(conn, ticket_id)
             assert latest is not None
-            raise StaleTicket(latest, ticket_store.events_for(conn, ticket_id, current.version))
+            raise StaleTicket(latest, ticket_reads.events_for(conn, ticket_id, current.version))
         return updated
 
     return run_transaction(engine, work)
@@ -145,7 +151,10 @@ def add_message(
         current = _ticket_for(conn, by, ticket_id, action)
         if what is MessageKind.MESSAGE and current.requester_id != by.id:
             raise PermissionDenied("Only the person who filed a ticket writes as its requester.")
-        return message_store.add_message(conn, current, what, text, by, now)
+        outcome = rules.add_message(current, what, text, now)
+        saved = ticket_store.save(conn, current, outcome, by, now)
+        assert saved is not None  # `current` is locked (for_update) in this transaction
+        return saved
 
     return run_transaction(engine, work)
 
@@ -167,14 +176,14 @@ def ticket_detail(engine: Engine, by: Account, code: str) -> TicketDetail:
 
     def work(conn: Connection) -> TicketDetail:
         ticket = _ticket_for(conn, by, ticket_id, Action.VIEW_OWN_TICKET)
-        history = ticket_store.events_for(conn, ticket_id)
+        history = ticket_reads.events_for(conn, ticket_id)
         if not include_notes:
             history = [c for c in history if c.kind is not EventKind.NOTE]
         return TicketDetail(
             ticket,
-            message_store.messages_for(conn, ticket_id, include_notes),
+            ticket_reads.messages_for(conn, ticket_id, include_notes),
             history,
-            revision.current_revision(conn),
+            desk.current_revision(conn),
             target_store.load_targets(conn),
         )
 
@@ -192,18 +201,18 @@ def visible_to(by: Account, flt: TicketFilter) -> TicketFilter:
 def list_tickets(engine: Engine, by: Account) -> list[Ticket]:
     """Every ticket `by` may see, newest first (small desks and tests; the UI pages)."""
     if by.may(Action.VIEW_ANY_TICKET):
-        return read(engine, ticket_store.list_tickets)
+        return read(engine, ticket_reads.list_tickets)
     return list(export_tickets(engine, by, TicketFilter(), Sort()))
 
 
 def ticket_history(engine: Engine, by: Account, ticket_id: int) -> list[Change]:
     require(by, Action.VIEW_ANY_TICKET)
-    return read(engine, lambda conn: ticket_store.events_for(conn, ticket_id))
+    return read(engine, lambda conn: ticket_reads.events_for(conn, ticket_id))
 
 
 def desk_revision(engine: Engine) -> int:
     """A number that goes up with every change anyone makes: cheap to poll."""
-    return read(engine, revision.current_revision)
+    return read(engine, desk.current_revision)
 
 
 PAGE_SIZE = 50
@@ -243,7 +252,7 @@ def ticket_page(
         rows, new_anchor = ticket_table.fetch_page(
             conn, flt, sort, shown, size, None if capped else matching, usable
         )
-        at_revision = revision.current_revision(conn)
+        at_revision = desk.current_revision(conn)
         targets = target_store.load_targets(conn)
         return TicketPage(rows, shown, pages, matching, capped, new_anchor, at_revision, targets)
 

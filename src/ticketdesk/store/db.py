@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ticketdesk.config import redact
-from ticketdesk.domain.errors import DatabaseUnavailable
+from ticketdesk.domain.errors import DatabaseUnavailable, DeskBusy
 
 T = TypeVar("T")
 
@@ -132,9 +132,14 @@ def run_transaction(engine: Engine, work: Callable[[Connection], T], *, writes: 
                     conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
                 return work(conn)
         except DBAPIError as exc:
-            if _is_transient(exc) and attempt < _RETRIES - 1:
-                time.sleep(0.05 * 2**attempt)
-                continue
+            if _is_transient(exc):
+                if attempt < _RETRIES - 1:
+                    time.sleep(0.05 * 2**attempt)
+                    continue
+                raise DeskBusy(
+                    "Other changes to the same tickets kept getting in the way of this one, "
+                    f"{_RETRIES} times in a row. Nothing was changed; please try again."
+                ) from exc
             if isinstance(exc, OperationalError) or exc.connection_invalidated:
                 raise _unavailable(engine) from exc
             raise

@@ -383,3 +383,10 @@ MEASURED = {
 
 UNASSIGNED = ""
 """assignee_counts' key for the tickets without an assignee (no name is empty)."""
+
+
+DEADLINE_HOURS = {
+    "first_met": tickets.c.first_response_hours,
+    "resolution_met": tickets.c.resolution_hours,
+}
+"""The stored duration each `met` column counts against its target."""

@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ticketdesk.domain.sla import SlaTarget, StaleTargets, Targets
 from ticketdesk.domain.tickets import Priority
+from ticketdesk.store import projections
 from ticketdesk.store.projections.revision import bump_revision
 from ticketdesk.store.schema import sla_targets
 from ticketdesk.store.targets import load_targets
@@ -19,7 +20,8 @@ def store_targets(
     conn: Connection, targets: Targets, expected: Targets | None = None
 ) -> tuple[dict[Priority, SlaTarget], dict[Priority, SlaTarget]]:
     """Write all targets (an upsert per priority). With `expected`, refuse (StaleTargets)
-    unless the stored targets still equal it. Bumps the desk revision: open pages redraw.
+    unless the stored targets still equal it. Changed targets recount the deadline tables
+    (projections.targets_changed); either way the desk revision moves: open pages redraw.
     Returns (the targets before, the targets stored now)."""
     current = load_targets(conn, for_update=True)
     if expected is not None and dict(expected) != current:
@@ -43,5 +45,9 @@ def store_targets(
             for p, t in targets.items()
         ],
     )
-    bump_revision(conn)
-    return current, load_targets(conn)
+    stored = load_targets(conn)
+    if stored != current:  # which deadlines were met depends on the targets
+        projections.targets_changed(conn)
+    else:
+        bump_revision(conn)
+    return current, stored

@@ -1,11 +1,11 @@
-"""SQL for reading and writing tickets and their events. Every function takes an open
-connection; the caller (a service) owns the transaction."""
+"""Writing tickets: `save`, the one write path of a ticket with its events and messages (and
+every derived table, through store.projections), and the bulk insert of demo tickets. Every
+function takes an open connection; the caller (a service) owns the transaction."""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -16,18 +16,20 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from ticketdesk.domain import durations
 from ticketdesk.domain.accounts import Account
 from ticketdesk.domain.tickets import (
+    MESSAGE_EVENT,
     PRIORITY_RANK,
     STATUS_RANK,
-    Change,
-    EventKind,
+    Outcome,
     Priority,
     Status,
     Ticket,
-    TicketChange,
 )
-from ticketdesk.store import targets as target_store
-from ticketdesk.store.projections import counts, deadlines, revision
-from ticketdesk.store.schema import metadata, ticket_events, tickets
+from ticketdesk.store import projections
+from ticketdesk.store.projections.delta import Delta
+from ticketdesk.store.projections.revision import bump_revision
+from ticketdesk.store.schema import metadata, ticket_events, ticket_messages, tickets
+
+MESSAGE_EVENTS = frozenset(MESSAGE_EVENT.values())
 
 TICKET_COLUMNS = (
     tickets.c.id,
@@ -62,37 +64,91 @@ def ticket_from_row(row: Any) -> Ticket:
     )
 
 
-def insert_ticket(
-    conn: Connection, issue: str, priority: Priority, now: datetime, actor: Account | None = None
-) -> Ticket:
-    """Store a new Open ticket, filed by `actor` (its requester), and its `created` event."""
-    name, actor_id = (None, None) if actor is None else (actor.name, actor.id)
-    ticket_id = conn.execute(
-        insert(tickets)
-        .values(
-            issue=issue,
-            status=Status.OPEN.value,
-            priority=priority.value,
-            created_at=now,
-            updated_at=now,
-            version=1,
-            status_rank=STATUS_RANK[Status.OPEN],
-            priority_rank=PRIORITY_RANK[priority],
-            requester=name,
-            requester_id=actor_id,
+def row_values(ticket: Ticket) -> dict[str, Any]:
+    """Every stored column of `ticket` but its ID: its fields, the sort ranks and the stored
+    durations that the dashboard reads."""
+    return {
+        "issue": ticket.issue,
+        "status": ticket.status.value,
+        "priority": ticket.priority.value,
+        "created_at": ticket.created_at,
+        "updated_at": ticket.updated_at,
+        "version": ticket.version,
+        "first_response_at": ticket.first_response_at,
+        "closed_at": ticket.closed_at,
+        "requester": ticket.requester,
+        "assignee": ticket.assignee,
+        "requester_id": ticket.requester_id,
+        "status_rank": STATUS_RANK[ticket.status],
+        "priority_rank": PRIORITY_RANK[ticket.priority],
+        **durations.duration_columns(ticket.created_at, ticket.first_response_at, ticket.closed_at),
+    }
+
+
+def save(
+    conn: Connection,
+    before: Ticket | None,
+    outcome: Outcome,
+    actor: Account | None,
+    now: datetime,
+) -> Ticket | None:
+    """The one way a ticket is written: store `outcome` (the domain's answer to a change of
+    `before`; None: a new ticket) with its events and message, then keep every derived table
+    in step (projections.apply), in the caller's transaction.
+
+    A change applies only if the ticket is still at `before.version`; returns None when
+    someone changed it since (nothing written), else the ticket as stored."""
+    after = outcome.ticket
+    if not outcome.changed:
+        return after
+    values = row_values(after)
+    if before is None:
+        ticket_id = conn.execute(
+            insert(tickets).values(**values).returning(tickets.c.id)
+        ).scalar_one()
+        after = replace(after, id=ticket_id)
+    else:
+        old = row_values(before)
+        changed = {name: value for name, value in values.items() if old[name] != value}
+        result = conn.execute(
+            update(tickets)
+            .where(tickets.c.id == before.id, tickets.c.version == before.version)
+            .values(**changed)
         )
-        .returning(tickets.c.id)
-    ).scalar_one()
-    insert_events(conn, [_event(ticket_id, now, EventKind.CREATED, None, priority.value, actor, 1)])
-    counts.count_ticket(conn, now, Status.OPEN, priority, +1)
-    counts.add_assignee_counts(conn, {(None, Status.OPEN.value): +1})
-    counts.add_activity(conn, now, created=1)
-    targets = target_store.load_targets(conn, for_share=True)
-    deadlines.add(conn, came=[deadlines.standing(priority.value, now, None, None, targets)])
-    revision.bump_revision(conn)
-    return Ticket(
-        ticket_id, issue, Status.OPEN, priority, now, now, 1, requester=name, requester_id=actor_id
+        if result.rowcount != 1:
+            return None
+    message_id = None
+    if outcome.message is not None:
+        message_id = conn.execute(
+            insert(ticket_messages)
+            .values(
+                ticket_id=after.id,
+                created_at=now,
+                author=None if actor is None else actor.name,
+                author_id=None if actor is None else actor.id,
+                kind=outcome.message.kind.value,
+                body=outcome.message.body,
+            )
+            .returning(ticket_messages.c.id)
+        ).scalar_one()
+    conn.execute(
+        insert(ticket_events),
+        [
+            {
+                "ticket_id": after.id,
+                "occurred_at": now,
+                "kind": event.kind.value,
+                "old_value": event.old_value,
+                "new_value": str(message_id) if event.kind in MESSAGE_EVENTS else event.new_value,
+                "actor": None if actor is None else actor.name,
+                "actor_id": None if actor is None else actor.id,
+                "version": after.version,
+            }
+            for event in outcome.events
+        ],
     )
+    projections.apply(conn, before, after, now)
+    return after
 
 
 def get_ticket(conn: Connection, ticket_id: int, for_update: bool = False) -> Ticket | None:
@@ -101,166 +157,6 @@ def get_ticket(conn: Connection, ticket_id: int, for_update: bool = False) -> Ti
     query = select(*TICKET_COLUMNS).where(tickets.c.id == ticket_id)
     row = conn.execute(query.with_for_update() if for_update else query).first()
     return None if row is None else ticket_from_row(row)
-
-
-def list_tickets(conn: Connection, limit: int | None = None) -> list[Ticket]:
-    """Tickets, newest first."""
-    query = select(*TICKET_COLUMNS).order_by(tickets.c.created_at.desc(), tickets.c.id.desc())
-    if limit is not None:
-        query = query.limit(limit)
-    return [ticket_from_row(row) for row in conn.execute(query)]
-
-
-def count_tickets(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).select_from(tickets)).scalar_one())
-
-
-def apply_change(
-    conn: Connection,
-    current: Ticket,
-    change: TicketChange,
-    now: datetime,
-    actor: Account | None = None,
-) -> Ticket | None:
-    """Write `change` to one ticket with one event per changed field, and keep the counters in
-    step. The update only applies if the ticket is still at `current.version`; returns None
-    when someone changed it since."""
-    new_status = Status(change.status) if change.status is not None else current.status
-    new_priority = Priority(change.priority) if change.priority is not None else current.priority
-    new_issue = change.issue if change.issue is not None else current.issue
-    new_assignee = None if change.unassign else (change.assignee or current.assignee)
-    values: dict[str, Any] = {}
-    events: list[dict[str, Any]] = []
-
-    def record(kind: EventKind, old: str | None, new: str | None) -> None:
-        events.append(_event(current.id, now, kind, old, new, actor, current.version + 1))
-
-    first_response_at, closed_at = current.first_response_at, current.closed_at
-    if new_status is not current.status:
-        values.update(status=new_status.value, status_rank=STATUS_RANK[new_status])
-        record(EventKind.STATUS, current.status, new_status)
-        if first_response_at is None and current.status is Status.OPEN:
-            first_response_at = values["first_response_at"] = now
-        closed_at = values["closed_at"] = now if new_status is Status.CLOSED else None
-        values.update(durations.duration_columns(current.created_at, first_response_at, closed_at))
-    if new_priority is not current.priority:
-        values.update(priority=new_priority.value, priority_rank=PRIORITY_RANK[new_priority])
-        record(EventKind.PRIORITY, current.priority, new_priority)
-    if new_issue != current.issue:
-        values["issue"] = new_issue
-        record(EventKind.ISSUE, current.issue, new_issue)
-    if new_assignee != current.assignee:
-        values["assignee"] = new_assignee
-        record(EventKind.ASSIGNEE, current.assignee, new_assignee)
-    if not events:
-        return current
-    result = conn.execute(
-        update(tickets)
-        .where(tickets.c.id == current.id, tickets.c.version == current.version)
-        .values(**values, updated_at=now, version=current.version + 1)
-    )
-    if result.rowcount != 1:
-        return None
-    insert_events(conn, events)
-    updated = replace(
-        current,
-        issue=new_issue,
-        status=new_status,
-        priority=new_priority,
-        updated_at=now,
-        version=current.version + 1,
-        first_response_at=first_response_at,
-        closed_at=closed_at,
-        assignee=new_assignee,
-    )
-    recount(conn, current, updated, now)
-    revision.bump_revision(conn)
-    return updated
-
-
-def recount(conn: Connection, before: Ticket, after: Ticket, now: datetime) -> None:
-    """Move one ticket's contribution in the counters from `before` to `after`: each counter
-    table in one upsert, rows in key order (see upsert.add_many)."""
-    if (before.status, before.priority) != (after.status, after.priority):
-        changed: Counter[tuple[str, str, str]] = Counter()
-        changed[(durations.day_key(before.created_at), before.status, before.priority)] -= 1
-        changed[(durations.day_key(after.created_at), after.status, after.priority)] += 1
-        counts.add_counts(conn, changed)
-    if (before.assignee, before.status) != (after.assignee, after.status):
-        moved: Counter[tuple[str | None, str]] = Counter()
-        moved[(before.assignee, before.status.value)] -= 1
-        moved[(after.assignee, after.status.value)] += 1
-        counts.add_assignee_counts(conn, moved)
-    days: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-
-    def on(day: datetime, **amounts: float) -> None:
-        for name, amount in amounts.items():
-            days[durations.day_key(day)][name] += amount
-
-    histogram: Counter[tuple[str, str, int]] = Counter()
-    if before.first_response_at is None and after.first_response_at is not None:
-        taken = durations.hours(after.created_at, now)
-        on(now, first_responses=1, first_response_hours=taken)
-        histogram[durations.duration_key(durations.FIRST_RESPONSE, now, taken)] += 1
-    if before.closed_at is not None and after.closed_at != before.closed_at:
-        # Its previous close no longer counts as its resolution.
-        taken = durations.hours(before.created_at, before.closed_at)
-        on(before.closed_at, resolutions=-1, resolution_hours=-taken)
-        histogram[durations.duration_key(durations.RESOLUTION, before.closed_at, taken)] -= 1
-    if after.status is Status.CLOSED and before.status is not Status.CLOSED:
-        taken = durations.hours(after.created_at, now)
-        on(now, closes=1, resolutions=1, resolution_hours=taken)
-        histogram[durations.duration_key(durations.RESOLUTION, now, taken)] += 1
-    if before.status is Status.CLOSED and after.status is not Status.CLOSED:
-        on(now, reopens=1)
-    counts.add_activities(conn, {day: dict(amounts) for day, amounts in days.items()})
-    counts.add_durations(conn, histogram)
-    deadline_fields = ("priority", "first_response_at", "closed_at")
-    if any(getattr(before, name) != getattr(after, name) for name in deadline_fields):
-        targets = target_store.load_targets(conn, for_share=True)
-        gone, came = (deadlines.of_ticket(t, targets) for t in (before, after))
-        if gone != came:
-            deadlines.add(conn, [gone], [came])
-
-
-def _event(
-    ticket_id: int,
-    at: datetime,
-    kind: EventKind,
-    old: str | None,
-    new: str | None,
-    actor: Account | None,
-    version: int,
-) -> dict[str, Any]:
-    return {
-        "version": version,
-        "ticket_id": ticket_id,
-        "occurred_at": at,
-        "kind": kind.value,
-        "old_value": None if old is None else str(old),
-        "new_value": None if new is None else str(new),
-        "actor": None if actor is None else actor.name,
-        "actor_id": None if actor is None else actor.id,
-    }
-
-
-def insert_events(conn: Connection, events: Sequence[dict[str, Any]]) -> None:
-    if events:
-        conn.execute(insert(ticket_events), list(events))
-
-
-def events_for(conn: Connection, ticket_id: int, after_version: int | None = None) -> list[Change]:
-    """A ticket's history, oldest first (only the changes past `after_version`, if given)."""
-    e = ticket_events.c
-    query = select(e.occurred_at, e.kind, e.old_value, e.new_value, e.actor).where(
-        e.ticket_id == ticket_id
-    )
-    if after_version is not None:
-        query = query.where(e.version > after_version)
-    rows = conn.execute(query.order_by(e.occurred_at, e.id))
-    return [
-        Change(r.occurred_at, EventKind(r.kind), r.old_value, r.new_value, r.actor) for r in rows
-    ]
 
 
 _BULK_TICKET_TIMES = ("created_at", "updated_at", "first_response_at", "closed_at")
@@ -325,6 +221,30 @@ def prepare_bulk(
     return BulkRows(dialect, ticket_values, event_values)
 
 
+def save_bulk(
+    conn: Connection,
+    batches: Iterable[tuple[BulkRows, Delta]],
+    *,
+    indexes_deferred_: bool = False,
+    progress: Callable[[int], object] | None = None,
+) -> int:
+    """Insert prepared demo tickets with their events, batch after batch, then add the sum of
+    their deltas (each computed by Delta.add_step, as for every save) to the derived tables
+    once. With `indexes_deferred_` (SQLite, an empty desk): build the indexes once at the end
+    too. Returns the number of tickets inserted."""
+    total, made = Delta(), 0
+    with indexes_deferred(conn) if indexes_deferred_ else nullcontext():
+        for rows, delta in batches:
+            insert_bulk(conn, rows)
+            total.merge(delta)
+            made += len(rows.tickets)
+            if progress is not None:
+                progress(len(rows.tickets))
+    projections.write(conn, total)
+    bump_revision(conn)
+    return made
+
+
 def insert_bulk(conn: Connection, rows: BulkRows) -> list[int]:
     """Insert prepared tickets and events (demo seeding); returns the tickets' IDs in order.
 
@@ -348,10 +268,11 @@ def insert_bulk(conn: Connection, rows: BulkRows) -> list[int]:
         [dict(zip(_BULK_TICKET_COLUMNS, values, strict=True)) for values in rows.tickets],
     )
     ids = [row.id for row in result]
-    insert_events(
-        conn,
-        [dict(zip(_BULK_EVENT_COLUMNS, (ids[e[0]], *e[1:]), strict=True)) for e in rows.events],
-    )
+    if rows.events:
+        conn.execute(
+            insert(ticket_events),
+            [dict(zip(_BULK_EVENT_COLUMNS, (ids[e[0]], *e[1:]), strict=True)) for e in rows.events],
+        )
     return ids
 
 

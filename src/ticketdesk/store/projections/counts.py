@@ -75,6 +75,7 @@ def add_counts(conn: Connection, counts: dict[tuple[str, str, str], int]) -> Non
     rows = [
         {"created_day": d, "status": s, "priority": p, "tickets": n}
         for (d, s, p), n in counts.items()
+        if n != 0
     ]
     if rows:
         add_many(conn, ticket_counts, ("created_day", "status", "priority"), ("tickets",), rows)

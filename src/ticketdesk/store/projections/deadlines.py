@@ -27,12 +27,10 @@ from ticketdesk.domain.durations import hour_key, hours
 from ticketdesk.domain.sla import Targets, limit_hours
 from ticketdesk.domain.tickets import Priority, Ticket
 from ticketdesk.store.projections.upsert import add_many
-from ticketdesk.store.schema import deadline_counts, deadline_days, tickets
+from ticketdesk.store.schema import DEADLINE_HOURS, deadline_counts, deadline_days, tickets
 from ticketdesk.store.sqlfunctions import count_where, hour_of
 
 AMOUNTS = ("tickets", "first_met", "resolution_met")
-HOURS = {"first_met": tickets.c.first_response_hours, "resolution_met": tickets.c.resolution_hours}
-"""The stored duration each `met` column counts against its target."""
 
 
 class Standing(NamedTuple):
@@ -91,6 +89,14 @@ def tally(gone: Iterable[Standing] = (), came: Iterable[Standing] = ()) -> Tally
     return dict(amounts)
 
 
+def merge_tally(into: Tally, more: Tally) -> None:
+    """Add the amounts of `more` to `into`, in place."""
+    for key, amounts in more.items():
+        mine = into.setdefault(key, [0] * len(amounts))
+        for i, amount in enumerate(amounts):
+            mine[i] += amount
+
+
 def add(conn: Connection, gone: Iterable[Standing] = (), came: Iterable[Standing] = ()) -> None:
     """Take the `gone` contributions out of the table and put the `came` ones in."""
     add_tally(conn, tally(gone, came))
@@ -133,8 +139,8 @@ def rebuild(conn: Connection, targets: Targets) -> None:
                     literal(priority.value),
                     hour,
                     func.count(),
-                    _met(HOURS["first_met"], limit_hours(target.first_response_hours)),
-                    _met(HOURS["resolution_met"], limit_hours(target.resolution_hours)),
+                    _met(DEADLINE_HOURS["first_met"], limit_hours(target.first_response_hours)),
+                    _met(DEADLINE_HOURS["resolution_met"], limit_hours(target.resolution_hours)),
                 )
                 .where(t.priority == priority.value)
                 .group_by(hour),

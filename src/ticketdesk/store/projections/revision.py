@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from sqlalchemy import (
     Connection,
-    select,
     update,
 )
 
@@ -21,8 +20,3 @@ def bump_revision(conn: Connection) -> int:
             .returning(desk_revision.c.revision)
         ).scalar_one()
     )
-
-
-def current_revision(conn: Connection) -> int:
-    query = select(desk_revision.c.revision).where(desk_revision.c.id == 1)
-    return int(conn.execute(query).scalar_one())

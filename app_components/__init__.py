@@ -1,0 +1,1 @@
+"""Pieces the Streamlit pages share (app_pages/ holds the pages themselves)."""
