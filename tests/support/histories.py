@@ -1,5 +1,5 @@
-"""Checks the database tests share: a ticket's state replayed from its events by hand, and
-every counter table compared with a full recount of the tickets."""
+"""Checks the history tests share: a ticket's state replayed from its events by hand (pure),
+and every counter table compared with a full recount of the tickets (on a database)."""
 
 from __future__ import annotations
 
