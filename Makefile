@@ -1,12 +1,17 @@
 # `make run`: set up and start the app on the embedded SQLite default.
-# `make test`: set up and run the whole test suite (ruff, mypy, pytest with browser tests).
+# `make test`: set up and run everything: ruff, mypy (src, pages, bench, tests), the layers'
+#   import contracts (lint-imports) and the whole pytest suite, browser tests included
+#   (tests/unit, db, pages, http, e2e; minutes). The database tests also run on PostgreSQL
+#   when TICKETDESK_TEST_POSTGRES_URL is set (.ci/run sets it).
+# `make test-fast`: ruff and the unit tests (tests/unit: no database, no server; seconds).
+# `make test-db`: the database tests (tests/db) on SQLite, and PostgreSQL if its URL is set.
 # `make bench`: the browser benchmark of bench/README.md (10k, 100k, 1M tickets; long).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint bench mutation clean
+.PHONY: run test test-fast test-db lint ruff bench mutation clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is needed")'
@@ -18,15 +23,23 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/streamlit run ticket.py
 
-lint: $(STAMP)
+ruff: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+lint: ruff
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 test: lint
 	scripts/ensure-chromium
 	$(BIN)/pytest
+
+test-fast: ruff
+	$(BIN)/pytest tests/unit
+
+test-db: $(STAMP)
+	$(BIN)/pytest tests/db
 
 bench: $(STAMP)
 	scripts/ensure-chromium

@@ -7,10 +7,14 @@ it made; the charts are read from the ARIA labels Vega gives each SVG mark."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import expect
+
+from tests.support.app_server import AppServer
+from tests.support.browser import Desk
 
 OPEN_METRIC = "Number of open tickets"
 OPEN_STATUSES = {"Open", "In Progress"}  # the metric's definition (its help text)
@@ -21,7 +25,7 @@ def utc_month() -> str:
     return datetime.now(UTC).strftime("%Y-%m")
 
 
-def check_dashboard(desk, tickets: dict[str, dict[str, str]], moment: str) -> None:
+def check_dashboard(desk: Desk, tickets: dict[str, dict[str, str]], moment: str) -> None:
     """The dashboard shows what `tickets` (code -> month, status, priority) imply."""
     open_now = sum(t["status"] in OPEN_STATUSES for t in tickets.values())
     bars = Counter((t["month"], t["status"]) for t in tickets.values())
@@ -36,7 +40,9 @@ def check_dashboard(desk, tickets: dict[str, dict[str, str]], moment: str) -> No
 
 
 @pytest.mark.e2e
-def test_dashboard_follows_tickets_added_and_changed(empty_app, new_desk):
+def test_dashboard_follows_tickets_added_and_changed(
+    empty_app: AppServer, new_desk: Callable[..., Desk]
+) -> None:
     desk = new_desk(empty_app)
     desk.load_tickets()
     assert desk.ticket_count() == 0

@@ -5,28 +5,26 @@ and a page rides out a database outage."""
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import socket
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import create_engine, text
 
-from tests.conftest import postgres_schema_url
-from tests.e2e.conftest import AppServer, Desk, run_app
+from tests.support import databases
+from tests.support.app_server import AppServer, run_app
+from tests.support.browser import Desk
 from tests.support.server import free_port
-from ticketdesk.config import database_url
 from ticketdesk.domain.tickets import EventKind, parse_ticket_code
 from ticketdesk.services import tickets as ticket_service
 
 pytestmark = pytest.mark.e2e
-POSTGRES_URL = os.environ.get("TICKETDESK_TEST_POSTGRES_URL", "").strip()
-needs_postgres = pytest.mark.skipif(not POSTGRES_URL, reason="TICKETDESK_TEST_POSTGRES_URL unset")
+needs_postgres = pytest.mark.skipif(
+    not databases.POSTGRES_URL, reason="TICKETDESK_TEST_POSTGRES_URL unset"
+)
 LIVE_TIMEOUT_MS = 12_000
 """A change must show within this long: the 1 s poll, a rerun, and a loaded machine."""
 
@@ -145,17 +143,8 @@ def test_a_saved_edit_stays_in_the_grid_until_someone_changes_that_ticket(
 @pytest.fixture
 def postgres_schema() -> Iterator[str]:
     """A PostgreSQL schema of its own, dropped afterwards; its URL."""
-    base = database_url({"TICKETDESK_DATABASE_URL": POSTGRES_URL})
-    schema = f"e2e_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield postgres_schema_url(schema)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with databases.postgres_schema("e2e") as url:
+        yield url
 
 
 @needs_postgres

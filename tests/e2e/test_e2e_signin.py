@@ -18,14 +18,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import (
-    AppServer,
-    Desk,
-    run_app,
-    sign_in_context,
-    utc_now,
-    wait_until,
-)
+from tests.support.app_server import AppServer, run_app, utc_now
+from tests.support.browser import Desk, sign_in_context, wait_until
 from ticketdesk.services import accounts as account_service
 from ticketdesk.services import tickets as ticket_service
 

@@ -8,7 +8,8 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import AppServer, Desk
+from tests.support.app_server import AppServer
+from tests.support.browser import Desk
 
 pytestmark = pytest.mark.e2e
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.support.app_server import AppServer
+from tests.support.browser import Desk
 from ticketdesk.domain.tickets import EventKind, parse_ticket_code
 from ticketdesk.services import tickets as ticket_service
 
@@ -29,7 +32,7 @@ def ticket_number(code: str) -> int:
 
 
 @pytest.mark.e2e
-def test_add_ticket(demo_app, new_desk):
+def test_add_ticket(demo_app: AppServer, new_desk: Callable[..., Desk]) -> None:
     desk = new_desk(demo_app)
     desk.load_tickets()
     # hide_index=True: no index column, so glide-cell-<col>-<row> has col 0 = ID ... 4 = date
@@ -69,7 +72,7 @@ def test_add_ticket(demo_app, new_desk):
 
 
 @pytest.mark.e2e
-def test_blank_description_is_refused(demo_app, new_desk):
+def test_blank_description_is_refused(demo_app: AppServer, new_desk: Callable[..., Desk]) -> None:
     desk = new_desk(demo_app)
     desk.load_tickets()
     count_before = desk.ticket_count()
@@ -96,7 +99,9 @@ HOSTILE = (
 
 
 @pytest.mark.e2e
-def test_html_description_is_shown_as_text_and_never_run(demo_app, new_desk):
+def test_html_description_is_shown_as_text_and_never_run(
+    demo_app: AppServer, new_desk: Callable[..., Desk]
+) -> None:
     desk = new_desk(demo_app)
     desk.load_tickets()
     issue = unique(HOSTILE)
@@ -125,7 +130,9 @@ def test_html_description_is_shown_as_text_and_never_run(demo_app, new_desk):
 
 
 @pytest.mark.e2e
-def test_status_change_in_grid_persists_for_everyone(demo_app, new_desk):
+def test_status_change_in_grid_persists_for_everyone(
+    demo_app: AppServer, new_desk: Callable[..., Desk]
+) -> None:
     desk = new_desk(demo_app)
     desk.load_tickets()
     issue = unique("VPN drops every ten minutes for remote staff")
@@ -157,7 +164,9 @@ def test_status_change_in_grid_persists_for_everyone(demo_app, new_desk):
 
 
 @pytest.mark.e2e
-def test_a_kept_edit_does_not_follow_the_grid_to_other_tickets(demo_app, new_desk):
+def test_a_kept_edit_does_not_follow_the_grid_to_other_tickets(
+    demo_app: AppServer, new_desk: Callable[..., Desk]
+) -> None:
     """A saved edit stays in the grid's edit state (its row 0, here) while the grid shows the
     same tickets; an edit back to the value the grid was drawn with is saved too. A search that
     puts another ticket in row 0 (one row before and after: the same shape of grid) must show

@@ -2,8 +2,9 @@
 environment of its own, waited for until /_stcore/health answers, its memory read, and ended
 with all its children.
 
-The one copy shared by the browser tests (tests/e2e/conftest.py's `run_app`) and the benchmark
-(bench/harness/servers.py). Only the standard library: the benchmark imports it without pytest.
+The one copy shared by the HTTP and browser tests (tests/support/app_server.py's `run_app`)
+and the benchmark (bench/harness/servers.py). Only the standard library: the benchmark imports
+it without pytest.
 """
 
 from __future__ import annotations

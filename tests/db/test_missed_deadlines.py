@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
-from tests.conftest import empty_desk
+from tests.support.databases import empty_desk
 from ticketdesk.domain import sla
 from ticketdesk.domain.accounts import Account
 from ticketdesk.domain.tickets import PRIORITIES, Priority, TicketChange

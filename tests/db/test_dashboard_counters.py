@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -20,7 +21,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, select
 
-from tests.conftest import empty_desk
+from tests.support.databases import empty_desk
 from ticketdesk.domain.accounts import Account
 from ticketdesk.domain.sla import SlaTarget
 from ticketdesk.domain.tickets import PRIORITIES, STATUSES, Priority, TicketChange
@@ -106,7 +107,7 @@ def stored_deadline_rows(conn: Connection) -> dict[tuple[str, str], tuple[int, i
 DeadlineRows = dict[tuple[str, str], tuple[int, ...]]
 
 
-def per_day(rows: DeadlineRows) -> DeadlineRows:
+def per_day(rows: Mapping[tuple[str, str], tuple[int, ...]]) -> DeadlineRows:
     """deadline_days as it should be: the rows of deadline_counts summed per creation day."""
     days: DeadlineRows = {}
     for (priority, hour), amounts in rows.items():

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from app_components.keys import SESSION_TOKEN
-from tests.apptest_support import PASSWORD, ROOT, open_app, person, session_of
+from tests.support.apptest import PASSWORD, ROOT, open_app, person, session_of
 from ticketdesk.domain.accounts import (
     Account,
     Role,
@@ -28,7 +28,7 @@ from ticketdesk.domain.accounts import (
     SignInThrottled,
 )
 from ticketdesk.domain.throttle import FREE_FAILURES
-from ticketdesk.domain.tickets import TicketChange
+from ticketdesk.domain.tickets import Ticket, TicketChange
 from ticketdesk.services import accounts as account_service
 from ticketdesk.services import tickets as ticket_service
 
@@ -75,7 +75,7 @@ def grid_codes(at: AppTest) -> set[str]:
 
 
 @pytest.fixture
-def filed(app_engine: Engine) -> ticket_service.Ticket:
+def filed(app_engine: Engine) -> Ticket:
     """A ticket on the desk that a browser without a session must not see."""
     rita = person(app_engine, "Rita Requester", "requester", email="rita@example.com")
     return ticket_service.create_ticket(
@@ -91,7 +91,7 @@ WHERE = {
 }
 
 
-def assert_asked_to_sign_in(at: AppTest, message: str, ticket: ticket_service.Ticket) -> None:
+def assert_asked_to_sign_in(at: AppTest, message: str, ticket: Ticket) -> None:
     assert [w.value for w in at.warning] == [message]
     (link,) = at.link_button
     assert (link.value, link.proto.url) == ("Sign in", "/signin?ended=1")
@@ -104,7 +104,7 @@ def assert_asked_to_sign_in(at: AppTest, message: str, ticket: ticket_service.Ti
 
 @pytest.mark.parametrize("where", list(WHERE))
 def test_without_a_session_the_app_asks_to_sign_in_and_shows_nothing(
-    filed: ticket_service.Ticket, where: str
+    filed: Ticket, where: str
 ) -> None:
     at = app(None, **WHERE[where])
     assert_asked_to_sign_in(at, SIGN_IN_PLEASE, filed)
@@ -139,7 +139,7 @@ def _deactivated(engine: Engine, account: Account, admin: Account) -> str:
 @pytest.mark.parametrize("where", list(WHERE))
 def test_an_invalid_session_token_is_refused_like_no_session(
     app_engine: Engine,
-    filed: ticket_service.Ticket,
+    filed: Ticket,
     make_token: Callable[[Engine, Account, Account], str],
     where: str,
 ) -> None:
@@ -157,7 +157,7 @@ class Filed:
     rita: Account
     otto: Account
     al: Account  # an agent
-    tickets: list[ticket_service.Ticket]  # Rita's, Otto's, Rita's, Al's
+    tickets: list[Ticket]  # Rita's, Otto's, Rita's, Al's
 
     @property
     def ritas_codes(self) -> set[str]:
@@ -252,7 +252,7 @@ def test_a_requester_has_no_dashboard_people_or_settings(
 
 
 @pytest.fixture
-def conversation(app_engine: Engine, two_requesters: Filed) -> ticket_service.Ticket:
+def conversation(app_engine: Engine, two_requesters: Filed) -> Ticket:
     """Rita's printer ticket: a reply and an internal note by Al, who took it on, and a
     message from Rita."""
     rita, al, ticket = two_requesters.rita, two_requesters.al, two_requesters.tickets[0]
@@ -271,7 +271,7 @@ def conversation(app_engine: Engine, two_requesters: Filed) -> ticket_service.Ti
 def test_a_requesters_ticket_page_has_no_internal_notes_and_no_fields(
     app_engine: Engine,
     two_requesters: Filed,
-    conversation: ticket_service.Ticket,
+    conversation: Ticket,
 ) -> None:
     rita = two_requesters.rita
     at = app(session_of(app_engine, rita), ticket=conversation.code)

@@ -25,13 +25,14 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 import pytest
+from starlette.routing import Route
 import streamlit
 from sqlalchemy import Engine
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from tests.e2e.conftest import AppServer, run_app
-from tests.signin_support import (
+from tests.support.app_server import AppServer, run_app
+from tests.support.signin import (
     CSRF_COOKIE,
     HTML,
     Person,
@@ -191,6 +192,7 @@ def test_the_websocket_opens_with_a_session(desk: Desk) -> None:
         token = client.cookies[SESSION_COOKIE]
     cookie = {"Cookie": f"{SESSION_COOKIE}={token}"}
     with connect(desk.stream_url(), additional_headers=cookie, open_timeout=10) as socket:
+        assert socket.response is not None
         assert socket.response.status_code == 101
 
 
@@ -288,6 +290,7 @@ def test_the_right_password_opens_a_session(desk: Desk) -> None:
     # Only a hash of the token is stored: the cookie's value is nowhere in the database.
     raw = desk.engine.raw_connection()
     try:
+        assert raw.driver_connection is not None
         dump = "\n".join(raw.driver_connection.iterdump())  # SQLite: the whole database
     finally:
         raw.close()
@@ -460,6 +463,7 @@ def test_a_session_is_found_among_other_sites_cookies(desk: Desk, foreign: str) 
         assert page.status_code == 200, page.headers.get("location")
         assert client.get("/export.csv", headers=cookie).status_code == 200
     with connect(desk.stream_url(), additional_headers=cookie, open_timeout=10) as socket:
+        assert socket.response is not None
         assert socket.response.status_code == 101
 
 
@@ -590,7 +594,12 @@ CROSS_ORIGIN = [
 
 
 @pytest.mark.parametrize("headers", CROSS_ORIGIN, ids=lambda h: " ".join(h.values()))
-@pytest.mark.parametrize("path", sorted({r.path for r in routes() if "POST" in r.methods}))
+POST_PATHS = sorted(
+    {r.path for r in routes() if isinstance(r, Route) and r.methods and "POST" in r.methods}
+)
+
+
+@pytest.mark.parametrize("path", POST_PATHS)
 def test_every_post_route_refuses_other_origins(
     desk: Desk, path: str, headers: dict[str, str]
 ) -> None:

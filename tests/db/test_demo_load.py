@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, text
 
-from tests.test_history_invariants import assert_counters_equal_a_full_recount
+from tests.support.histories import assert_counters_equal_a_full_recount
 from ticketdesk.domain.accounts import Account
 from ticketdesk.queries.ticket_table import Sort, TicketFilter
 from ticketdesk.services import demo as demo_service

@@ -20,8 +20,8 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.web.server.starlette.starlette_app_utils import create_signed_value
 
-from tests.e2e.conftest import AppServer, run_app
-from tests.signin_support import HTML, Person, add_person, deletes_cookie, new_database, set_cookies
+from tests.support.app_server import AppServer, run_app
+from tests.support.signin import HTML, Person, add_person, deletes_cookie, new_database, set_cookies
 from ticketdesk.services import accounts as account_service
 from ticketdesk.web.engine import SESSION_COOKIE
 

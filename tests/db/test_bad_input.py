@@ -1,5 +1,6 @@
 """Every place text enters, fed the same corpus of awkward input: each value is refused with
-a clear message or stored exactly and shown as text; never a traceback or a partial write."""
+a clear message or stored exactly and shown as text; never a traceback or a partial write.
+(The same corpus typed into the pages: tests/pages/test_bad_input_pages.py.)"""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, func, select
 
-from tests.apptest_support import open_app, person, session_of
+from tests.support.awkward_input import CORPUS, IDS
 from ticketdesk.domain.accounts import Account, validate_name
 from ticketdesk.domain.errors import ValidationError
 from ticketdesk.domain.tickets import TicketChange
@@ -20,28 +21,6 @@ from ticketdesk.services import tickets as ticket_service
 from ticketdesk.store.schema import accounts, ticket_events, tickets
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
-
-# (value, refused?) -- refused values must raise ValidationError with a message.
-CORPUS = [
-    ("", True),
-    ("   \n\t ", True),
-    ("x" * 5001, True),
-    ("nul \x00 byte", True),
-    ("bell \x07 and escape \x1b[31m", True),
-    ("lone surrogate \ud800", True),
-    ("x" * 5000, False),
-    ("مرحبا، الطابعة لا تعمل", False),  # right-to-left
-    ("\u202eoverride\u202c and \u200f marks", False),
-    ("emoji 🎫🔥👩‍💻 and combining é", False),
-    ("<script>alert(1)</script><img src=x onerror=alert(2)>", False),
-    ("'; DROP TABLE tickets; --", False),
-    ('Robert"); DELETE FROM ticket_events; --', False),
-    ("%s %d {0} ${HOME} $(rm -rf /) `id`", False),
-    ("**markdown** [link](javascript:alert(1)) <b>html</b>", False),
-    ("=cmd|' /C calc'!A0", False),
-    ("tabs\tand\nnew\r\nlines", False),
-]
-IDS = [f"{i}-{'refused' if r else 'kept'}" for i, (_, r) in enumerate(CORPUS)]
 
 
 def rows(engine: Engine) -> tuple[int, int]:
@@ -139,25 +118,3 @@ def test_display_name(engine: Engine, agent: Account, value: str, refused: bool)
     history = ticket_service.ticket_history(engine, agent, made.id)
     assert history[0].actor == checked
     assert made.requester == checked
-
-
-@pytest.mark.parametrize(
-    "value",
-    [v for v, _ in CORPUS if "\ud800" not in v],  # a browser cannot send a lone surrogate
-)
-def test_the_form_and_search_box_through_the_app(value: str, app_engine: Engine) -> None:
-    password = account_service.generate_password()
-    agent = person(app_engine, "Agent", "agent", email="a@example.com", password=password)
-    at = open_app(session_of(app_engine, agent, password))
-    at.text_area(key="new_issue").input(value)
-    at.button[0].click().run()
-    assert not at.exception
-    refused = dict(CORPUS)[value]
-    if refused:
-        assert at.error, value
-        assert at.text_area(key="new_issue").value == value  # nothing lost
-    else:
-        assert at.success and not at.error
-        assert at.data_editor[0].value.iloc[0]["Issue"] == value
-    at.text_input(key="search").input(value[:200]).run()
-    assert not at.exception

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
-from tests.conftest import empty_desk
+from tests.support.databases import empty_desk
 from ticketdesk.domain import sla
 from ticketdesk.domain.accounts import Account
 from ticketdesk.domain.tickets import PRIORITIES, Priority, TicketChange

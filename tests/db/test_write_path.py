@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, select
 
-from tests.conftest import empty_desk
-from tests.test_history_invariants import counter_rows
+from tests.support.databases import empty_desk
+from tests.support.histories import counter_rows
 from ticketdesk.domain.accounts import Account
 from ticketdesk.domain.sla import DEFAULT_TARGETS
 from ticketdesk.domain.tickets import PRIORITIES, STATUSES, Priority, TicketChange
@@ -29,7 +29,7 @@ from ticketdesk.store import projections
 from ticketdesk.store.schema import ticket_events, tickets
 
 START = datetime(2026, 3, 1, 9, tzinfo=UTC)
-SRC = Path(__file__).resolve().parents[1] / "src" / "ticketdesk"
+SRC = Path(__file__).resolve().parents[2] / "src" / "ticketdesk"
 
 # One step: (entry point, which ticket, minutes later, a value for it).
 steps = st.lists(

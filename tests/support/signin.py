@@ -1,6 +1,5 @@
-"""Helpers of the HTTP-level sign-in tests (test_http_signin.py, test_single_sign_on.py): a
-database the real server and the test share, accounts made in it directly, and reading the
-cookies a response sets."""
+"""Helpers of the HTTP-level sign-in tests (tests/http/): a database the real server and the
+test share, accounts made in it directly, and reading the cookies a response sets."""
 
 from __future__ import annotations
 

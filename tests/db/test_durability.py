@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select, text
 from ticketdesk.store import projections
 from ticketdesk.store.schema import daily_activity, ticket_counts, ticket_events, tickets
 
-WRITER = Path(__file__).with_name("writer_process.py")
+WRITER = Path(__file__).parents[1] / "support" / "writer_process.py"
 KILLS = 5
 
 

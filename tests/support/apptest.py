@@ -1,9 +1,8 @@
-"""Helpers of the AppTest page tests (test_pages.py, test_detail_page.py,
-test_dashboard_page.py, test_account_pages.py, test_bad_input.py): accounts with a password,
-sessions opened for them, and the app opened as a browser with such a session would open it.
+"""Helpers of the AppTest page tests (tests/pages/): accounts with a password, sessions opened
+for them, and the app opened as a browser with such a session would open it.
 
-The database they work on is the `app_engine` fixture (conftest.py). AppTest cannot send the
-session cookie; the app takes the token from session state instead
+The database they work on is the `app_engine` fixture (tests/pages/conftest.py). AppTest
+cannot send the session cookie; the app takes the token from session state instead
 (app_components.keys.SESSION_TOKEN)."""
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from app_components.keys import SESSION_TOKEN
 from ticketdesk.domain.accounts import Account
 from ticketdesk.services import accounts as account_service
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "ticket.py")
 PASSWORD = "correct horse battery"
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest_support import ROOT, open_app, person, session_of
+from tests.support.apptest import ROOT, open_app, person, session_of
 from ticketdesk.domain.accounts import Account
 from ticketdesk.domain.sla import DEFAULT_TARGETS, SlaTarget
 from ticketdesk.domain.tickets import Priority, TicketChange

@@ -34,8 +34,8 @@ def make_desk(engine: Engine, by: Account, n: int, seed: int) -> list[Ticket]:
     and worked by the agent `by`."""
     rng = random.Random(seed)
     with engine.begin() as conn:
-        for t in (ticket_events, tickets, ticket_counts, daily_activity):
-            conn.execute(delete(t))
+        for table in (ticket_events, tickets, ticket_counts, daily_activity):
+            conn.execute(delete(table))
     made = []
     for _ in range(n):
         created = START + timedelta(hours=rng.choice([0, 0, 5, 30, 30, 72]))

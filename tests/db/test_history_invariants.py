@@ -4,7 +4,6 @@ counters kept beside them and the dashboard's numbers agree with each other."""
 from __future__ import annotations
 
 import math
-import random
 import statistics as python_statistics
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -14,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, select
 
-from tests.conftest import empty_desk
-from ticketdesk.domain import demo_histories
+from tests.support.databases import empty_desk
+from tests.support.histories import assert_counters_equal_a_full_recount, replay
 from ticketdesk.domain.accounts import Account
 from ticketdesk.domain.sla import Targets
 from ticketdesk.domain.tickets import PRIORITIES, STATUSES, Priority, TicketChange
@@ -23,16 +22,8 @@ from ticketdesk.queries import kpis, late_tickets
 from ticketdesk.services import dashboard as dashboard_service
 from ticketdesk.services import demo as demo_service
 from ticketdesk.services import tickets as ticket_service
-from ticketdesk.store import projections
 from ticketdesk.store import targets as target_store
 from ticketdesk.store.schema import (
-    assignee_counts,
-    daily_activity,
-    deadline_counts,
-    deadline_days,
-    duration_bands,
-    duration_counts,
-    ticket_counts,
     ticket_events,
     tickets,
 )
@@ -56,22 +47,6 @@ edits = st.lists(
     ),
     max_size=25,
 )
-
-
-def replay(events: list[dict[str, Any]]) -> dict[str, Any]:
-    """A ticket's state rebuilt from its events alone, the definitions of docs/kpis.md applied."""
-    state: dict[str, Any] = {"status": "Open", "first_response_at": None, "closed_at": None}
-    for e in events:
-        if e["kind"] == "created" or e["kind"] == "priority":
-            state["priority"] = e["new_value"]
-        elif e["kind"] == "reply" and state["first_response_at"] is None:
-            state["first_response_at"] = e["occurred_at"]  # an agent's first public reply
-        elif e["kind"] == "status":
-            if e["old_value"] == "Open" and state["first_response_at"] is None:
-                state["first_response_at"] = e["occurred_at"]
-            state["closed_at"] = e["occurred_at"] if e["new_value"] == "Closed" else None
-            state["status"] = e["new_value"]
-    return state
 
 
 def check_rows_match_their_histories(conn: Connection) -> list[dict[str, Any]]:
@@ -206,78 +181,6 @@ def test_any_edit_sequence_keeps_rows_events_and_kpis_in_step(
             assert data.current.first_response_median == first
             assert data.current.resolution_median == median_by_hand(rows, "closed_at", start, end)
     assert_counters_equal_a_full_recount(engine)
-
-
-def counter_rows(conn: Connection) -> tuple[dict[Any, Any], ...]:
-    counts = {
-        (r.created_day, r.status, r.priority): r.tickets
-        for r in conn.execute(select(ticket_counts))
-        if r.tickets
-    }
-    activity = {
-        (r.day, name): pytest.approx(value, abs=1e-6)
-        for r in conn.execute(select(daily_activity))
-        for name, value in r._mapping.items()
-        if name != "day" and abs(value) > 1e-9  # a sum that went back to 0.0 +- rounding
-    }
-    durations = {
-        (r.measure, r.day, r.bucket): r.tickets
-        for r in conn.execute(select(duration_counts))
-        if r.tickets
-    }
-    bands = {
-        (r.measure, r.day, r.band): r.tickets
-        for r in conn.execute(select(duration_bands))
-        if r.tickets
-    }
-    deadlines = {
-        (r.priority, r.hour): (r.tickets, r.first_met, r.resolution_met)
-        for r in conn.execute(select(deadline_counts))
-        if (r.tickets, r.first_met, r.resolution_met) != (0, 0, 0)
-    }
-    assignees = {
-        (r.assignee, r.status): r.tickets
-        for r in conn.execute(select(assignee_counts))
-        if r.tickets
-    }
-    deadline_sums = {
-        (r.priority, r.day): (r.tickets, r.first_met, r.resolution_met)
-        for r in conn.execute(select(deadline_days))
-        if (r.tickets, r.first_met, r.resolution_met) != (0, 0, 0)
-    }
-    return counts, activity, durations, bands, deadlines, assignees, deadline_sums
-
-
-def assert_counters_equal_a_full_recount(engine: Engine) -> None:
-    with engine.connect() as conn:
-        kept = counter_rows(conn)
-    with engine.begin() as conn:
-        projections.rebuild(conn)
-    with engine.connect() as conn:
-        recounted = counter_rows(conn)
-    # Every counter table, compared whole: a table added to counter_rows is compared too.
-    assert kept == recounted
-
-
-@settings(max_examples=20, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), count=st.integers(1, 60), span=st.integers(1, 400))
-def test_demo_histories_are_consistent_and_never_in_the_future(
-    seed: int, count: int, span: int
-) -> None:
-    now = datetime(2026, 11, 27, 12, tzinfo=UTC)
-    made = list(demo_histories.generate(random.Random(seed), count, now, span))
-    created = [t.final.created_at for t in made]
-    assert created == sorted(created)  # IDs grow with filing time
-    for ticket in made:
-        events = [
-            {"kind": e.kind, "occurred_at": at, "old_value": e.old_value, "new_value": e.new_value}
-            for _, outcome, at, _ in ticket.steps
-            for e in outcome.events
-        ]
-        assert all(now - timedelta(days=span) <= e["occurred_at"] < now for e in events)
-        rebuilt = replay(events)
-        for field in ("status", "priority", "first_response_at", "closed_at"):
-            assert getattr(ticket.final, field) == rebuilt[field]
 
 
 def test_seeded_demo_data_matches_its_event_log(engine: Engine, agent: Account) -> None:

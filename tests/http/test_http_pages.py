@@ -18,9 +18,9 @@ import streamlit as st
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest_support import ROOT, open_app
-from tests.e2e.conftest import AppServer, run_app
-from tests.signin_support import HTML, Person, add_person, new_database
+from tests.support.app_server import AppServer, run_app
+from tests.support.apptest import ROOT, open_app
+from tests.support.signin import HTML, Person, add_person, new_database
 from ticketdesk.domain.tickets import TicketChange
 from ticketdesk.services import accounts as account_service
 from ticketdesk.services import tickets as ticket_service

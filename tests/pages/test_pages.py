@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from app_components.session import sign_out_form
-from tests.apptest_support import ROOT, open_app, person, session_of
+from tests.support.apptest import ROOT, open_app, person, session_of
 from ticketdesk.domain.accounts import Account
 from ticketdesk.domain.tickets import TicketChange
 from ticketdesk.services import tickets as ticket_service

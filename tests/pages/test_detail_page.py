@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest_support import open_app, person, session_of
+from tests.support.apptest import open_app, person, session_of
 from ticketdesk.domain.tickets import TicketChange
 from ticketdesk.services import accounts as account_service
 from ticketdesk.services import tickets as ticket_service

@@ -23,11 +23,7 @@ import pytest
 
 from app_components.kpi_help import kpi_texts
 from ticketdesk.cli import build_parser
-
-try:  # the layout of issue 18
-    from ticketdesk.domain.accounts import Account, Action, Role
-except ImportError:  # the layout before it
-    from ticketdesk.identity import Account, Action, Role  # type: ignore[no-redef]
+from ticketdesk.domain.accounts import Account, Action, Role
 
 
 def _root() -> Path:
@@ -175,7 +171,7 @@ def _calls(name: str) -> Iterator[tuple[Path, ast.Call]]:
                     yield path, node
 
 
-def _literal(node: ast.expr) -> str | None:
+def _literal(node: ast.AST) -> str | None:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
-from tests.conftest import empty_desk
+from tests.support.databases import empty_desk
 from ticketdesk.domain import durations
 from ticketdesk.domain.accounts import Account
 from ticketdesk.domain.tickets import TicketChange
