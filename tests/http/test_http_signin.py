@@ -25,9 +25,9 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 import pytest
-from starlette.routing import Route
 import streamlit
 from sqlalchemy import Engine
+from starlette.routing import Route
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -593,12 +593,12 @@ CROSS_ORIGIN = [
 ]
 
 
-@pytest.mark.parametrize("headers", CROSS_ORIGIN, ids=lambda h: " ".join(h.values()))
 POST_PATHS = sorted(
     {r.path for r in routes() if isinstance(r, Route) and r.methods and "POST" in r.methods}
 )
 
 
+@pytest.mark.parametrize("headers", CROSS_ORIGIN, ids=lambda h: " ".join(h.values()))
 @pytest.mark.parametrize("path", POST_PATHS)
 def test_every_post_route_refuses_other_origins(
     desk: Desk, path: str, headers: dict[str, str]
