@@ -1,5 +1,5 @@
 """The HTTP API against a real server (`streamlit run ticket.py`), on SQLite and PostgreSQL:
-who may do what (role × operation × own/other ticket), tokens (missing, revoked, read-only,
+who may do what (role by operation by own/other ticket), tokens (missing, revoked, read-only,
 the session cookie refused), problem+json errors, If-Match, cursors, the OpenAPI document."""
 
 from __future__ import annotations
