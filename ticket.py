@@ -44,6 +44,9 @@ if __name__ == "__main__":
     with whole_page_run():
         navigation.run()
 else:
+    from ticketdesk import api
     from ticketdesk.web import lifespan, middleware, routes
 
-    app = st.App("ticket.py", lifespan=lifespan, routes=routes(), middleware=middleware())
+    app = st.App(
+        "ticket.py", lifespan=lifespan, routes=routes() + api.routes(), middleware=middleware()
+    )

@@ -41,3 +41,21 @@ def demo_tickets_on_first_start(environ: dict[str, str] | None = None) -> int:
     if count < 0:
         raise ValueError("TICKETDESK_DEMO_TICKETS cannot be negative")
     return count
+
+
+def api_rate_per_minute(environ: dict[str, str] | None = None) -> int:
+    """Requests a minute each API token may make: TICKETDESK_API_RATE_PER_MINUTE, default
+    600 (bursts up to as many)."""
+    env = os.environ if environ is None else environ
+    raw = env.get("TICKETDESK_API_RATE_PER_MINUTE", "").strip()
+    if not raw:
+        return 600
+    try:
+        rate = int(raw)
+    except ValueError:
+        raise ValueError(
+            f"TICKETDESK_API_RATE_PER_MINUTE must be a whole number, not {raw!r}"
+        ) from None
+    if rate < 1:
+        raise ValueError("TICKETDESK_API_RATE_PER_MINUTE must be at least 1")
+    return rate

@@ -370,6 +370,73 @@ sla_targets = Table(
 )
 
 
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # SHA-256 of the random token (shown once): a copy of this table calls no API.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column(
+        "account_id",
+        Integer,
+        ForeignKey("accounts.id", ondelete="CASCADE", name="fk_api_tokens_account"),
+        nullable=False,
+    ),
+    Column("name", String(100), nullable=False),
+    Column("read_only", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    sqlite_autoincrement=True,
+)
+Index("ix_api_tokens_account", api_tokens.c.account_id)
+
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("url", String(2000), nullable=False),
+    Column("secret", String(100), nullable=False),  # whsec_<base64>, Standard Webhooks
+    Column("events", String(200), nullable=False),  # comma-separated event types
+    Column("internal", Boolean, nullable=False),  # also internal notes
+    Column("allow_private", Boolean, nullable=False),  # an admin allowed a private address
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("failing_since", UTCDateTime, nullable=True),
+    Column("disabled_reason", Text, nullable=True),
+    sqlite_autoincrement=True,
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "subscription_id",
+        Integer,
+        ForeignKey(
+            "webhook_subscriptions.id", ondelete="CASCADE", name="fk_webhook_deliveries_sub"
+        ),
+        nullable=False,
+    ),
+    Column("webhook_id", String(64), nullable=False),  # the webhook-id header: same on retries
+    Column("event", String(40), nullable=False),
+    Column("ticket_id", Integer, nullable=False),
+    Column("payload", Text, nullable=False),  # the JSON body, as signed
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("state", String(10), nullable=False),  # pending, delivered, failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_try_at", UTCDateTime, nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_duration_ms", Float, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    sqlite_autoincrement=True,
+)
+Index("ix_webhook_deliveries_due", webhook_deliveries.c.state, webhook_deliveries.c.next_try_at)
+Index("ix_webhook_deliveries_sub", webhook_deliveries.c.subscription_id, webhook_deliveries.c.id)
+
+
 MEASURED = {
     FIRST_RESPONSE: (
         tickets.c.first_response_at,

@@ -24,7 +24,7 @@ from ticketdesk.domain.tickets import (
     Status,
     Ticket,
 )
-from ticketdesk.store import projections
+from ticketdesk.store import projections, webhooks
 from ticketdesk.store.projections.delta import Delta
 from ticketdesk.store.projections.revision import bump_revision
 from ticketdesk.store.schema import metadata, ticket_events, ticket_messages, tickets
@@ -148,6 +148,7 @@ def save(
         ],
     )
     projections.apply(conn, before, after, now)
+    webhooks.record(conn, before, after, outcome, now)
     return after
 
 

@@ -31,6 +31,9 @@ OPEN_PATHS = frozenset(
     }
 )
 
+API_PREFIX = "/api/"
+"""The HTTP API checks its own bearer tokens (ticketdesk.api) and never takes the cookie."""
+
 
 RETRY_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="refresh" content="5"><title>Ticket desk</title></head>
@@ -64,7 +67,11 @@ class SignInRequired:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or scope["path"] in OPEN_PATHS:
+        if (
+            scope["type"] not in ("http", "websocket")
+            or scope["path"] in OPEN_PATHS
+            or scope["path"].startswith(API_PREFIX)
+        ):
             await self.app(scope, receive, send)
             return
         cookies = _cookies(scope)
