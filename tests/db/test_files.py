@@ -211,3 +211,28 @@ def test_default_store_is_a_files_directory_beside_the_sqlite_file(
     assert (folder / sha(LOG)[:2] / sha(LOG)).read_bytes() == LOG
     (file,) = ticket_service.ticket_detail(engine, requester, ticket.code).attachments
     assert whole(engine, requester, file.id) == LOG
+
+
+def test_a_30_mb_file_is_refused_with_a_clear_message_and_nothing_is_kept(
+    engine: Engine, tmp_path: Path, requester: Account, now
+) -> None:
+    store = DirectoryStore(tmp_path / "files")
+    thirty = up("video.mp4", bytes(30 * 1024 * 1024))
+    with pytest.raises(ValidationError) as refused:
+        ticket_service.create_ticket(
+            engine, requester, "See video", "Low", now, [up("a.log", LOG), thirty], store
+        )
+    assert str(refused.value) == (
+        "'video.mp4' is larger than 25.0 MB, the limit per file. Nothing was saved; your text "
+        "and the other files are still in the form: remove that file and submit again."
+    )
+    assert rows(engine) == 0
+    assert stored(store) == {sha(LOG)}  # the file before it: an orphan for files-gc
+    assert list((tmp_path / "files" / "tmp").iterdir()) == []  # no partial blob
+
+
+def test_streamlit_refuses_the_same_files_as_the_desk() -> None:
+    import tomllib
+
+    config = tomllib.loads((Path(__file__).parents[2] / ".streamlit/config.toml").read_text())
+    assert config["server"]["maxUploadSize"] * 1024 * 1024 == 25 * 1024 * 1024
