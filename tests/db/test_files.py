@@ -186,7 +186,7 @@ def test_limits_refuse_the_whole_message_with_a_clear_reason(
     engine: Engine, tmp_path: Path, requester: Account, now
 ) -> None:
     store = DirectoryStore(tmp_path / "files")
-    with pytest.raises(ValidationError, match="larger than 1.0 KB, the limit per file"):
+    with pytest.raises(ValidationError, match=r"larger than 1\.0 KB, the limit per file"):
         file_service.store_uploads(store, [up("big.bin", b"x" * 1025)], file_limit=1024)
     with pytest.raises(ValidationError, match="the limit per message"):
         file_service.store_uploads(

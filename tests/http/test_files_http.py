@@ -89,7 +89,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Files]:
     ).attachments
     (others,) = ticket_service.ticket_detail(engine, agent.account, theirs.code).attachments
     with run_app(workdir, demo_tickets=0, database_url=url) as server:
-        yield Files(server, engine, requester, other, agent, own, page, svg, odd, reply, note, others)
+        yield Files(
+            server, engine, requester, other, agent, own, page, svg, odd, reply, note, others
+        )
     engine.dispose()
 
 

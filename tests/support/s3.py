@@ -69,9 +69,9 @@ def running_moto(log: Path) -> Iterator[S3Server]:
         while True:
             if process.poll() is not None:
                 pytest.fail(f"moto_server exited: {log.read_text(errors='replace')[-2000:]}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):  # noqa: S310
-                    break
+            url = f"{endpoint}/moto-api/"
+            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2):  # noqa: S310
+                break
             if time.monotonic() > deadline:
                 pytest.fail("moto_server did not answer within 30 s")
             time.sleep(0.2)

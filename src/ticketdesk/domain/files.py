@@ -10,6 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from typing import BinaryIO
+from urllib.parse import quote
 
 from ticketdesk.domain.errors import ValidationError
 
@@ -64,6 +65,16 @@ class Attachment:
     @property
     def size_label(self) -> str:
         return size_label(self.size)
+
+    @property
+    def url(self) -> str:
+        return file_url(self.id, self.name)
+
+
+def file_url(file_id: int, name: str) -> str:
+    """The download address of a file, on the desk's own origin (web.files_route serves it);
+    the name, percent-encoded, is only for the browser's save dialog."""
+    return f"/files/{file_id}/{quote(name, safe='')}"
 
 
 def size_label(size: int) -> str:

@@ -14,6 +14,7 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
 from ticketdesk.domain.accounts import SessionEnded
 from ticketdesk.domain.errors import FileNotFound, TicketDeskError
+from ticketdesk.domain.files import file_url as file_url
 from ticketdesk.services import accounts as account_service
 from ticketdesk.services import files as file_service
 
@@ -23,11 +24,6 @@ FILES_PATH = "/files/{file_id:int}/{name:str}"
 FILE_POLICY = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 """Nothing runs and nothing loads: an image shows, any other document is inert."""
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-
-
-def file_url(file_id: int, name: str) -> str:
-    """The download address of a file (its name percent-encoded)."""
-    return f"/files/{file_id}/{quote(name, safe='')}"
 
 
 def _disposition(name: str, inline: bool) -> str:
