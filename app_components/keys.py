@@ -16,6 +16,7 @@ NOTICES = "notices"  # what to tell the person in a coming run, per place on the
 # The ticket list (app_pages/tickets.py and ticket_grid.py) -----------------------------------
 NEW_ISSUE = "new_issue"
 NEW_PRIORITY = "new_priority"
+NEW_FILES = "new_files"  # + the round (attachments.uploader_key): the new ticket's files
 SEARCH = "search"
 FILTER_WHO = "filter_who"
 FILTER_STATUS = "filter_status"
@@ -38,6 +39,9 @@ DETAIL_ASSIGNEE = "detail_assignee"
 MESSAGE_BODY = "message_body"
 MESSAGE_KIND = "message_kind"
 MESSAGE_KIND_SHOWN = "message_kind_shown"  # the kind the reply form was drawn with
+MESSAGE_FILES = "message_files"  # + the round: the files of the message being written
+UPLOAD_ROUND = "upload_round_"  # + an uploader's key: a new round draws an empty uploader
+REMOVE_FILE = "remove_file_"  # + an attachment's ID: an admin's Remove button
 
 # Dashboard ------------------------------------------------------------------------------------
 PERIOD = "period"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_components import keys, notices, session
+from app_components import attachments, keys, notices, session
 from app_components.session import when
 from app_components.text import escape_markdown, safe_message
 from ticketdesk.domain.accounts import Account, Action, PermissionDenied
@@ -79,15 +79,17 @@ def send_message(ticket: Ticket) -> None:
             kind,
             state[keys.MESSAGE_BODY],
             session.now(),
+            attachments.chosen(keys.MESSAGE_FILES),
         )
     except TicketDeskError as exc:
         notices.push("error", str(exc))
         return
     state[keys.MESSAGE_BODY] = ""
+    attachments.forget(keys.MESSAGE_FILES)
     notices.push("success", f"{KINDS[MessageKind(kind)]} added.")
 
 
-def show_message(message: Message) -> None:
+def show_message(message: Message, detail: ticket_service.TicketDetail, by: Account) -> None:
     name = message.author or "Someone"
     with st.chat_message(name, avatar=AVATARS[message.kind]):
         label = KINDS[message.kind]
@@ -99,6 +101,7 @@ def show_message(message: Message) -> None:
         # Markdown, never raw HTML (Streamlit escapes it), and no images: each reader's
         # browser would fetch them from wherever they point.
         st.markdown(safe_message(message.body))
+        attachments.show_files(detail.files_of(message.id), by)
 
 
 def render_detail(code: str) -> None:
@@ -127,11 +130,12 @@ def render_detail(code: str) -> None:
     with main:
         with st.container(border=True):
             st.text(ticket.issue)
+            attachments.show_files(detail.files_of(None), by)
         st.subheader("Conversation")
         if not detail.messages:
             st.caption("No messages yet.")
         for message in detail.messages:
-            show_message(message)
+            show_message(message, detail, by)
         with st.form("reply"):
             st.text_area(
                 "Message",
@@ -149,6 +153,7 @@ def render_detail(code: str) -> None:
                 disabled=len(kinds) == 1,
             )
             st.session_state[keys.MESSAGE_KIND_SHOWN] = shown or kinds[0]
+            attachments.uploader(keys.MESSAGE_FILES)
             st.form_submit_button("Send", on_click=send_message, args=(ticket,), type="primary")
     with side:
         if by.may(Action.EDIT_TICKET):

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from app_components import keys, notices, ticket_grid
+from app_components import attachments, keys, notices, ticket_grid
 from app_components.session import (
     engine,
     follow_changes,
@@ -32,16 +32,23 @@ WHO = {"anyone": "Anyone", "mine": "Assigned to me", "unassigned": "Unassigned"}
 
 
 def submit_ticket() -> None:
-    """Form callback: store the ticket; keep the text if it was refused."""
+    """Form callback: store the ticket with its files; keep the text and the files if it was
+    refused."""
     state = st.session_state
     try:
         ticket = ticket_service.create_ticket(
-            engine(), signed_in(), state[keys.NEW_ISSUE], state[keys.NEW_PRIORITY], now()
+            engine(),
+            signed_in(),
+            state[keys.NEW_ISSUE],
+            state[keys.NEW_PRIORITY],
+            now(),
+            attachments.chosen(keys.NEW_FILES),
         )
     except TicketDeskError as exc:
         notices.push("error", str(exc))
         return
     state[keys.NEW_ISSUE] = ""
+    attachments.forget(keys.NEW_FILES)
     notices.push("success", f"Ticket {ticket.code} submitted. Here are its details:", ticket=ticket)
 
 
@@ -95,6 +102,7 @@ def render_list() -> None:
             help=f"Plain text, up to {ISSUE_MAX_CHARS:,} characters.",
         )
         st.selectbox("Priority", PRIORITIES, key=keys.NEW_PRIORITY, index=1)
+        attachments.uploader(keys.NEW_FILES)
         st.form_submit_button("Submit", on_click=submit_ticket, type="primary")
     with st.container():  # one slot, whatever it shows: the table below keeps its place
         notices.show(show_ticket=ticket_grid.show_filed)

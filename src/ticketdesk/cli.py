@@ -1,12 +1,12 @@
 """Command line: `ticketdesk migrate`, `ticketdesk create-admin --email E --name N`,
-`ticketdesk seed-demo --count N`, `ticketdesk recount`."""
+`ticketdesk seed-demo --count N`, `ticketdesk recount`, `ticketdesk files-gc`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 from tqdm import tqdm
@@ -15,6 +15,7 @@ from ticketdesk.domain import demo_histories
 from ticketdesk.domain.errors import TicketDeskError
 from ticketdesk.services import accounts as account_service
 from ticketdesk.services import demo as demo_service
+from ticketdesk.services import files as file_service
 from ticketdesk.store import projections
 from ticketdesk.store.db import make_engine, migrate, run_transaction
 
@@ -41,6 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin",
         action="store_true",
         help="read the password from standard input instead of generating one",
+    )
+    gc = commands.add_parser(
+        "files-gc", help="delete stored files that no attachment refers to any more"
+    )
+    gc.add_argument(
+        "--grace-minutes",
+        type=int,
+        default=60,
+        help="leave files written in the last N minutes (uploads not yet committed); default 60",
     )
     seed = commands.add_parser("seed-demo", help="add N demo tickets with event histories")
     seed.add_argument("--count", type=int, default=100, help="how many tickets (default 100)")
@@ -69,6 +79,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Counters rebuilt in {redact(url)}")
         elif args.command == "create-admin":
             create_admin(engine, args.email, args.name, args.password_stdin)
+        elif args.command == "files-gc":
+            if args.grace_minutes < 0:
+                parser.error("--grace-minutes cannot be negative")
+            gone = file_service.collect_garbage(
+                engine, datetime.now(UTC), grace=timedelta(minutes=args.grace_minutes)
+            )
+            print(f"Deleted {len(gone)} stored file(s) that no attachment refers to")
         elif args.command == "seed-demo":
             if args.count < 1:
                 parser.error("--count must be at least 1")

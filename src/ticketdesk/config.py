@@ -22,6 +22,25 @@ def database_url(environ: dict[str, str] | None = None) -> str:
     return f"sqlite:///{DEFAULT_SQLITE_PATH.resolve()}"
 
 
+def files_location(database: str, environ: dict[str, str] | None = None) -> str:
+    """Where attachments' bytes go: TICKETDESK_FILES_URL (`s3://bucket/prefix`), else the
+    directory TICKETDESK_FILES_DIR, else `files` beside the SQLite file of `database` (the
+    embedded default: data/files), else data/files under the directory the app starts from."""
+    env = os.environ if environ is None else environ
+    url = env.get("TICKETDESK_FILES_URL", "").strip()
+    if url:
+        if not url.startswith("s3://"):
+            raise ValueError(f"TICKETDESK_FILES_URL must look like s3://bucket/prefix, not {url!r}")
+        return url
+    folder = env.get("TICKETDESK_FILES_DIR", "").strip()
+    if folder:
+        return str(Path(folder).resolve())
+    parsed = make_url(database)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return str(Path(str(parsed.database)).resolve().parent / "files")
+    return str((DEFAULT_SQLITE_PATH.parent / "files").resolve())
+
+
 def redact(url: str) -> str:
     """The URL without its password, for messages."""
     return make_url(url).render_as_string(hide_password=True)

@@ -35,6 +35,7 @@ class Action(StrEnum):
     EXPORT_ALL = "export every ticket"
     CHANGE_SETTINGS = "change the SLA targets"
     MANAGE_ACCOUNTS = "manage accounts"
+    REMOVE_FILE = "remove a file from a ticket"
 
 
 _REQUESTER = {
@@ -51,7 +52,7 @@ _AGENT = _REQUESTER | {
     Action.VIEW_DASHBOARD,
     Action.EXPORT_ALL,
 }
-_ADMIN = _AGENT | {Action.CHANGE_SETTINGS, Action.MANAGE_ACCOUNTS}
+_ADMIN = _AGENT | {Action.CHANGE_SETTINGS, Action.MANAGE_ACCOUNTS, Action.REMOVE_FILE}
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.REQUESTER: frozenset(_REQUESTER),
     Role.AGENT: frozenset(_AGENT),

@@ -21,3 +21,7 @@ class DatabaseUnavailable(TicketDeskError):
 
 class DeskBusy(TicketDeskError):
     """Other changes kept conflicting with this one; nothing was written."""
+
+
+class FileNotFound(TicketDeskError):
+    """No such file, or not one the asker may read (the same answer for both)."""

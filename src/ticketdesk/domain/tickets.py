@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time
 from enum import StrEnum
 
 from ticketdesk.domain.errors import ValidationError
+from ticketdesk.domain.files import NewAttachment
 
 
 class Status(StrEnum):
@@ -32,6 +33,7 @@ class EventKind(StrEnum):
     REPLY = "reply"  # a public reply by an agent
     NOTE = "note"  # an internal note, never shown to requesters
     MESSAGE = "message"  # a message from the requester
+    FILE_REMOVED = "file_removed"  # an admin removed an attachment: old_value is its name
 
 
 class MessageKind(StrEnum):
@@ -181,6 +183,8 @@ class Change:
             return f"{who} added an internal note"
         if self.kind is EventKind.MESSAGE:
             return f"{who} (requester) wrote"
+        if self.kind is EventKind.FILE_REMOVED:
+            return f"{who} removed the file {self.old_value}"
         if self.kind is EventKind.ASSIGNEE:
             old, new = self.old_value or "nobody", self.new_value or "nobody"
             return f"{who} reassigned it from {old} to {new}"
@@ -245,6 +249,10 @@ class Outcome:
     ticket: Ticket
     events: tuple[NewEvent, ...] = ()
     message: NewMessage | None = None
+    # Files recorded with the message (or, without one, with the new ticket itself), and
+    # the IDs of attachment rows this change removes.
+    attachments: tuple[NewAttachment, ...] = ()
+    removed_files: tuple[int, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -264,8 +272,10 @@ def file_ticket(
     now: datetime,
     requester: str | None = None,
     requester_id: int | None = None,
+    attachments: tuple[NewAttachment, ...] = (),
 ) -> Outcome:
-    """A new Open ticket (its ID is 0 until it is stored) and its `created` event."""
+    """A new Open ticket (its ID is 0 until it is stored) and its `created` event; its files
+    belong to the ticket itself (its description), not to a message."""
     ticket = Ticket(
         0,
         issue,
@@ -277,7 +287,9 @@ def file_ticket(
         requester=requester,
         requester_id=requester_id,
     )
-    return Outcome(ticket, (NewEvent(EventKind.CREATED, None, priority.value),))
+    return Outcome(
+        ticket, (NewEvent(EventKind.CREATED, None, priority.value),), attachments=attachments
+    )
 
 
 def change_ticket(current: Ticket, change: TicketChange, now: datetime) -> Outcome:
@@ -319,7 +331,13 @@ def change_ticket(current: Ticket, change: TicketChange, now: datetime) -> Outco
     return Outcome(after, tuple(events))
 
 
-def add_message(current: Ticket, kind: MessageKind, body: str, now: datetime) -> Outcome:
+def add_message(
+    current: Ticket,
+    kind: MessageKind,
+    body: str,
+    now: datetime,
+    attachments: tuple[NewAttachment, ...] = (),
+) -> Outcome:
     """`current` after a message: the first public reply is its first response if nothing
     answered it before; notes and requesters' messages change only the version and time."""
     answered = kind is MessageKind.REPLY and current.first_response_at is None
@@ -329,4 +347,14 @@ def add_message(current: Ticket, kind: MessageKind, body: str, now: datetime) ->
         version=current.version + 1,
         first_response_at=now if answered else current.first_response_at,
     )
-    return Outcome(after, (NewEvent(MESSAGE_EVENT[kind]),), NewMessage(kind, body))
+    return Outcome(after, (NewEvent(MESSAGE_EVENT[kind]),), NewMessage(kind, body), attachments)
+
+
+def remove_file(current: Ticket, file_id: int, name: str, internal: bool) -> Outcome:
+    """`current` after an admin removed one of its files: the history says who removed which
+    name (the event's new value "note" marks a file of an internal note, which requesters'
+    histories leave out). The version moves (open pages redraw); the ticket's time does not:
+    nobody answered or asked anything."""
+    after = replace(current, version=current.version + 1)
+    event = NewEvent(EventKind.FILE_REMOVED, name, MessageKind.NOTE.value if internal else None)
+    return Outcome(after, (event,), removed_files=(file_id,))

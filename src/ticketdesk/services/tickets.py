@@ -3,7 +3,7 @@ owns its transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -19,6 +19,7 @@ from ticketdesk.domain.accounts import (
     require_ticket_access,
 )
 from ticketdesk.domain.errors import TicketDeskError, TicketNotFound, ValidationError
+from ticketdesk.domain.files import Attachment, Upload
 from ticketdesk.domain.sla import SlaState, SlaTarget
 from ticketdesk.domain.tickets import (
     Change,
@@ -36,6 +37,7 @@ from ticketdesk.domain.tickets import (
     validate_status,
 )
 from ticketdesk.queries import desk, export, ticket_table
+from ticketdesk.queries import files as file_reads
 from ticketdesk.queries import tickets as ticket_reads
 
 # The view types callers pass in (pages import them from here, never from the queries).
@@ -43,10 +45,12 @@ from ticketdesk.queries.ticket_table import PageAnchor as PageAnchor
 from ticketdesk.queries.ticket_table import Sort as Sort
 from ticketdesk.queries.ticket_table import SortColumn as SortColumn
 from ticketdesk.queries.ticket_table import TicketFilter as TicketFilter
+from ticketdesk.services.files import file_store, store_uploads
 from ticketdesk.store import accounts as account_store
 from ticketdesk.store import targets as target_store
 from ticketdesk.store import tickets as ticket_store
 from ticketdesk.store.db import read, run_transaction
+from ticketdesk.store.files import BlobStore
 
 
 class StaleTicket(TicketDeskError):
@@ -63,12 +67,23 @@ class StaleTicket(TicketDeskError):
         self.since = since
 
 
-def create_ticket(engine: Engine, by: Account, issue: str, priority: str, now: datetime) -> Ticket:
-    """File a ticket as `by` (its requester)."""
+def create_ticket(
+    engine: Engine,
+    by: Account,
+    issue: str,
+    priority: str,
+    now: datetime,
+    files: Sequence[Upload] = (),
+    store: BlobStore | None = None,
+) -> Ticket:
+    """File a ticket as `by` (its requester), with `files` attached to the ticket itself.
+    The files' blobs are written first (default store: file_store), then recorded with the
+    ticket in one transaction."""
     require(by, Action.FILE_TICKET)
     text = validate_issue(issue)
     level = validate_priority(priority)
-    outcome = rules.file_ticket(text, level, now, by.name, by.id)
+    stored = store_uploads(store or file_store(engine), files) if files else ()
+    outcome = rules.file_ticket(text, level, now, by.name, by.id, stored)
 
     def work(conn: Connection) -> Ticket:
         saved = ticket_store.save(conn, None, outcome, by, now)
@@ -144,10 +159,18 @@ _MESSAGE_ACTION = {
 
 
 def add_message(
-    engine: Engine, by: Account, ticket_id: int, kind: str, body: str, now: datetime
+    engine: Engine,
+    by: Account,
+    ticket_id: int,
+    kind: str,
+    body: str,
+    now: datetime,
+    files: Sequence[Upload] = (),
+    store: BlobStore | None = None,
 ) -> Ticket:
     """Add a public reply or an internal note (agents), or a requester's message (on their
-    own ticket). Messages never conflict with each other or with edits."""
+    own ticket), with `files` attached to it (blobs written first, then recorded with the
+    message). Messages never conflict with each other or with edits."""
     text = validate_message(body)
     try:
         what = MessageKind(kind)
@@ -155,12 +178,13 @@ def add_message(
         raise ValidationError(f"{kind!r} is not a kind of message.") from None
     action = _MESSAGE_ACTION[what]
     require(by, action)
+    stored = store_uploads(store or file_store(engine), files) if files else ()
 
     def work(conn: Connection) -> Ticket:
         current = _ticket_for(conn, by, ticket_id, action)
         if what is MessageKind.MESSAGE and current.requester_id != by.id:
             raise PermissionDenied("Only the person who filed a ticket writes as its requester.")
-        outcome = rules.add_message(current, what, text, now)
+        outcome = rules.add_message(current, what, text, now, stored)
         saved = ticket_store.save(conn, current, outcome, by, now)
         assert saved is not None  # `current` is locked (for_update) in this transaction
         return saved
@@ -175,6 +199,11 @@ class TicketDetail:
     history: list[Change]
     revision: int
     targets: dict[Priority, SlaTarget]
+    attachments: list[Attachment]  # those `by` may see; message_id None: the ticket's own
+
+    def files_of(self, message_id: int | None) -> list[Attachment]:
+        """The files of one message (None: of the ticket itself)."""
+        return [a for a in self.attachments if a.message_id == message_id]
 
 
 def ticket_detail(engine: Engine, by: Account, code: str) -> TicketDetail:
@@ -190,7 +219,12 @@ def ticket_detail(engine: Engine, by: Account, code: str) -> TicketDetail:
         ticket = _ticket_for(conn, by, ticket_id, Action.VIEW_OWN_TICKET)
         history = ticket_reads.events_for(conn, ticket_id)
         if not include_notes:
-            history = [c for c in history if c.kind is not EventKind.NOTE]
+            history = [
+                c
+                for c in history
+                if c.kind is not EventKind.NOTE
+                and not (c.kind is EventKind.FILE_REMOVED and c.new_value == MessageKind.NOTE)
+            ]
             seen = max((c.occurred_at for c in history), default=ticket.created_at)
             ticket = replace(ticket, updated_at=seen)
         return TicketDetail(
@@ -199,6 +233,7 @@ def ticket_detail(engine: Engine, by: Account, code: str) -> TicketDetail:
             history,
             desk.current_revision(conn),
             target_store.load_targets(conn),
+            file_reads.attachments_for(conn, ticket_id, include_notes),
         )
 
     return read(engine, work)

@@ -360,6 +360,36 @@ ticket_messages = Table(
 )
 Index("ix_ticket_messages_ticket", ticket_messages.c.ticket_id, ticket_messages.c.id)
 
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "ticket_id",
+        Integer,
+        ForeignKey("tickets.id", ondelete="CASCADE", name="fk_attachments_ticket"),
+        nullable=False,
+    ),
+    # None: a file of the ticket itself (attached when it was filed); else its message's.
+    Column(
+        "message_id",
+        Integer,
+        ForeignKey("ticket_messages.id", ondelete="CASCADE", name="fk_attachments_message"),
+        nullable=True,
+    ),
+    Column("sha256", String(64), nullable=False),  # the blob's key in the file store
+    Column("name", String(255), nullable=False),  # domain.files.safe_name of the sent name
+    Column("size", BigInteger, nullable=False),
+    Column("content_type", String(100), nullable=False),  # from the content, not the name
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("author_id", Integer, ForeignKey("accounts.id", name="fk_attachments_author")),
+    sqlite_autoincrement=True,
+)
+"""Files on tickets and messages: metadata only; the bytes are in the file store, one blob per
+distinct content, deleted when no row here names it any more."""
+Index("ix_attachments_ticket", attachments.c.ticket_id, attachments.c.message_id)
+Index("ix_attachments_sha256", attachments.c.sha256)
+
 sla_targets = Table(
     "sla_targets",
     metadata,

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from ticketdesk.domain import durations
 from ticketdesk.domain.accounts import Account
@@ -27,7 +27,13 @@ from ticketdesk.domain.tickets import (
 from ticketdesk.store import projections, webhooks
 from ticketdesk.store.projections.delta import Delta
 from ticketdesk.store.projections.revision import bump_revision
-from ticketdesk.store.schema import metadata, ticket_events, ticket_messages, tickets
+from ticketdesk.store.schema import (
+    attachments,
+    metadata,
+    ticket_events,
+    ticket_messages,
+    tickets,
+)
 
 MESSAGE_EVENTS = frozenset(MESSAGE_EVENT.values())
 
@@ -93,8 +99,9 @@ def save(
     now: datetime,
 ) -> Ticket | None:
     """The one way a ticket is written: store `outcome` (the domain's answer to a change of
-    `before`; None: a new ticket) with its events and message, then keep every derived table
-    in step (projections.apply), in the caller's transaction.
+    `before`; None: a new ticket) with its events, message and attachment rows (their blobs
+    are in the file store already), removing the attachment rows it removes, then keep every
+    derived table in step (projections.apply), in the caller's transaction.
 
     A change applies only if the ticket is still at `before.version`; returns None when
     someone changed it since (nothing written), else the ticket as stored."""
@@ -131,6 +138,29 @@ def save(
             )
             .returning(ticket_messages.c.id)
         ).scalar_one()
+    if outcome.attachments:
+        conn.execute(
+            insert(attachments),
+            [
+                {
+                    "ticket_id": after.id,
+                    "message_id": message_id,
+                    "sha256": file.sha256,
+                    "name": file.name,
+                    "size": file.size,
+                    "content_type": file.content_type,
+                    "created_at": now,
+                    "author_id": None if actor is None else actor.id,
+                }
+                for file in outcome.attachments
+            ],
+        )
+    if outcome.removed_files:
+        conn.execute(
+            delete(attachments).where(
+                attachments.c.id.in_(outcome.removed_files), attachments.c.ticket_id == after.id
+            )
+        )
     conn.execute(
         insert(ticket_events),
         [

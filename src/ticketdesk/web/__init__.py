@@ -1,6 +1,6 @@
 """The HTTP side of the app, served by Streamlit's ASGI server (st.App in ticket.py): sign-in
 and sign-out pages, the middleware that keeps everything else behind a signed-in session, the
-single sign-on bridge and the streamed CSV export."""
+single sign-on bridge, the streamed CSV export and attachments' downloads."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from ticketdesk.services import bootstrap
 from ticketdesk.services import demo as demo_service
 
 from ..config import demo_tickets_on_first_start
-from . import export_route, signin, sso
+from . import export_route, files_route, signin, sso
 from .engine import engine, now
 from .guard import SignInRequired
 from .headers import ContentSecurityPolicy
@@ -50,6 +50,7 @@ def routes() -> list[BaseRoute]:
     wrapped in same_origin_only: a request from another site is refused with 403."""
     return [
         Route("/export.csv", export_route.export_csv, methods=["GET"]),
+        Route(files_route.FILES_PATH, files_route.serve_file, methods=["GET"]),
         Route(signin.SIGNIN_PATH, signin.signin_page, methods=["GET"]),
         Route(signin.SIGNIN_PATH, same_origin_only(signin.signin_submit), methods=["POST"]),
         Route(signin.SIGNOUT_PATH, signin.signout_page, methods=["GET"]),

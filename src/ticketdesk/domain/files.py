@@ -1,0 +1,126 @@
+"""Attachments: what a file on a ticket is, its limits, and how its name is made safe.
+
+The bytes live outside the SQL database, in a blob store (store.files), under the SHA-256 of
+their content; the database holds one row per attachment (name, size, type, digest) written
+in the same transaction as the message it belongs to."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import BinaryIO
+from urllib.parse import quote
+
+from ticketdesk.domain.errors import ValidationError
+
+MAX_FILE_BYTES = 25 * 1024 * 1024
+"""Largest file accepted (25 MB): `server.maxUploadSize` in .streamlit/config.toml is the
+same 25 (MB, as Streamlit counts: MiB), so Streamlit and the desk refuse the same files."""
+MAX_FILES_PER_MESSAGE = 10
+MAX_MESSAGE_BYTES = 50 * 1024 * 1024
+"""All files of one message (or one new ticket) together."""
+NAME_MAX_CHARS = 200
+"""Longer names are shortened (keeping the extension) when stored."""
+
+INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+"""Raster images: shown as thumbnails and served inline. Everything else (HTML, SVG, PDF,
+text...) is served as a download only."""
+
+_SLASHES = re.compile(r"[/\\]+")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file someone attaches: the name their browser sent and a binary stream of it."""
+
+    name: str
+    stream: BinaryIO
+
+
+@dataclass(frozen=True)
+class NewAttachment:
+    """A stored blob, ready to be recorded with its message."""
+
+    sha256: str
+    name: str
+    size: int
+    content_type: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    id: int
+    ticket_id: int
+    message_id: int | None  # None: a file of the ticket itself (attached when it was filed)
+    sha256: str
+    name: str
+    size: int
+    content_type: str
+
+    @property
+    def inline(self) -> bool:
+        return self.content_type in INLINE_TYPES
+
+    @property
+    def size_label(self) -> str:
+        return size_label(self.size)
+
+    @property
+    def url(self) -> str:
+        return file_url(self.id, self.name)
+
+
+def file_url(file_id: int, name: str) -> str:
+    """The download address of a file, on the desk's own origin (web.files_route serves it);
+    the name, percent-encoded, is only for the browser's save dialog."""
+    return f"/files/{file_id}/{quote(name, safe='')}"
+
+
+def size_label(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
+def safe_name(raw: str) -> str:
+    """The name to store and show: no directories (only the last part of a path), no control
+    or format characters (RTL overrides, zero-width marks), no leading dots, at most
+    NAME_MAX_CHARS characters with the extension kept; "file" when nothing is left."""
+    name = _SLASHES.split(unicodedata.normalize("NFC", str(raw)))[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = name.strip().lstrip(".").strip()
+    if len(name) > NAME_MAX_CHARS:
+        stem, dot, ext = name.rpartition(".")
+        if dot and 0 < len(ext) <= 16 and stem:
+            name = stem[: NAME_MAX_CHARS - len(ext) - 1].rstrip() + "." + ext
+        else:
+            name = name[:NAME_MAX_CHARS].rstrip()
+    return name or "file"
+
+
+def check_uploads(uploads: list[Upload]) -> None:
+    """Refuse more files than a message may carry (sizes are checked while storing)."""
+    if len(uploads) > MAX_FILES_PER_MESSAGE:
+        raise ValidationError(
+            f"{len(uploads)} files attached; a message takes at most {MAX_FILES_PER_MESSAGE}. "
+            "Remove some and submit again."
+        )
+
+
+def too_large(name: str, limit: int = MAX_FILE_BYTES) -> ValidationError:
+    return ValidationError(
+        f"{safe_name(name)!r} is larger than {size_label(limit)}, the limit per file. Nothing "
+        "was saved; your text and the other files are still in the form: remove that file "
+        "and submit again."
+    )
+
+
+def too_much(limit: int = MAX_MESSAGE_BYTES) -> ValidationError:
+    return ValidationError(
+        f"The files together are larger than {size_label(limit)}, the limit per message. "
+        "Nothing was saved; your text and files are still in the form: remove some and "
+        "submit again."
+    )

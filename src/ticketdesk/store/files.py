@@ -1,0 +1,231 @@
+"""The file store: attachments' bytes, outside the SQL database, one blob per distinct content
+under its SHA-256 (the same file attached twice is stored once).
+
+Two backends: a directory (TICKETDESK_FILES_DIR, by default `files` beside the SQLite file)
+and an S3-compatible bucket (TICKETDESK_FILES_URL=s3://bucket/prefix, through boto3, which
+reads the endpoint and credentials from the usual AWS_* variables). A blob is written before
+the transaction that records it, so a crash leaves at most a blob nobody refers to (swept by
+`ticketdesk files-gc`), never a reference to a missing blob; it is deleted only after the last
+row naming it is gone. Blobs are read in chunks: a download never holds a file in memory."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol
+
+import filetype  # type: ignore[import-untyped]
+from sqlalchemy import Connection, select
+
+from ticketdesk.store.schema import attachments
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+CHUNK = 256 * 1024
+HEAD_BYTES = 8192  # enough for filetype's signatures
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+
+
+class FileTooLarge(Exception):
+    """The stream passed the size limit while being stored; nothing was kept."""
+
+
+class Stored:
+    """A blob just written: its digest, size and first bytes (to tell its type)."""
+
+    def __init__(self, sha256: str, size: int, head: bytes) -> None:
+        self.sha256, self.size, self.head = sha256, size, head
+
+
+class BlobStore(Protocol):
+    def put(self, stream: BinaryIO, limit: int) -> Stored: ...
+
+    def size(self, sha256: str) -> int | None: ...
+
+    def read(self, sha256: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """The bytes start..end (inclusive; None: to the end), chunk by chunk."""
+        ...
+
+    def delete(self, sha256: str) -> None: ...
+
+    def blobs(self) -> Iterator[tuple[str, datetime]]:
+        """Every stored digest with the time its blob was last written."""
+        ...
+
+
+def _hashing_copy(stream: BinaryIO, out: IO[bytes], limit: int) -> Stored:
+    digest, size, head = hashlib.sha256(), 0, b""
+    while chunk := stream.read(CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise FileTooLarge
+        if len(head) < HEAD_BYTES:
+            head += chunk[: HEAD_BYTES - len(head)]
+        digest.update(chunk)
+        out.write(chunk)
+    return Stored(digest.hexdigest(), size, head)
+
+
+def _check(sha256: str) -> str:
+    if not _DIGEST.match(sha256):
+        raise ValueError(f"not a SHA-256 digest: {sha256[:80]!r}")
+    return sha256
+
+
+class DirectoryStore:
+    """Blobs as files <root>/<first two hex digits>/<digest>; written to a temporary file in
+    <root>/tmp, flushed to disk, then renamed into place (a reader never sees half a blob)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / _check(sha256)
+
+    def put(self, stream: BinaryIO, limit: int) -> Stored:
+        tmp = self.root / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=tmp)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                stored = _hashing_copy(stream, out, limit)
+                out.flush()
+                os.fsync(out.fileno())
+            final = self._path(stored.sha256)
+            final.parent.mkdir(exist_ok=True)
+            if final.exists():
+                os.utime(final)  # written again now: files-gc's grace period starts anew
+            else:
+                os.replace(name, final)
+            return stored
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name)
+
+    def size(self, sha256: str) -> int | None:
+        try:
+            return self._path(sha256).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def read(self, sha256: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        with self._path(sha256).open("rb") as f:
+            f.seek(start)
+            left = None if end is None else end - start + 1
+            while left is None or left > 0:
+                chunk = f.read(CHUNK if left is None else min(CHUNK, left))
+                if not chunk:
+                    return
+                if left is not None:
+                    left -= len(chunk)
+                yield chunk
+
+    def delete(self, sha256: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._path(sha256).unlink()
+
+    def blobs(self) -> Iterator[tuple[str, datetime]]:
+        if not self.root.is_dir():
+            return
+        for folder in sorted(self.root.iterdir()):
+            if len(folder.name) != 2 or not folder.is_dir():
+                continue
+            for path in sorted(folder.iterdir()):
+                if _DIGEST.match(path.name):
+                    yield path.name, datetime.fromtimestamp(path.stat().st_mtime, UTC)
+
+
+class S3Store:
+    """Blobs as objects <prefix>/<digest> of one bucket. An upload is spooled to a local
+    temporary file while it is hashed (its key is its digest), then sent in parts."""
+
+    def __init__(self, bucket: str, prefix: str, client: S3Client) -> None:
+        self.bucket, self.prefix, self.client = bucket, prefix.strip("/"), client
+
+    def _key(self, sha256: str) -> str:
+        return f"{self.prefix}/{_check(sha256)}" if self.prefix else _check(sha256)
+
+    def put(self, stream: BinaryIO, limit: int) -> Stored:
+        with tempfile.TemporaryFile() as spool:
+            stored = _hashing_copy(stream, spool, limit)
+            if self.size(stored.sha256) is None:
+                spool.seek(0)
+                self.client.upload_fileobj(spool, self.bucket, self._key(stored.sha256))
+            return stored
+
+    def size(self, sha256: str) -> int | None:
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(sha256))
+        except self.client.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return int(head["ContentLength"])
+
+    def read(self, sha256: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        wanted = f"bytes={start}-{'' if end is None else end}"
+        body = self.client.get_object(Bucket=self.bucket, Key=self._key(sha256), Range=wanted)
+        stream = body["Body"]
+        try:
+            yield from stream.iter_chunks(CHUNK)
+        finally:
+            stream.close()
+
+    def delete(self, sha256: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(sha256))
+
+    def blobs(self) -> Iterator[tuple[str, datetime]]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=f"{self.prefix}/" if self.prefix else ""
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                digest = item["Key"].rsplit("/", 1)[-1]
+                if _DIGEST.match(digest):
+                    yield digest, item["LastModified"].astimezone(UTC)
+
+
+@functools.cache
+def open_store(location: str) -> BlobStore:
+    """The store at `location`: `s3://bucket/prefix` or a directory path."""
+    if location.startswith("s3://"):
+        import boto3  # only where S3 is configured: it takes a while to import
+
+        bucket, _, prefix = location.removeprefix("s3://").partition("/")
+        if not bucket:
+            raise ValueError(f"TICKETDESK_FILES_URL names no bucket: {location!r}")
+        client: Any = boto3.client("s3")
+        return S3Store(bucket, prefix, client)
+    return DirectoryStore(Path(location))
+
+
+def detect_type(head: bytes) -> str:
+    """The media type of a file from its first bytes (never from its name): what `filetype`
+    recognises, else text/plain for UTF-8 text, else application/octet-stream. HTML and SVG
+    are text to it: they are served as plain text downloads."""
+    kind = filetype.guess(head)
+    if kind is not None:
+        return str(kind.mime)
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut at the end of the head
+            return "application/octet-stream"
+    return "text/plain"
+
+
+def referenced(conn: Connection, digests: Iterable[str]) -> set[str]:
+    """Which of `digests` some attachment row still names."""
+    wanted = sorted(set(digests))
+    if not wanted:
+        return set()
+    query = select(attachments.c.sha256).where(attachments.c.sha256.in_(wanted)).distinct()
+    return set(conn.execute(query).scalars())
