@@ -1,9 +1,9 @@
 """The floor: the cheapest Streamlit page with one of each thing the benchmark measures.
 
 A title, a form with a text input and a Submit button, a "Search" text input that echoes,
-a 3-row st.data_editor with a Status selectbox column and two tiny Altair charts (bar and
-arc). Whatever this page costs in the browser and on the server is what Streamlit itself
-costs; the benchmark reports every other figure as a ratio to it.
+a 50-row st.data_editor (the Tickets page's page size) with a Status selectbox column and two
+tiny Altair charts (bar and arc). Whatever this page costs in the browser and on the server
+is what Streamlit itself costs; the benchmark reports every other figure as a ratio to it.
 
 Run alone: `streamlit run bench/trivial_app.py`.
 """
@@ -26,11 +26,13 @@ search = st.text_input("Search")
 if search:
     st.write(f"Searching for: `{search}`")
 
+ROWS = 50
+ISSUES = ["Printer on fire", "VPN down", "Mouse broken", "Laptop will not boot", "No e-mail"]
 frame = pd.DataFrame(
     {
-        "ID": ["TICKET-3", "TICKET-2", "TICKET-1"],
-        "Issue": ["Printer on fire", "VPN down", "Mouse broken"],
-        "Status": ["Open", "Open", "Closed"],
+        "ID": [f"TICKET-{ROWS - i}" for i in range(ROWS)],
+        "Issue": [ISSUES[i % len(ISSUES)] for i in range(ROWS)],
+        "Status": [STATUSES[i % len(STATUSES)] for i in range(ROWS)],
     }
 )
 st.data_editor(
@@ -42,7 +44,13 @@ st.data_editor(
     },
 )
 
-counts = pd.DataFrame({"Status": STATUSES, "Tickets": [2, 0, 1]})
+counts = (
+    frame["Status"]
+    .value_counts()
+    .reindex(STATUSES)
+    .rename_axis("Status")
+    .reset_index(name="Tickets")
+)
 st.altair_chart(
     alt.Chart(counts).mark_bar().encode(x="Status:N", y="Tickets:Q").properties(height=200),
     width="stretch",

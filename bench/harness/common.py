@@ -26,7 +26,16 @@ CHROMIUM_ARGS = [
 ]
 
 APPS = ("ours", "baseline", "floor")
-METRICS = ("load_grid", "load_charts", "submit", "edit", "search")
+METRICS = (
+    "load_grid",
+    "load_charts",
+    "warm_grid",
+    "warm_charts",
+    "warm_ticket",
+    "submit",
+    "edit",
+    "search",
+)
 
 
 def log(message: str) -> None:

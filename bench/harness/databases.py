@@ -15,13 +15,14 @@ from collections.abc import Iterator
 
 from bench.harness.common import BIN, ROOT, SNAPSHOT, WORK, log
 
-SNAPSHOT_PARTS = ("ticket.py", "app_pages", "app_components", "src", ".streamlit")
+SNAPSHOT_PARTS = ("ticket.py", "app_pages", "app_components", "src", ".streamlit", "docs")
 BENCH_EMAIL = "bench.agent@example.com"
 BENCH_PASSWORD = secrets.token_urlsafe(16)  # generated per run, never stored
 
 
 def take_snapshot() -> None:
-    """Copy the app (ticket.py, app_pages/, app_components/, src/, .streamlit/) to
+    """Copy the app (ticket.py, app_pages/, app_components/, src/, .streamlit/, docs/: the
+    dashboard reads its help texts from docs/kpis.md) to
     bench/work/snapshot and run it from there, so that edits made to the work tree during a
     long run cannot change or break the code being measured half-way."""
     if SNAPSHOT.exists():

@@ -24,6 +24,9 @@ APP_PARTS = ("ticket.py", "app_pages", "app_components", "src")  # the app's cod
 METRIC_TITLES = {
     "load_grid": "Page load until the grid is drawn (ours: Tickets page)",
     "load_charts": "Page load until both charts are drawn (ours: Dashboard page)",
+    "warm_grid": "Warm page load until the grid is drawn (ours: Tickets page)",
+    "warm_charts": "Warm page load until both charts are drawn (ours: Dashboard page)",
+    "warm_ticket": "Warm page load of one ticket (trivial: until its page is done)",
     "submit": "Submit a ticket, until shown",
     "edit": "Edit a Status cell, until saved and redrawn",
     "search": "Search, until results shown",
@@ -32,6 +35,9 @@ METRIC_TITLES = {
 SHORT_TITLES = {
     "load_grid": "Page load (grid)",
     "load_charts": "Page load (charts)",
+    "warm_grid": "Warm load (grid)",
+    "warm_charts": "Warm load (charts)",
+    "warm_ticket": "Warm load (ticket)",
     "submit": "Submit",
     "edit": "Edit",
     "search": "Search",

@@ -1,7 +1,8 @@
 """The middleware that puts the whole app behind sign-in: every HTTP request and WebSocket
 handshake needs a valid server-side session, except the sign-in pages themselves, the single
 sign-on round trip and the health check. Checked on the server for every request, so a
-signed-out or deactivated person's cookie stops working at once."""
+signed-out or deactivated person's cookie stops working at once (Streamlit's static files
+alone are let through for a session checked less than recent_sessions.CHECK_SECONDS ago)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from ticketdesk.domain.accounts import SessionEnded
 from ticketdesk.domain.errors import DatabaseUnavailable
 from ticketdesk.services import accounts as account_service
 
-from . import signin, sso
+from . import recent_sessions, signin, sso
 from .engine import SESSION_COOKIE, engine, now
 
 OPEN_PATHS = frozenset(
@@ -34,6 +35,8 @@ OPEN_PATHS = frozenset(
 API_PREFIX = "/api/"
 """The HTTP API checks its own bearer tokens (ticketdesk.api) and never takes the cookie."""
 
+
+STATIC_PREFIX = "/static/"
 
 RETRY_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="refresh" content="5"><title>Ticket desk</title></head>
@@ -58,7 +61,10 @@ def _session_valid(token: str | None) -> bool:
     try:
         account_service.session_account(engine(), token, now())
     except SessionEnded:
+        recent_sessions.forget(token)
         return False
+    if token:
+        recent_sessions.remember(token)
     return True
 
 
@@ -75,8 +81,16 @@ class SignInRequired:
             await self.app(scope, receive, send)
             return
         cookies = _cookies(scope)
+        token = cookies.get(SESSION_COOKIE)
+        # Streamlit's own script, style and font files (the same in every install, no data of
+        # the desk's): a session checked in the database moments ago is enough for them.
+        # The page, host-config, the WebSocket, the export and media are checked every time.
+        static = scope["path"].startswith(STATIC_PREFIX)
+        if static and recent_sessions.recently_valid(token):
+            await self.app(scope, receive, send)
+            return
         try:
-            valid = await to_thread.run_sync(_session_valid, cookies.get(SESSION_COOKIE))
+            valid = await to_thread.run_sync(_session_valid, token)
         except DatabaseUnavailable as exc:
             await self._refuse(scope, receive, send, self._unavailable(scope, exc), 1013)
             return

@@ -18,7 +18,7 @@ from ticketdesk.domain.accounts import SessionEnded, SignInRefused, SignInThrott
 from ticketdesk.domain.errors import TicketDeskError
 from ticketdesk.services import accounts as account_service
 
-from . import sso
+from . import recent_sessions, sso
 from .engine import SESSION_COOKIE, engine, now
 
 SIGNIN_PATH = "/signin"
@@ -187,7 +187,9 @@ async def signout(request: Request) -> Response:
     sent = str(form.get("csrf", ""))
     if len(token) > 200 or not _same(sent, account_service.sign_out_token(token)):
         return HTMLResponse(SIGN_OUT_REFUSED, 403, headers=_NO_STORE)
+    recent_sessions.forget(token)
     await to_thread.run_sync(account_service.sign_out, engine(), token)
+    recent_sessions.forget(token)  # a request checked meanwhile may have remembered it
     response = RedirectResponse(f"{SIGNIN_PATH}?signed_out=1", 303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     sso.forget_identity(request, response)
