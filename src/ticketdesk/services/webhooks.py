@@ -68,3 +68,24 @@ def subscribe(
 def delivery_log(engine: Engine, by: Account, subscription_id: int) -> list[dict[str, object]]:
     require(by, Action.CHANGE_SETTINGS)
     return read(engine, lambda conn: store.deliveries(conn, subscription_id))
+
+
+def subscriptions(engine: Engine, by: Account) -> list[dict[str, object]]:
+    """Every subscription (never its secret), newest first."""
+    require(by, Action.CHANGE_SETTINGS)
+    return read(engine, store.subscriptions)
+
+
+def set_active(engine: Engine, by: Account, subscription_id: int, active: bool) -> None:
+    """Enable (its failures forgotten) or disable a subscription."""
+    require(by, Action.CHANGE_SETTINGS)
+    if not run_transaction(engine, lambda conn: store.set_active(conn, subscription_id, active)):
+        raise ValidationError(f"There is no webhook subscription {subscription_id}.")
+
+
+def redeliver(engine: Engine, by: Account, delivery_id: int, now: datetime) -> None:
+    """Send a delivery again (the same webhook-id, so a receiver can tell it from a new
+    event), as soon as the worker next looks."""
+    require(by, Action.CHANGE_SETTINGS)
+    if not run_transaction(engine, lambda conn: store.redeliver(conn, delivery_id, now)):
+        raise ValidationError(f"There is no webhook delivery {delivery_id}.")
