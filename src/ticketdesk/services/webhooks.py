@@ -65,9 +65,12 @@ def subscribe(
     return run_transaction(engine, work), secret
 
 
-def delivery_log(engine: Engine, by: Account, subscription_id: int) -> list[dict[str, object]]:
+def delivery_log(
+    engine: Engine, by: Account, subscription_id: int, latest: int | None = None
+) -> list[dict[str, object]]:
+    """A subscription's deliveries, oldest first; or only its `latest`, newest first."""
     require(by, Action.CHANGE_SETTINGS)
-    return read(engine, lambda conn: store.deliveries(conn, subscription_id))
+    return read(engine, lambda conn: store.deliveries(conn, subscription_id, latest))
 
 
 def subscriptions(engine: Engine, by: Account) -> list[dict[str, object]]:

@@ -119,10 +119,17 @@ def insert_subscription(
     )
 
 
-def deliveries(conn: Connection, subscription_id: int) -> list[dict[str, object]]:
+def deliveries(
+    conn: Connection, subscription_id: int, latest: int | None = None
+) -> list[dict[str, object]]:
+    """A subscription's deliveries, oldest first; or only its `latest`, newest first."""
     d = webhook_deliveries.c
     query = select(webhook_deliveries).where(d.subscription_id == subscription_id)
-    return [dict(r._mapping) for r in conn.execute(query.order_by(d.id))]
+    if latest is not None:
+        query = query.order_by(d.id.desc()).limit(latest)
+    else:
+        query = query.order_by(d.id)
+    return [dict(r._mapping) for r in conn.execute(query)]
 
 
 # -- delivery (the worker: services/webhook_worker.py) ---------------------------------------
