@@ -119,10 +119,6 @@ def create_admin(engine: Engine, email: str, name: str, password_from_stdin: boo
         print(f"Password (shown once; change it after signing in): {password}")
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def run_webhooks_worker(engine: Engine) -> None:
     """Deliver webhooks until SIGINT or SIGTERM (which finish the delivery under way)."""
     settings = webhook_settings()
@@ -139,3 +135,7 @@ def run_webhooks_worker(engine: Engine) -> None:
         flush=True,
     )
     webhook_worker.run(engine, settings, stop)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
