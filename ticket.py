@@ -38,6 +38,7 @@ if __name__ == "__main__":
         pages.append(st.Page("app_pages/people.py", title="People", icon=":material/group:"))
     if account.may(Action.CHANGE_SETTINGS):
         pages.append(st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:"))
+        pages.append(st.Page("app_pages/webhooks.py", title="Webhooks", icon=":material/webhook:"))
     pages.append(st.Page("app_pages/account.py", title="Your account", icon=":material/person:"))
     navigation = st.navigation(pages)
     show_identity(account)

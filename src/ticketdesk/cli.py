@@ -1,10 +1,13 @@
 """Command line: `ticketdesk migrate`, `ticketdesk create-admin --email E --name N`,
-`ticketdesk seed-demo --count N`, `ticketdesk recount`, `ticketdesk files-gc`."""
+`ticketdesk seed-demo --count N`, `ticketdesk recount`, `ticketdesk files-gc`,
+`ticketdesk webhooks-worker`."""
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -16,10 +19,11 @@ from ticketdesk.domain.errors import TicketDeskError
 from ticketdesk.services import accounts as account_service
 from ticketdesk.services import demo as demo_service
 from ticketdesk.services import files as file_service
+from ticketdesk.services import webhook_worker
 from ticketdesk.store import projections
 from ticketdesk.store.db import make_engine, migrate, run_transaction
 
-from .config import database_url, redact
+from .config import database_url, redact, webhook_settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=demo_histories.DEFAULT_SPAN_DAYS,
         help="spread over this many days",
     )
+    commands.add_parser(
+        "webhooks-worker",
+        help="deliver the queued webhook deliveries until stopped (Ctrl-C or SIGTERM)",
+    )
     return parser
 
 
@@ -86,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
                 engine, datetime.now(UTC), grace=timedelta(minutes=args.grace_minutes)
             )
             print(f"Deleted {len(gone)} stored file(s) that no attachment refers to")
+        elif args.command == "webhooks-worker":
+            run_webhooks_worker(engine)
         elif args.command == "seed-demo":
             if args.count < 1:
                 parser.error("--count must be at least 1")
@@ -125,6 +135,24 @@ def create_admin(engine: Engine, email: str, name: str, password_from_stdin: boo
     print(f"Admin account created: {account.name} <{account.email}>")
     if generated:
         print(f"Password (shown once; change it after signing in): {password}")
+
+
+def run_webhooks_worker(engine: Engine) -> None:
+    """Deliver webhooks until SIGINT or SIGTERM (which finish the delivery under way)."""
+    settings = webhook_settings()
+    stop = threading.Event()
+
+    def ask_to_stop(_signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, ask_to_stop)
+    signal.signal(signal.SIGINT, ask_to_stop)
+    print(
+        f"Delivering webhooks (timeout {settings.timeout_s:g} s, first retry after "
+        f"{settings.retry_base_s:g} s); stop with Ctrl-C",
+        flush=True,
+    )
+    webhook_worker.run(engine, settings, stop)
 
 
 if __name__ == "__main__":

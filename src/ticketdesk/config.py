@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -78,3 +80,44 @@ def api_rate_per_minute(environ: dict[str, str] | None = None) -> int:
     if rate < 1:
         raise ValueError("TICKETDESK_API_RATE_PER_MINUTE must be at least 1")
     return rate
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """How the webhook worker delivers: the HTTP timeout, the first retry's delay (doubled
+    on each further failure, at most `max_backoff_s`), how often it looks for due deliveries,
+    after how long a failing subscription is disabled, and whether the app server runs the
+    worker itself (otherwise `ticketdesk webhooks-worker` does)."""
+
+    timeout_s: float = 10.0
+    retry_base_s: float = 30.0
+    max_backoff_s: float = 3600.0
+    poll_s: float = 1.0
+    disable_after_s: float = 24 * 3600.0
+    in_app: bool = False
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not value > 0:
+        raise ValueError(f"{name} must be more than 0")
+    return value
+
+
+def webhook_settings(environ: Mapping[str, str] | None = None) -> WebhookSettings:
+    """TICKETDESK_WEBHOOK_TIMEOUT_S (default 10), TICKETDESK_WEBHOOK_RETRY_BASE_S (30),
+    TICKETDESK_WEBHOOK_POLL_S (1) and TICKETDESK_WEBHOOKS_IN_APP (1/true/yes: the app server
+    delivers; default no)."""
+    env = os.environ if environ is None else environ
+    return WebhookSettings(
+        timeout_s=_positive(env, "TICKETDESK_WEBHOOK_TIMEOUT_S", 10.0),
+        retry_base_s=_positive(env, "TICKETDESK_WEBHOOK_RETRY_BASE_S", 30.0),
+        poll_s=_positive(env, "TICKETDESK_WEBHOOK_POLL_S", 1.0),
+        in_app=env.get("TICKETDESK_WEBHOOKS_IN_APP", "").strip().lower() in ("1", "true", "yes"),
+    )

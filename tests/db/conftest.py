@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine
 
 from tests.support.databases import BACKENDS, NOW, migrated, new_account, postgres_schema
+from tests.support.receiver import Receiver, run_receiver
 from ticketdesk.domain.accounts import Account
 
 
@@ -61,3 +62,10 @@ def requester(engine: Engine) -> Account:
 @pytest.fixture
 def other_requester(engine: Engine) -> Account:
     return new_account(engine, "Otto Requester", "requester")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real webhook receiver on loopback (tests/support/receiver.py)."""
+    with run_receiver() as running:
+        yield running

@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 from tests.support.api import ApiDesk
 from tests.support.app_server import run_app
 from tests.support.databases import BACKENDS, POSTGRES_URL, postgres_schema_url
+from tests.support.receiver import Receiver, run_receiver
 from ticketdesk.config import database_url
 
 
@@ -40,3 +41,10 @@ def api_desk(
 
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real webhook receiver on loopback (tests/support/receiver.py)."""
+    with run_receiver() as running:
+        yield running

@@ -65,6 +65,30 @@ def subscribe(
     return run_transaction(engine, work), secret
 
 
-def delivery_log(engine: Engine, by: Account, subscription_id: int) -> list[dict[str, object]]:
+def delivery_log(
+    engine: Engine, by: Account, subscription_id: int, latest: int | None = None
+) -> list[dict[str, object]]:
+    """A subscription's deliveries, oldest first; or only its `latest`, newest first."""
     require(by, Action.CHANGE_SETTINGS)
-    return read(engine, lambda conn: store.deliveries(conn, subscription_id))
+    return read(engine, lambda conn: store.deliveries(conn, subscription_id, latest))
+
+
+def subscriptions(engine: Engine, by: Account) -> list[dict[str, object]]:
+    """Every subscription (never its secret), newest first."""
+    require(by, Action.CHANGE_SETTINGS)
+    return read(engine, store.subscriptions)
+
+
+def set_active(engine: Engine, by: Account, subscription_id: int, active: bool) -> None:
+    """Enable (its failures forgotten) or disable a subscription."""
+    require(by, Action.CHANGE_SETTINGS)
+    if not run_transaction(engine, lambda conn: store.set_active(conn, subscription_id, active)):
+        raise ValidationError(f"There is no webhook subscription {subscription_id}.")
+
+
+def redeliver(engine: Engine, by: Account, delivery_id: int, now: datetime) -> None:
+    """Send a delivery again (the same webhook-id, so a receiver can tell it from a new
+    event), as soon as the worker next looks."""
+    require(by, Action.CHANGE_SETTINGS)
+    if not run_transaction(engine, lambda conn: store.redeliver(conn, delivery_id, now)):
+        raise ValidationError(f"There is no webhook delivery {delivery_id}.")

@@ -5,6 +5,7 @@ single sign-on bridge, the streamed CSV export and attachments' downloads."""
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,10 +15,10 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 
 from ticketdesk.domain.errors import DatabaseUnavailable
-from ticketdesk.services import bootstrap
+from ticketdesk.services import bootstrap, webhook_worker
 from ticketdesk.services import demo as demo_service
 
-from ..config import demo_tickets_on_first_start
+from ..config import demo_tickets_on_first_start, webhook_settings
 from . import export_route, files_route, signin, sso
 from .engine import engine, now
 from .guard import SignInRequired
@@ -42,7 +43,22 @@ async def lifespan(_app: Any) -> AsyncIterator[None]:
         await to_thread.run_sync(prepare_database)
     except DatabaseUnavailable as exc:
         print(f"ticketdesk: {exc}", file=sys.stderr, flush=True)
-    yield
+    settings = webhook_settings()
+    if not settings.in_app:
+        yield
+        return
+    # TICKETDESK_WEBHOOKS_IN_APP: this server delivers webhooks too, in a thread of its own
+    # (HTTP calls outside any transaction: a slow receiver never holds up a page).
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=webhook_worker.run, args=(engine(), settings, stop), name="webhooks", daemon=True
+    )
+    worker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        await to_thread.run_sync(lambda: worker.join(settings.timeout_s + 1))
 
 
 def routes() -> list[BaseRoute]:
