@@ -96,7 +96,16 @@ def test_a_bulk_load_leaves_the_planner_statistics_on_postgresql_only(engine: En
                 "WHERE oid = 'tickets'::regclass"
             )
             tuples, pages, visible = conn.execute(text(known)).one()
-            assert (tuples, visible) == (COUNT, pages)
+            assert tuples == COUNT
+            # VACUUM itself ran on the table (a manual one: autovacuum has its own column).
+            # How many pages it could mark all-visible depends on other transactions open on
+            # the server meanwhile (any other test's), so that is only required to be most.
+            vacuumed = (
+                "SELECT last_vacuum IS NOT NULL AND last_analyze IS NOT NULL "
+                "FROM pg_stat_user_tables WHERE relid = 'tickets'::regclass"
+            )
+            assert conn.execute(text(vacuumed)).scalar_one()
+            assert visible >= 0.9 * pages > 0
         else:
             stat = "SELECT count(*) FROM sqlite_master WHERE name LIKE 'sqlite_stat%'"
             assert conn.execute(text(stat)).scalar_one() == 0
