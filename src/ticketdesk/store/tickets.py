@@ -24,7 +24,7 @@ from ticketdesk.domain.tickets import (
     Status,
     Ticket,
 )
-from ticketdesk.store import projections
+from ticketdesk.store import notifications, projections
 from ticketdesk.store.projections.delta import Delta
 from ticketdesk.store.projections.revision import bump_revision
 from ticketdesk.store.schema import metadata, ticket_events, ticket_messages, tickets
@@ -94,7 +94,8 @@ def save(
 ) -> Ticket | None:
     """The one way a ticket is written: store `outcome` (the domain's answer to a change of
     `before`; None: a new ticket) with its events and message, then keep every derived table
-    in step (projections.apply), in the caller's transaction.
+    in step (projections.apply) and queue the mails it causes (notifications.record), in the
+    caller's transaction.
 
     A change applies only if the ticket is still at `before.version`; returns None when
     someone changed it since (nothing written), else the ticket as stored."""
@@ -148,6 +149,7 @@ def save(
         ],
     )
     projections.apply(conn, before, after, now)
+    notifications.record(conn, before, after, outcome, actor, now)
     return after
 
 
