@@ -1,10 +1,14 @@
 """Command line: `ticketdesk migrate`, `ticketdesk create-admin --email E --name N`,
-`ticketdesk seed-demo --count N`, `ticketdesk recount`."""
+`ticketdesk seed-demo --count N`, `ticketdesk recount`, and the mail processes:
+`ticketdesk worker`, `ticketdesk mail-fetch`, `ticketdesk mail-gateway --host H --port P`."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import signal
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -18,7 +22,7 @@ from ticketdesk.services import demo as demo_service
 from ticketdesk.store import projections
 from ticketdesk.store.db import make_engine, migrate, run_transaction
 
-from .config import database_url, redact
+from .config import MailConfig, database_url, mail_config, redact
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +55,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=demo_histories.DEFAULT_SPAN_DAYS,
         help="spread over this many days",
     )
+    worker = commands.add_parser(
+        "worker",
+        help="deliver the outbox over SMTP and, with TICKETDESK_IMAP_URL, fetch mail (until "
+        "stopped)",
+    )
+    worker.add_argument(
+        "--poll-seconds",
+        type=float,
+        default=1.0,
+        help="how often an idle worker looks for due mail (default 1)",
+    )
     return parser
 
 
@@ -59,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     url = args.database_url or database_url()
+    if args.command == "worker":
+        return run_worker(url, args.poll_seconds)
     engine = make_engine(url)
     try:
         migrate(engine)
@@ -108,6 +125,48 @@ def create_admin(engine: Engine, email: str, name: str, password_from_stdin: boo
     print(f"Admin account created: {account.name} <{account.email}>")
     if generated:
         print(f"Password (shown once; change it after signing in): {password}")
+
+
+def _mail_settings() -> MailConfig | None:
+    try:
+        return mail_config()
+    except ValueError as exc:
+        print(f"ticketdesk: {exc}", file=sys.stderr)
+        return None
+
+
+def _until_signalled(stop: threading.Event) -> None:
+    """SIGTERM and SIGINT (Ctrl-C) set `stop`: the current mail is finished, then it ends."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+
+
+def run_worker(url: str, poll_seconds: float) -> int:
+    """`ticketdesk worker`: the outbox worker (and the IMAP fetcher) until SIGTERM/Ctrl-C."""
+    from ticketdesk.mail.runner import start_mail_threads
+
+    config = _mail_settings()
+    if config is None:
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+        running = start_mail_threads(lambda: engine, config, poll_seconds=poll_seconds)
+        _until_signalled(running.stop)
+        sending = config.smtp.redacted() if config.smtp else "nowhere (no TICKETDESK_SMTP_URL)"
+        fetching = config.imap.redacted() if config.imap else "nothing (no TICKETDESK_IMAP_URL)"
+        print(
+            f"ticketdesk worker on {redact(url)}: sending to {sending}, fetching {fetching}",
+            flush=True,
+        )
+        running.wait()
+    except TicketDeskError as exc:
+        print(f"ticketdesk: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    return 0
 
 
 if __name__ == "__main__":

@@ -104,7 +104,7 @@ class OutgoingRow:
     sent_at: datetime | None
 
 
-_OUTBOX_COLUMNS = (
+OUTBOX_COLUMNS = (
     mail_outbox.c.id,
     mail_outbox.c.message_id,
     mail_outbox.c.ticket_id,
@@ -154,6 +154,24 @@ def release_expired(conn: Connection, now: datetime) -> int:
     ).rowcount
 
 
+def release_claims_of(conn: Connection, workers: Sequence[str]) -> int:
+    """Claims of workers known to be dead go back to the queue at once (see release_expired
+    for what that means)."""
+    return conn.execute(
+        update(mail_outbox)
+        .where(
+            mail_outbox.c.state == MailState.SENDING.value,
+            mail_outbox.c.claimed_by.in_(list(workers)),
+        )
+        .values(state=MailState.QUEUED.value, lease_until=None, claimed_by=None)
+    ).rowcount
+
+
+def claimants(conn: Connection) -> set[str]:
+    query = select(mail_outbox.c.claimed_by).where(mail_outbox.c.state == MailState.SENDING.value)
+    return {name for name in conn.execute(query.distinct()).scalars() if name}
+
+
 def claim_due(
     conn: Connection, worker: str, now: datetime, lease: timedelta, limit: int
 ) -> list[OutgoingRow]:
@@ -178,7 +196,7 @@ def claim_due(
         .values(state=MailState.SENDING.value, claimed_by=worker, lease_until=now + lease)
     )
     rows = conn.execute(
-        select(*_OUTBOX_COLUMNS).where(mail_outbox.c.id.in_(ids)).order_by(mail_outbox.c.id)
+        select(*OUTBOX_COLUMNS).where(mail_outbox.c.id.in_(ids)).order_by(mail_outbox.c.id)
     )
     return [outgoing_from_row(row) for row in rows]
 

@@ -4,6 +4,7 @@ single sign-on bridge and the streamed CSV export."""
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,10 +15,11 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 
 from ticketdesk.domain.errors import DatabaseUnavailable
+from ticketdesk.mail.runner import MailThreads, start_mail_threads
 from ticketdesk.services import bootstrap
 from ticketdesk.services import demo as demo_service
 
-from ..config import demo_tickets_on_first_start
+from ..config import demo_tickets_on_first_start, mail_config
 from . import export_route, signin, sso
 from .engine import engine, now
 from .guard import SignInRequired
@@ -40,7 +42,27 @@ async def lifespan(_app: Any) -> AsyncIterator[None]:
         await to_thread.run_sync(prepare_database)
     except DatabaseUnavailable as exc:
         print(f"ticketdesk: {exc}", file=sys.stderr, flush=True)
-    yield
+    running = start_mail()
+    try:
+        yield
+    finally:
+        if running is not None:
+            await to_thread.run_sync(running.close)
+
+
+def start_mail() -> MailThreads | None:
+    """The single-machine setup: the outbox worker (and the IMAP fetcher, with
+    TICKETDESK_IMAP_URL) run in this server, unless TICKETDESK_MAIL_IN_APP=0 (a separate
+    `ticketdesk worker` runs them). A malformed mail setting is said once, not fatal."""
+    try:
+        config = mail_config()
+    except ValueError as exc:
+        print(f"ticketdesk: mail is off: {exc}", file=sys.stderr, flush=True)
+        return None
+    if not config.in_app:
+        return None
+    logging.getLogger("ticketdesk.mail").setLevel(logging.INFO)
+    return start_mail_threads(engine, config)
 
 
 def routes() -> list[BaseRoute]:
