@@ -33,6 +33,8 @@ if __name__ == "__main__":
         pages.append(st.Page("app_pages/people.py", title="People", icon=":material/group:"))
     if account.may(Action.CHANGE_SETTINGS):
         pages.append(st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:"))
+    if account.may(Action.MANAGE_ACCOUNTS):
+        pages.append(st.Page("app_pages/outbox.py", title="Outbox", icon=":material/outbox:"))
     pages.append(st.Page("app_pages/account.py", title="Your account", icon=":material/person:"))
     navigation = st.navigation(pages)
     show_identity(account)

@@ -1,5 +1,5 @@
-"""Your account: who you are signed in as, and a new password (which ends your other
-sessions at once)."""
+"""Your account: who you are signed in as, a new password (which ends your other sessions at
+once), and which notification mails you get."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import streamlit as st
 from app_pages.shared import engine, escape_markdown, now, page_errors, session_token, signed_in
 from ticketdesk.domain.accounts import PASSWORD_MIN_CHARS
 from ticketdesk.domain.errors import TicketDeskError
+from ticketdesk.domain.notifications import DESCRIPTIONS, NoticeKind
 from ticketdesk.services import accounts as account_service
+from ticketdesk.services import notifications as notification_service
 
 
 def change_password() -> None:
@@ -32,6 +34,32 @@ def change_password() -> None:
     )
 
 
+def save_notifications(kinds: list[NoticeKind]) -> None:
+    """Form callback: switch each kind of notification mail on or off."""
+    state = st.session_state
+    wanted = {kind: bool(state[f"notify_{kind.value}"]) for kind in kinds}
+    try:
+        notification_service.set_preferences(engine(), signed_in(), wanted)
+    except TicketDeskError as exc:
+        state.notify_notice = ("error", str(exc))
+    else:
+        state.notify_notice = ("success", "Saved: you get the mails ticked above.")
+
+
+def notification_form() -> None:
+    st.subheader("Mails you get")
+    notice = st.session_state.pop("notify_notice", None)
+    if notice:
+        (st.error if notice[0] == "error" else st.success)(notice[1])
+    current = notification_service.preferences(engine(), signed_in())
+    with st.form("notifications"):
+        for kind, on in current.items():
+            st.checkbox(DESCRIPTIONS[kind], value=on, key=f"notify_{kind.value}")
+        st.form_submit_button(
+            "Save mail settings", on_click=save_notifications, args=(list(current),)
+        )
+
+
 st.title(":material/person: Your account")
 with page_errors():
     me = signed_in()
@@ -50,3 +78,4 @@ with page_errors():
         )
         st.text_input("New password again", type="password", key="repeat_password")
         st.form_submit_button("Change password", on_click=change_password, type="primary")
+    notification_form()

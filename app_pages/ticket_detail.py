@@ -7,6 +7,7 @@ from datetime import datetime
 
 import streamlit as st
 
+from app_pages.mail_originals import show_originals
 from app_pages.shared import (
     browser_timezone,
     engine,
@@ -127,6 +128,7 @@ def render_detail(code: str) -> None:
             st.caption("No messages yet.")
         for message in detail.messages:
             show_message(message)
+        show_originals(ticket.id, by)  # staff: the mails it came from
         with st.form("reply"):
             st.text_area(
                 "Message",
