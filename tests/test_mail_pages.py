@@ -87,9 +87,7 @@ def test_a_failed_mail_shows_the_servers_reason_and_is_retried(
         )
 
 
-def test_rejected_mail_is_listed_with_its_reason(
-    app_engine: Engine, admin: Account
-) -> None:
+def test_rejected_mail_is_listed_with_its_reason(app_engine: Engine, admin: Account) -> None:
     run_transaction(
         app_engine,
         lambda conn: mail_store.insert_inbound(
