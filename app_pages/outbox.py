@@ -87,6 +87,9 @@ def delivery_banner() -> None:
         + (config.imap.redacted() if config.imap else "nowhere (`TICKETDESK_IMAP_URL` unset)")
         + f"; larger mails than {config.max_bytes / 1e6:.0f} MB are rejected."
     )
+    status = outbox_service.fetch_status(engine())
+    if config.imap is not None and status:
+        st.caption(f"The mailbox, last: {status}")
 
 
 def show_outbox() -> None:

@@ -66,6 +66,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         help="how often an idle worker looks for due mail (default 1)",
     )
+    fetch = commands.add_parser(
+        "mail-fetch", help="read the IMAP mailbox of TICKETDESK_IMAP_URL into tickets"
+    )
+    fetch.add_argument(
+        "--once", action="store_true", help="read what is there now, then end (no IDLE)"
+    )
+    gateway = commands.add_parser(
+        "mail-gateway", help="receive the desk's mail by SMTP (or LMTP) and file it"
+    )
+    gateway.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    gateway.add_argument("--port", type=int, default=2525, help="port to listen on")
+    gateway.add_argument("--lmtp", action="store_true", help="speak LMTP instead of SMTP")
     return parser
 
 
@@ -76,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     url = args.database_url or database_url()
     if args.command == "worker":
         return run_worker(url, args.poll_seconds)
+    if args.command == "mail-fetch":
+        return run_fetch(url, args.once)
+    if args.command == "mail-gateway":
+        return run_gateway(url, args.host, args.port, args.lmtp)
     engine = make_engine(url)
     try:
         migrate(engine)
@@ -161,6 +177,70 @@ def run_worker(url: str, poll_seconds: float) -> int:
             flush=True,
         )
         running.wait()
+    except TicketDeskError as exc:
+        print(f"ticketdesk: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    return 0
+
+
+def run_fetch(url: str, once: bool) -> int:
+    """`ticketdesk mail-fetch`: the mailbox into tickets, until SIGTERM/Ctrl-C (or once)."""
+    from ticketdesk.mail.fetch import Fetcher, FetchFailed
+
+    config = _mail_settings()
+    if config is None:
+        return 2
+    if config.imap is None:
+        print("ticketdesk: set TICKETDESK_IMAP_URL to the mailbox to read", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+        fetcher = Fetcher(engine, config)
+        if once:
+            handled = fetcher.fetch_once()
+            print(f"Read {handled} mail(s) from {config.imap.redacted()}")
+            return 0
+        stop = threading.Event()
+        _until_signalled(stop)
+        fetcher.run(stop)
+    except FetchFailed as exc:
+        print(f"ticketdesk: {exc}", file=sys.stderr)
+        return 1
+    except TicketDeskError as exc:
+        print(f"ticketdesk: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    return 0
+
+
+def run_gateway(url: str, host: str, port: int, lmtp: bool) -> int:
+    """`ticketdesk mail-gateway`: receive mail on host:port until SIGTERM/Ctrl-C."""
+    from ticketdesk.mail.gateway import start_gateway
+
+    config = _mail_settings()
+    if config is None:
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+        try:
+            controller = start_gateway(engine, config, host, port, lmtp)
+        except (OSError, RuntimeError) as exc:
+            print(f"ticketdesk: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+            return 1
+        stop = threading.Event()
+        _until_signalled(stop)
+        kind = "LMTP" if lmtp else "SMTP"
+        print(f"ticketdesk mail-gateway: {kind} on {host}:{port} for {config.address}", flush=True)
+        while not stop.wait(1.0):
+            pass
+        controller.stop()
     except TicketDeskError as exc:
         print(f"ticketdesk: {exc}", file=sys.stderr)
         return 1

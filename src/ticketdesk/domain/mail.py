@@ -171,3 +171,17 @@ def first_line(text: str, limit: int = 70) -> str:
         if line:
             return line if len(line) <= limit else line[: limit - 1] + "…"
     return ""
+
+
+@dataclass(frozen=True)
+class MailOrigin:
+    """Where a ticket or message came from when it came by mail: the mail is kept with it
+    (raw, compressed), and its Message-ID threads the replies."""
+
+    message_id: str
+    channel: str  # imap, smtp, lmtp
+    sender: str
+    subject: str
+    size: int
+    raw: bytes | None
+    received_at: datetime

@@ -78,4 +78,11 @@ def start_mail_threads(
         OutboxWorker(engine, config, poll_seconds=poll_seconds or POLL_SECONDS).run(stop)
 
     running.start("outbox-worker", _when_reachable(get_engine, deliver))
+    if config.imap is not None:
+        from ticketdesk.mail.fetch import Fetcher
+
+        def fetch(engine: Engine, stop: threading.Event) -> None:
+            Fetcher(engine, config).run(stop)
+
+        running.start("imap-fetcher", _when_reachable(get_engine, fetch))
     return running

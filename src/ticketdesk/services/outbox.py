@@ -141,3 +141,18 @@ def originals_for(engine: Engine, by: Account, ticket_id: int) -> dict[int | Non
     mail, for staff to open the original."""
     require(by, Action.READ_NOTES)
     return read(engine, lambda conn: mail_store.originals_of(conn, ticket_id))
+
+
+FETCH_STATUS_SETTING = "imap_status"
+
+
+def set_fetch_status(engine: Engine, text: str, now: datetime) -> None:
+    """What the IMAP fetcher last did (or why it could not), for the Outbox page."""
+    del now  # the text says when
+    run_transaction(
+        engine, lambda conn: mail_store.set_setting(conn, FETCH_STATUS_SETTING, text[:200])
+    )
+
+
+def fetch_status(engine: Engine) -> str | None:
+    return read(engine, lambda conn: mail_store.get_setting(conn, FETCH_STATUS_SETTING))
