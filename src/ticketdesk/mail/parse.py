@@ -46,8 +46,8 @@ class ParsedMail:
     subject: str
     references: list[str]  # Message-IDs it answers, most direct first
     headers: dict[str, str]  # lower-case name -> first value, for the loop checks
-    text: str  # what the person wrote: quotes and signature cut
-    full_text: str  # the whole text part, decoded
+    text: str  # a reply's new part: quoted history and signature cut
+    full_text: str  # the whole text, decoded, without a "-- " signature (a new ticket's text)
     attachments: list[str] = field(default_factory=list)  # their file names
 
 
@@ -91,7 +91,7 @@ def parse(raw: bytes) -> ParsedMail:
         references=referenced_ids(headers.get("in-reply-to"), headers.get("references")),
         headers=headers,
         text=cut_quotes(full),
-        full_text=full,
+        full_text=cut_signature(full).strip(),
         attachments=attachments,
     )
 
@@ -163,6 +163,15 @@ def _clean(text: str) -> str:
         for ch in text
         if ch in "\t\n" or unicodedata.category(ch) not in ("Cc", "Cs", "Cf") or ch == "\u200d"
     )
+
+
+_SIGNATURE_SEPARATOR = re.compile(r"^-- ?$", re.M)
+
+
+def cut_signature(text: str) -> str:
+    """The text above an RFC 3676 signature separator ("-- " alone on a line)."""
+    match = _SIGNATURE_SEPARATOR.search(text)
+    return text if match is None else text[: match.start()]
 
 
 _QUOTE_LINE = re.compile(r"^\s*>")

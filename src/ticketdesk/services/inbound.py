@@ -52,8 +52,8 @@ class IncomingMail:
     headers: dict[str, str]  # lower-case names, first values
     envelope_sender: str | None  # SMTP MAIL FROM / Return-Path ('' = null sender)
     plus_tokens: list[str]  # the +parts of the desk's address it was sent to
-    text: str  # what the person wrote (quotes and signature cut)
-    full_text: str
+    text: str  # a reply's new part (quotes and signature cut)
+    full_text: str  # all of it but the signature
     attachments: list[str]
 
 
@@ -194,7 +194,7 @@ def _answer(
             f"{mail.origin.sender} answered {ticket.code}, whose requester they are not",
             InboundOutcome.REJECTED,
         )
-    body = _fit(_message_text(mail), MESSAGE_MAX_CHARS)
+    body = _fit(_message_text(mail.text or mail.full_text, mail), MESSAGE_MAX_CHARS)
     try:
         ticket_service.add_message(
             engine, sender, ticket_id, kind.value, body, now, mail=mail.origin
@@ -206,7 +206,7 @@ def _answer(
 
 def _file(engine: Engine, mail: IncomingMail, sender: Account, now: datetime) -> Receipt:
     subject = mail.origin.subject.strip()
-    text = _message_text(mail)
+    text = _message_text(mail.full_text, mail)
     issue = f"{subject}\n\n{text}".strip() if subject else text
     try:
         ticket = ticket_service.create_ticket(
@@ -217,8 +217,10 @@ def _file(engine: Engine, mail: IncomingMail, sender: Account, now: datetime) ->
     return Receipt(InboundOutcome.FILED, ticket.id)
 
 
-def _message_text(mail: IncomingMail) -> str:
-    text = mail.text.strip() or mail.full_text.strip()
+def _message_text(text: str, mail: IncomingMail) -> str:
+    """A reply's new part, or a new ticket's whole text (a forwarded mail is the point of
+    its ticket), with the names of the attachments kept with the original."""
+    text = text.strip()
     if mail.attachments:
         names = ", ".join(mail.attachments[:10])
         text += f"\n\n[Attachments kept with the original mail: {names}]"
