@@ -26,6 +26,7 @@ lint: $(STAMP)
 
 test: lint
 	scripts/ensure-chromium
+	scripts/ensure-dovecot
 	$(BIN)/pytest
 
 bench: $(STAMP)
