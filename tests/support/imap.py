@@ -127,11 +127,12 @@ class ImapServer:
         client.login(USER, PASSWORD)
         return client
 
-    def append(self, raw: bytes, folder: str = "INBOX") -> None:
-        """Drop a mail into a folder, as a mail server delivering it would."""
+    def append(self, *raws: bytes, folder: str = "INBOX") -> None:
+        """Drop mails into a folder, as a mail server delivering them would."""
         client = self.client()
         try:
-            client.append(folder, raw)
+            for raw in raws:
+                client.append(folder, raw)
         finally:
             client.logout()
 
@@ -146,7 +147,9 @@ class ImapServer:
             if not uids:
                 return []
             data = client.fetch(uids, ["BODY.PEEK[]"])
-            return [bytes(data[uid][b"BODY[]"]) for uid in sorted(data)]
+            # A mail moved away between the search and the fetch has no body here.
+            bodies = (data[uid].get(b"BODY[]") for uid in sorted(data))
+            return [bytes(body) for body in bodies if body is not None]
         finally:
             client.logout()
 

@@ -105,13 +105,18 @@ class Fetcher:
             return 0
         sizes = client.fetch(uids, ["RFC822.SIZE"])
         for uid in uids:
-            size = int(sizes.get(uid, {}).get(b"RFC822.SIZE", 0))
+            if uid not in sizes:
+                continue  # gone meanwhile (another fetcher moved it)
+            size = int(sizes[uid].get(b"RFC822.SIZE", 0))
             if size > self.config.max_bytes:
-                part = client.fetch([uid], ["BODY.PEEK[HEADER]"])[uid][b"BODY[HEADER]"]
-                raw, declared = bytes(part), size
+                found = client.fetch([uid], ["BODY.PEEK[HEADER]"]).get(uid, {})
+                part, declared = found.get(b"BODY[HEADER]"), size
             else:
-                data = client.fetch([uid], ["BODY.PEEK[]"]).get(uid, {})
-                raw, declared = bytes(data.get(b"BODY[]", b"")), None
+                found = client.fetch([uid], ["BODY.PEEK[]"]).get(uid, {})
+                part, declared = found.get(b"BODY[]"), None
+            if part is None:
+                continue  # gone meanwhile
+            raw = bytes(part)
             receipt = handle(
                 self.engine,
                 raw,
