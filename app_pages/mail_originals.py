@@ -4,24 +4,37 @@ calls `show_originals`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import streamlit as st
 
 from app_pages.shared import engine
 from ticketdesk.domain.accounts import Account
+from ticketdesk.domain.tickets import Message
 from ticketdesk.services import outbox as outbox_service
 
 SHOWN_BYTES = 200_000
 """The start of an original shown on the page (the whole is in the database)."""
 
 
-def show_originals(ticket_id: int, by: Account) -> None:
+def show_originals(ticket_id: int, by: Account, messages: Sequence[Message]) -> None:
     if not by.is_staff:
         return
     originals = outbox_service.originals_for(engine(), by, ticket_id)
     if not originals:
         return
+    named = {m.id: m for m in messages}
+
+    def label(message_id: int | None) -> str:
+        if message_id is None:
+            return "The ticket's text"
+        message = named.get(message_id)
+        if message is None:
+            return f"Message {message_id}"
+        return f"{message.author or 'Someone'}, {message.created_at:%Y-%m-%d %H:%M} UTC"
+
     labels = {
-        inbox_id: "The ticket's text" if message_id is None else f"Message {message_id}"
+        inbox_id: label(message_id)
         for message_id, inbox_id in sorted(originals.items(), key=lambda kv: kv[1])
     }
     with st.expander(f"Original mail ({len(labels)})", icon=":material/mail:"):

@@ -128,7 +128,7 @@ def render_detail(code: str) -> None:
             st.caption("No messages yet.")
         for message in detail.messages:
             show_message(message)
-        show_originals(ticket.id, by)  # staff: the mails it came from
+        show_originals(ticket.id, by, detail.messages)  # staff: the mails it came from
         with st.form("reply"):
             st.text_area(
                 "Message",

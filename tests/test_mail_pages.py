@@ -12,9 +12,11 @@ from sqlalchemy import Engine, select, update
 from streamlit.testing.v1 import AppTest
 
 from tests.apptest_support import open_app, person, session_of
+from ticketdesk.config import mail_config
 from ticketdesk.domain.accounts import Account
 from ticketdesk.domain.mail import InboundOutcome
 from ticketdesk.domain.notifications import NoticeKind, UnassignedPolicy
+from ticketdesk.mail.intake import handle
 from ticketdesk.services import notifications as notification_service
 from ticketdesk.services import tickets as ticket_service
 from ticketdesk.store import mail as mail_store
@@ -152,3 +154,25 @@ def test_a_requester_switches_a_notification_off(app_engine: Engine, rita: Accou
         NoticeKind.CLOSED: True,
     }
     assert at.checkbox(key="notify_reply").value is False
+
+
+def test_staff_open_the_original_mail_on_the_ticket_page_requesters_do_not(
+    app_engine: Engine, rita: Account
+) -> None:
+    agent = person(app_engine, "Ana Agent", "agent")
+    raw = (
+        b"From: Rita Requester <rita.requester@example.com>\r\nTo: support@desk.example\r\n"
+        b"Subject: Mouse broken\r\nMessage-ID: <mouse-1@example.com>\r\n\r\nIt clicks twice.\r\n"
+    )
+    settings = mail_config({"TICKETDESK_MAIL_ADDRESS": "support@desk.example"})
+    receipt = handle(app_engine, raw, channel="imap", config=settings, now=clock())
+    code = f"TICKET-{receipt.ticket_id}"
+    at = app(session_of(app_engine, agent), ticket=code)
+    (expander,) = [e for e in at.expander if e.label.startswith("Original mail")]
+    assert expander.label == "Original mail (1)"
+    assert at.selectbox(key="original_mail").options == ["The ticket's text"]
+    shown = at.code[0].value.replace("\r", "")
+    assert shown == raw.decode().replace("\r", "").rstrip("\n")  # as received
+    mine = app(session_of(app_engine, rita), ticket=code)
+    assert not [e for e in mine.expander if e.label.startswith("Original mail")]
+    assert "Message-ID: <mouse-1@example.com>" not in str(mine.code)
