@@ -23,6 +23,7 @@ class Received:
     recipients: list[str]
     data: bytes
     at: float  # time.monotonic() when the server acknowledged it
+    wall: float  # time.time() then (to compare with times stored in the database)
 
     @property
     def message(self) -> EmailMessage:
@@ -56,6 +57,7 @@ class RecordingHandler:
                     list(envelope.rcpt_tos),
                     bytes(content),
                     time.monotonic(),
+                    time.time(),
                 )
             )
         return "250 2.0.0 Message accepted"
