@@ -213,6 +213,17 @@ def test_a_refused_unknown_sender_gets_one_polite_answer(desk: Desk) -> None:
     assert [o for o in desk.outbox() if o[0] == "refused"] == [
         ("refused", "new.person@elsewhere.example", None)
     ]
+    # Another mail of theirs the same day: rejected too, but no second answer that day.
+    other = raw.replace(b"<unknown-1@elsewhere.example>", b"<unknown-2@elsewhere.example>")
+    second = desk.receive(other)
+    assert second.outcome is InboundOutcome.REJECTED
+    assert [o for o in desk.outbox() if o[0] == "refused"] == [
+        ("refused", "new.person@elsewhere.example", None)
+    ]
+    assert sorted(e[2] or "" for e in desk.inbox() if e[1] == "rejected") == [
+        "new.person@elsewhere.example has no account; answered already today",
+        "new.person@elsewhere.example has no account; answered politely",
+    ]
     view = outbox_service.outbox(desk.engine, desk.admin)
     refusal = view.mails[0]
     assert refusal.in_reply_to == "<unknown-1@elsewhere.example>"

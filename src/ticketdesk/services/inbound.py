@@ -8,7 +8,7 @@ web's, with the mail kept alongside."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +24,7 @@ from ticketdesk.domain.mail import (
     plus_ticket,
     subject_ticket,
 )
+from ticketdesk.domain.notifications import NoticeKind
 from ticketdesk.domain.tickets import (
     ISSUE_MAX_CHARS,
     MESSAGE_MAX_CHARS,
@@ -39,6 +40,8 @@ from ticketdesk.store import notifications as notification_store
 from ticketdesk.store import tickets as ticket_store
 from ticketdesk.store.db import read, run_transaction
 
+REFUSAL_EVERY = timedelta(days=1)
+"""An address without an account gets at most one automatic answer in this time."""
 CUT_NOTE = "\n\n[… cut here; the whole mail is kept with the ticket]"
 
 
@@ -244,10 +247,16 @@ def _refuse_unknown(
     def work(conn: Connection) -> Receipt:
         if mail_store.known_message(conn, origin.message_id) is not None:
             return DUPLICATE
-        _record(conn, origin, InboundOutcome.REJECTED, reason + "; answered politely")
-        notification_store.record_refusal(
-            conn, origin.sender, origin.message_id, origin.subject, now
-        )
+        kind = NoticeKind.REFUSED.value
+        if mail_store.recently_mailed(conn, origin.sender, kind, now - REFUSAL_EVERY):
+            # One answer a day per address: a flood of mail (or another desk that answers
+            # our answers) gets no flood back.
+            _record(conn, origin, InboundOutcome.REJECTED, reason + "; answered already today")
+        else:
+            _record(conn, origin, InboundOutcome.REJECTED, reason + "; answered politely")
+            notification_store.record_refusal(
+                conn, origin.sender, origin.message_id, origin.subject, now
+            )
         return Receipt(InboundOutcome.REJECTED, None, reason)
 
     try:

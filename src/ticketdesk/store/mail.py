@@ -154,6 +154,16 @@ def release_expired(conn: Connection, now: datetime) -> int:
     ).rowcount
 
 
+def recently_mailed(conn: Connection, recipient: str, kind: str, since: datetime) -> bool:
+    """Whether a mail of `kind` went (or waits to go) to `recipient` since `since`."""
+    query = select(mail_outbox.c.id).where(
+        func.lower(mail_outbox.c.recipient) == recipient.lower(),
+        mail_outbox.c.kind == kind,
+        mail_outbox.c.created_at >= since,
+    )
+    return conn.execute(query.limit(1)).first() is not None
+
+
 def release_claims_of(conn: Connection, workers: Sequence[str]) -> int:
     """Claims of workers known to be dead go back to the queue at once (see release_expired
     for what that means)."""
