@@ -6,11 +6,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select, update
 
-from tests.support.smtp import SmtpServer
+from tests.support.smtp import SmtpServer, self_signed_certificate
 from ticketdesk.config import MailConfig, mail_config
 from ticketdesk.domain.accounts import Account
 from ticketdesk.domain.mail import MailState
@@ -237,3 +238,33 @@ def test_an_expired_claim_goes_back_to_the_queue(
     clock.now = now + timedelta(minutes=5, seconds=1)
     assert worker.run_once() == 1
     assert states(engine)[0][0] == "sent"
+
+
+@pytest.mark.parametrize("tls", ["starttls", "implicit"])
+def test_tls_starttls_when_offered_or_from_the_start(
+    engine: Engine,
+    requester: Account,
+    now: datetime,
+    tls: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """smtp:// uses STARTTLS when the server offers it (also with ?starttls=required),
+    smtps:// TLS from the first byte; the server's certificate is checked (trusted here
+    through SSL_CERT_FILE)."""
+    certificate = self_signed_certificate(tmp_path)
+    server = SmtpServer(tls=tls, certificate=certificate)
+    server.start()
+    try:
+        ticket_service.create_ticket(engine, requester, "Hello", "Low", now)
+        url = server.url + ("?starttls=required" if tls == "starttls" else "")
+        worker = OutboxWorker(engine, config(url), clock=Clock(now))
+        worker.run_once()  # not trusted yet: a verification failure, retried later
+        state, _, error = states(engine)[0]
+        assert state == "queued" and "CERTIFICATE_VERIFY_FAILED" in (error or "")
+        monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+        OutboxWorker(engine, config(url), clock=Clock(now + timedelta(hours=1))).run_once()
+        assert states(engine)[0][0] == "sent"
+        assert len(server.received) == 1
+    finally:
+        server.stop()

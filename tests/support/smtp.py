@@ -4,11 +4,14 @@ and started again on the same port (a server that is down for a while)."""
 
 from __future__ import annotations
 
+import ssl
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -81,23 +84,54 @@ class _Authenticator:
         return AuthResult(success=ok, handled=False)
 
 
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key (openssl), valid for a day. Clients trust it
+    when SSL_CERT_FILE names the certificate."""
+    cert, key = folder / "smtp-cert.pem", folder / "smtp-key.pem"
+    request = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    subject = ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+    subprocess.run(
+        [*request, *subject, "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
 class SmtpServer:
     """`start()` listens on 127.0.0.1:`port` (a free one unless given); `stop()` closes it;
-    `start()` again reopens the same port with the same records."""
+    `start()` again reopens the same port with the same records. `tls`: "starttls" offers
+    STARTTLS, "implicit" speaks TLS from the first byte (smtps), with `certificate`."""
 
-    def __init__(self, login: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        login: tuple[str, str] | None = None,
+        tls: str | None = None,
+        certificate: tuple[Path, Path] | None = None,
+    ) -> None:
         self.handler = RecordingHandler()
         self.port = free_port()
         self.login = login
+        self.tls = tls
+        self.certificate = certificate
         self._controller: Controller | None = None
 
     @property
     def url(self) -> str:
         who = f"{self.login[0]}:{self.login[1]}@" if self.login else ""
-        return f"smtp://{who}127.0.0.1:{self.port}"
+        scheme = "smtps" if self.tls == "implicit" else "smtp"
+        return f"{scheme}://{who}127.0.0.1:{self.port}"
 
     def start(self) -> None:
         kwargs: dict[str, Any] = {"data_size_limit": 64 * 1024 * 1024}
+        if self.tls is not None:
+            assert self.certificate is not None
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*self.certificate)
+            if self.tls == "implicit":
+                kwargs["ssl_context"] = context
+            else:
+                kwargs["tls_context"] = context
         if self.login:
             kwargs.update(
                 authenticator=_Authenticator(*self.login),
