@@ -156,3 +156,33 @@ def test_the_command_reads_the_box_once(
         done.stdout
     )
     assert issues(engine) == ["Problem 3\n\nThe details of problem 3."]
+
+
+def test_a_server_without_idle_and_move_is_polled_and_mail_copied_then_expunged(
+    engine: Engine, requester: Account, tmp_path: Path
+) -> None:
+    try:
+        imap_support.ensure_dovecot()
+    except imap_support.DovecotMissing as exc:
+        pytest.skip(str(exc))
+    with imap_support.dovecot(tmp_path, plain=True) as server:
+        probe = server.client()
+        assert not probe.has_capability("IDLE") and not probe.has_capability("MOVE")
+        probe.logout()
+        fetcher = Fetcher(engine, config(server), poll_seconds=0.5)
+        stop = threading.Event()
+        thread = threading.Thread(target=fetcher.run, args=(stop,))
+        thread.start()
+        try:
+            server.append(mail(11))
+            deadline = time.monotonic() + 10
+            while not issues(engine) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert issues(engine) == ["Problem 11\n\nThe details of problem 11."]
+            while server.messages("INBOX") and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert server.messages("INBOX") == []
+            assert len(server.messages("Handled")) == 1
+        finally:
+            stop.set()
+            thread.join(timeout=15)

@@ -106,8 +106,11 @@ service pop3-login {{
 }}
 protocol imap {{
   mail_max_userip_connections = 50
-}}
+{capability}}}
 """
+PLAIN_CAPABILITIES = "IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE UIDPLUS"
+"""A server without IDLE and MOVE (`dovecot(..., plain=True)`): polled, mail copied and
+expunged."""
 
 
 @dataclass
@@ -161,7 +164,7 @@ class ImapServer:
 
 
 @contextlib.contextmanager
-def dovecot(workdir: Path) -> Iterator[ImapServer]:
+def dovecot(workdir: Path, plain: bool = False) -> Iterator[ImapServer]:
     """A private dovecot on a free loopback port, stopped afterwards. As root, the mail
     processes run as `nobody` (dovecot refuses uid 0 for mail), so their folder is a fresh
     one under /tmp that nobody may enter, removed afterwards; else under `workdir`."""
@@ -169,7 +172,7 @@ def dovecot(workdir: Path) -> Iterator[ImapServer]:
     as_root = os.getuid() == 0
     root = Path(tempfile.mkdtemp(prefix="ticketdesk-dovecot-")) if as_root else workdir / "dovecot"
     try:
-        with _running(binary, root, as_root) as server:
+        with _running(binary, root, as_root, plain) as server:
             yield server
     finally:
         if as_root:
@@ -177,7 +180,7 @@ def dovecot(workdir: Path) -> Iterator[ImapServer]:
 
 
 @contextlib.contextmanager
-def _running(binary: str, root: Path, as_root: bool) -> Iterator[ImapServer]:
+def _running(binary: str, root: Path, as_root: bool, plain: bool) -> Iterator[ImapServer]:
     for sub in ("run", "state", "mail", "home"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     if as_root:
@@ -204,6 +207,7 @@ def _running(binary: str, root: Path, as_root: bool) -> Iterator[ImapServer]:
             login=login,
             internal_group=internal_group,
             auth_user=pwd.getpwuid(os.getuid()).pw_name,  # reads the passwd-file here
+            capability=f"  imap_capability = {PLAIN_CAPABILITIES}\n" if plain else "",
         )
     )
     process = subprocess.Popen(
