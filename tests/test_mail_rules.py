@@ -4,7 +4,11 @@ message for every malformed setting."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -136,3 +140,35 @@ def test_mail_settings_and_their_defaults() -> None:
 def test_a_malformed_setting_is_named(env: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         mail_config(env)
+
+
+def cli(tmp_path: Path) -> list[str]:
+    return [sys.executable, "-m", "ticketdesk.cli", "--database-url", f"sqlite:///{tmp_path}/d.db"]
+
+
+@pytest.mark.parametrize("command", ["worker", "mail-fetch", "mail-gateway"])
+def test_the_mail_commands_name_a_malformed_setting(command: str, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*cli(tmp_path), command],
+        env={**os.environ, "TICKETDESK_SMTP_URL": "http://mx.example"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        "ticketdesk: TICKETDESK_SMTP_URL must start with smtp:// or smtps://, not 'http'\n"
+    )
+
+
+def test_mail_fetch_without_a_mailbox_says_what_to_set(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "TICKETDESK_IMAP_URL"}
+    done = subprocess.run(
+        [*cli(tmp_path), "mail-fetch", "--once"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr == "ticketdesk: set TICKETDESK_IMAP_URL to the mailbox to read\n"
