@@ -106,15 +106,19 @@ def servers(url: str, smtp: SmtpServer, count: int) -> dict[str, StreamlitServer
     }
 
 
-def outbox_delays(engine: Engine, smtp: SmtpServer, since_id: int) -> list[float]:
-    """Seconds from each outbox row's creation to the SMTP server's acceptance of it."""
+def outbox_delays(
+    engine: Engine, smtp: SmtpServer, since_id: int, until_id: int | None = None
+) -> list[float]:
+    """Seconds from each outbox row's creation (ids since_id < id <= until_id) to the SMTP
+    server's acceptance of it."""
     from ticketdesk.store.schema import mail_outbox
 
     accepted = {r.message["Message-ID"]: r.wall for r in smtp.received}
     with engine.connect() as conn:
         rows = conn.execute(
             select(mail_outbox.c.message_id, mail_outbox.c.created_at).where(
-                mail_outbox.c.id > since_id
+                mail_outbox.c.id > since_id,
+                mail_outbox.c.id <= (until_id if until_id is not None else 2**62),
             )
         ).all()
     return [accepted[m] - created.timestamp() for m, created in rows if m in accepted]
@@ -242,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
                     submits.append(seconds)
                     time.sleep(0.5)
                 context.close()
+                wait_delivered(engine, 60)
+                after_submits = last_outbox_id(engine)
 
                 log(f"{args.mails} mails through the gateway")
                 _wait_port(port)
@@ -252,10 +258,12 @@ def main(argv: list[str] | None = None) -> int:
                         client.sendmail(BENCH_EMAIL, [DESK], new_ticket_mail(n))
                         per_mail.append(time.perf_counter() - began)
                 left = wait_delivered(engine, 300)
-                delays = outbox_delays(engine, smtp, first_id)
                 results["submit_s"] = submits
                 results["mail_s"] = per_mail
-                results["delivery_delay_s"] = delays
+                results["delivery_delay_single_s"] = outbox_delays(
+                    engine, smtp, first_id, after_submits
+                )
+                results["delivery_delay_s"] = outbox_delays(engine, smtp, after_submits)
                 results["undelivered_after_5_min"] = left
 
                 log(f"page loads: {args.loads} each with an idle outbox")
@@ -300,6 +308,7 @@ def write(results: dict[str, Any], args: argparse.Namespace, started: dt.datetim
     med = statistics.median
     submit, mail = med(results["submit_s"]), med(results["mail_s"])
     delays = results["delivery_delay_s"]
+    single = results["delivery_delay_single_s"]
     idle, busy = results["loads_idle_s"], results["loads_busy_s"]
     idle_ratio = med(idle["ours"]) / med(idle["floor"])
     busy_ratio = med(busy["ours"]) / med(busy["floor"])
@@ -315,8 +324,12 @@ def write(results: dict[str, Any], args: argparse.Namespace, started: dt.datetim
         f"| web form submit (click until confirmed), median of {len(results['submit_s'])} "
         f"| {submit * 1000:.0f} ms |",
         f"| **mail ÷ web form** | **{mail / submit:.2f}** |",
-        f"| outbox delivery delay, p50 / p95 of {len(delays)} mails "
-        f"| {percentile(delays, 0.5) * 1000:.0f} ms / {percentile(delays, 0.95) * 1000:.0f} ms |",
+        f"| outbox delivery delay of a single change (the web form's submits), p50 / p95 of "
+        f"{len(single)} | {percentile(single, 0.5) * 1000:.0f} ms / "
+        f"{percentile(single, 0.95) * 1000:.0f} ms |",
+        f"| outbox delivery delay during the burst of incoming mails (one confirmation each), "
+        f"p50 / p95 of {len(delays)} | {percentile(delays, 0.5) * 1000:.0f} ms / "
+        f"{percentile(delays, 0.95) * 1000:.0f} ms |",
         f"| Tickets page load ÷ trivial page, outbox idle (medians of {len(idle['ours'])}) "
         f"| {idle_ratio:.2f} ({med(idle['ours']):.2f} s ÷ {med(idle['floor']):.2f} s) |",
         f"| the same while {args.queued:,} queued mails go out "
@@ -327,6 +340,12 @@ def write(results: dict[str, Any], args: argparse.Namespace, started: dt.datetim
         f"{results['queue_during_busy_loads'][0]:,} and {results['queue_during_busy_loads'][1]:,}"
         " (the worker was delivering throughout). Undelivered 5 minutes after the incoming "
         f"mails: {results['undelivered_after_5_min']}.",
+        "",
+        "The worker looks for due mail every second (one indexed read), so a single change's",
+        "mail waits half a second on average before it is claimed. During the burst the",
+        "confirmations queue behind each other: the gateway stores a mail every "
+        f"{mail * 1000:.0f} ms",
+        "while one worker delivers them one SMTP transaction at a time.",
     ]
     RESULTS.mkdir(exist_ok=True)
     stem = f"mail-sqlite-{args.tickets}-{started:%Y-%m-%d}-{commit}"
