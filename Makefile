@@ -33,6 +33,7 @@ lint: ruff
 
 test: lint
 	scripts/ensure-chromium
+	scripts/ensure-dovecot
 	$(BIN)/pytest
 
 test-fast: ruff

@@ -39,6 +39,8 @@ if __name__ == "__main__":
     if account.may(Action.CHANGE_SETTINGS):
         pages.append(st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:"))
         pages.append(st.Page("app_pages/webhooks.py", title="Webhooks", icon=":material/webhook:"))
+    if account.may(Action.MANAGE_ACCOUNTS):
+        pages.append(st.Page("app_pages/outbox.py", title="Outbox", icon=":material/outbox:"))
     pages.append(st.Page("app_pages/account.py", title="Your account", icon=":material/person:"))
     navigation = st.navigation(pages)
     show_identity(account)

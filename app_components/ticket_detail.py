@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_components import attachments, keys, notices, session
+from app_components.mail_originals import show_originals
 from app_components.session import when
 from app_components.text import escape_markdown, safe_message
 from ticketdesk.domain.accounts import Account, Action, PermissionDenied
@@ -136,6 +137,7 @@ def render_detail(code: str) -> None:
             st.caption("No messages yet.")
         for message in detail.messages:
             show_message(message, detail, by)
+        show_originals(ticket.id, by, detail.messages)  # staff: the mails it came from
         with st.form("reply"):
             st.text_area(
                 "Message",

@@ -1,5 +1,6 @@
 """Your account: who you are signed in as, a new password (which ends your other sessions at
-once), and API tokens (made here, shown once; admins also see and revoke everyone's)."""
+once), which notification mails you get, and API tokens (made here, shown once; admins also
+see and revoke everyone's)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from app_components.session import engine, now, page_errors, session_token, sign
 from app_components.text import escape_markdown
 from ticketdesk.domain.accounts import PASSWORD_MIN_CHARS, Action
 from ticketdesk.domain.errors import TicketDeskError
+from ticketdesk.domain.notifications import DESCRIPTIONS, NoticeKind
 from ticketdesk.services import accounts as account_service
+from ticketdesk.services import notifications as notification_service
 from ticketdesk.services import tokens as token_service
 
 # This page's own widget keys (the API token form and the token shown once).
@@ -45,6 +48,32 @@ def change_password() -> None:
     )
 
 
+def save_notifications(kinds: list[NoticeKind]) -> None:
+    """Form callback: switch each kind of notification mail on or off."""
+    state = st.session_state
+    wanted = {kind: bool(state[f"notify_{kind.value}"]) for kind in kinds}
+    try:
+        notification_service.set_preferences(engine(), signed_in(), wanted)
+    except TicketDeskError as exc:
+        state.notify_notice = ("error", str(exc))
+    else:
+        state.notify_notice = ("success", "Saved: you get the mails ticked above.")
+
+
+def notification_form() -> None:
+    st.subheader("Mails you get")
+    notice = st.session_state.pop("notify_notice", None)
+    if notice:
+        (st.error if notice[0] == "error" else st.success)(notice[1])
+    current = notification_service.preferences(engine(), signed_in())
+    with st.form("notifications"):
+        for kind, on in current.items():
+            st.checkbox(DESCRIPTIONS[kind], value=on, key=f"notify_{kind.value}")
+        st.form_submit_button(
+            "Save mail settings", on_click=save_notifications, args=(list(current),)
+        )
+
+
 st.title(":material/person: Your account")
 with page_errors():
     me = signed_in()
@@ -61,6 +90,7 @@ with page_errors():
         )
         st.text_input("New password again", type="password", key=keys.REPEAT_PASSWORD)
         st.form_submit_button("Change password", on_click=change_password, type="primary")
+    notification_form()
 
 
 def create_token() -> None:

@@ -1,10 +1,12 @@
 """Command line: `ticketdesk migrate`, `ticketdesk create-admin --email E --name N`,
 `ticketdesk seed-demo --count N`, `ticketdesk recount`, `ticketdesk files-gc`,
-`ticketdesk webhooks-worker`."""
+`ticketdesk webhooks-worker`, and the mail processes: `ticketdesk worker`,
+`ticketdesk mail-fetch`, `ticketdesk mail-gateway --host H --port P`."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -16,6 +18,9 @@ from tqdm import tqdm
 
 from ticketdesk.domain import demo_histories
 from ticketdesk.domain.errors import TicketDeskError
+from ticketdesk.mail.fetch import Fetcher, FetchFailed
+from ticketdesk.mail.gateway import start_gateway
+from ticketdesk.mail.runner import start_mail_threads
 from ticketdesk.services import accounts as account_service
 from ticketdesk.services import demo as demo_service
 from ticketdesk.services import files as file_service
@@ -23,7 +28,7 @@ from ticketdesk.services import webhook_worker
 from ticketdesk.store import projections
 from ticketdesk.store.db import make_engine, migrate, run_transaction
 
-from .config import database_url, redact, webhook_settings
+from .config import MailConfig, database_url, mail_config, redact, webhook_settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,6 +74,29 @@ def build_parser() -> argparse.ArgumentParser:
         "webhooks-worker",
         help="deliver the queued webhook deliveries until stopped (Ctrl-C or SIGTERM)",
     )
+    worker = commands.add_parser(
+        "worker",
+        help="deliver the outbox over SMTP and, with TICKETDESK_IMAP_URL, fetch mail (until "
+        "stopped)",
+    )
+    worker.add_argument(
+        "--poll-seconds",
+        type=float,
+        default=1.0,
+        help="how often an idle worker looks for due mail (default 1)",
+    )
+    fetch = commands.add_parser(
+        "mail-fetch", help="read the IMAP mailbox of TICKETDESK_IMAP_URL into tickets"
+    )
+    fetch.add_argument(
+        "--once", action="store_true", help="read what is there now, then end (no IDLE)"
+    )
+    gateway = commands.add_parser(
+        "mail-gateway", help="receive the desk's mail by SMTP (or LMTP) and file it"
+    )
+    gateway.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    gateway.add_argument("--port", type=int, default=2525, help="port to listen on")
+    gateway.add_argument("--lmtp", action="store_true", help="speak LMTP instead of SMTP")
     return parser
 
 
@@ -77,6 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     url = args.database_url or database_url()
+    if args.command == "worker":
+        return run_worker(url, args.poll_seconds)
+    if args.command == "mail-fetch":
+        return run_fetch(url, args.once)
+    if args.command == "mail-gateway":
+        return run_gateway(url, args.host, args.port, args.lmtp)
     engine = make_engine(url)
     try:
         migrate(engine)
@@ -153,6 +187,106 @@ def run_webhooks_worker(engine: Engine) -> None:
         flush=True,
     )
     webhook_worker.run(engine, settings, stop)
+
+
+def _mail_settings() -> MailConfig | None:
+    try:
+        return mail_config()
+    except ValueError as exc:
+        print(f"ticketdesk: {exc}", file=sys.stderr)
+        return None
+
+
+def _until_signalled(stop: threading.Event) -> None:
+    """SIGTERM and SIGINT (Ctrl-C) set `stop`: the current mail is finished, then it ends."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+
+
+def run_worker(url: str, poll_seconds: float) -> int:
+    """`ticketdesk worker`: the outbox worker (and the IMAP fetcher) until SIGTERM/Ctrl-C."""
+    config = _mail_settings()
+    if config is None:
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+        running = start_mail_threads(lambda: engine, config, poll_seconds=poll_seconds)
+        _until_signalled(running.stop)
+        sending = config.smtp.redacted() if config.smtp else "nowhere (no TICKETDESK_SMTP_URL)"
+        fetching = config.imap.redacted() if config.imap else "nothing (no TICKETDESK_IMAP_URL)"
+        print(
+            f"ticketdesk worker on {redact(url)}: sending to {sending}, fetching {fetching}",
+            flush=True,
+        )
+        running.wait()
+    except TicketDeskError as exc:
+        print(f"ticketdesk: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    return 0
+
+
+def run_fetch(url: str, once: bool) -> int:
+    """`ticketdesk mail-fetch`: the mailbox into tickets, until SIGTERM/Ctrl-C (or once)."""
+    config = _mail_settings()
+    if config is None:
+        return 2
+    if config.imap is None:
+        print("ticketdesk: set TICKETDESK_IMAP_URL to the mailbox to read", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+        fetcher = Fetcher(engine, config)
+        if once:
+            handled = fetcher.fetch_once()
+            print(f"Read {handled} mail(s) from {config.imap.redacted()}")
+            return 0
+        stop = threading.Event()
+        _until_signalled(stop)
+        fetcher.run(stop)
+    except FetchFailed as exc:
+        print(f"ticketdesk: {exc}", file=sys.stderr)
+        return 1
+    except TicketDeskError as exc:
+        print(f"ticketdesk: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    return 0
+
+
+def run_gateway(url: str, host: str, port: int, lmtp: bool) -> int:
+    """`ticketdesk mail-gateway`: receive mail on host:port until SIGTERM/Ctrl-C."""
+    config = _mail_settings()
+    if config is None:
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+        try:
+            controller = start_gateway(engine, config, host, port, lmtp)
+        except (OSError, RuntimeError) as exc:
+            print(f"ticketdesk: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+            return 1
+        stop = threading.Event()
+        _until_signalled(stop)
+        kind = "LMTP" if lmtp else "SMTP"
+        print(f"ticketdesk mail-gateway: {kind} on {host}:{port} for {config.address}", flush=True)
+        while not stop.wait(1.0):
+            pass
+        controller.stop()
+    except TicketDeskError as exc:
+        print(f"ticketdesk: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    return 0
 
 
 if __name__ == "__main__":

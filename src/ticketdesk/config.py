@@ -1,4 +1,5 @@
-"""Where the database is: TICKETDESK_DATABASE_URL, or the embedded SQLite default."""
+"""Where the database is (TICKETDESK_DATABASE_URL, or the embedded SQLite default), and the
+mail settings (TICKETDESK_MAIL_ADDRESS, TICKETDESK_SMTP_URL, TICKETDESK_IMAP_URL, …)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from sqlalchemy.engine import make_url
 
@@ -97,15 +100,108 @@ class WebhookSettings:
     in_app: bool = False
 
 
-def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+# -- mail ----------------------------------------------------------------------------------
+
+DEFAULT_MAIL_ADDRESS = "ticketdesk@localhost"
+DEFAULT_BASE_URL = "http://localhost:8501"
+
+
+@dataclass(frozen=True)
+class ServerUrl:
+    """A mail server from TICKETDESK_SMTP_URL or TICKETDESK_IMAP_URL."""
+
+    scheme: str  # smtp, smtps, imap, imaps
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    path: str  # IMAP: the mailbox read (default INBOX)
+    options: dict[str, str]
+
+    @property
+    def tls(self) -> bool:
+        """TLS from the first byte (smtps://, imaps://)."""
+        return self.scheme.endswith("s")
+
+    def redacted(self) -> str:
+        who = f"{self.username}@" if self.username else ""
+        return f"{self.scheme}://{who}{self.host}:{self.port}"
+
+
+_DEFAULT_PORTS = {"smtp": 25, "smtps": 465, "imap": 143, "imaps": 993}
+
+
+def parse_server_url(variable: str, raw: str, schemes: tuple[str, ...]) -> ServerUrl:
+    """`smtp://user:pass@host:587?starttls=required` and the like; a ValueError naming the
+    variable for anything else. User and password may be %-encoded (an @ in a user name)."""
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in schemes:
+        raise ValueError(
+            f"{variable} must start with {' or '.join(s + '://' for s in schemes)}, "
+            f"not {raw.split(':', 1)[0]!r}"
+        )
+    if not parts.hostname:
+        raise ValueError(f"{variable} names no host: {parts.scheme}://host:port is needed")
+    try:
+        port = parts.port or _DEFAULT_PORTS[parts.scheme]
+    except ValueError:
+        raise ValueError(f"{variable} has a port that is not a number") from None
+    return ServerUrl(
+        scheme=parts.scheme,
+        host=parts.hostname,
+        port=port,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password is not None else None,
+        path=unquote(parts.path.lstrip("/")),
+        options={k.lower(): v for k, v in parse_qsl(parts.query)},
+    )
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    address: str  # TICKETDESK_MAIL_ADDRESS
+    base_url: str  # TICKETDESK_BASE_URL, without a trailing slash
+    smtp: ServerUrl | None  # TICKETDESK_SMTP_URL; None: nothing is sent
+    imap: ServerUrl | None  # TICKETDESK_IMAP_URL; None: no fetching
+    max_bytes: int  # TICKETDESK_MAIL_MAX_BYTES
+    retry_seconds: float  # TICKETDESK_MAIL_RETRY_SECONDS: the back-off's base
+    in_app: bool  # TICKETDESK_MAIL_IN_APP: the app server runs the worker too
+
+
+def mail_config(environ: Mapping[str, str] | None = None) -> MailConfig:
+    """The mail settings from the environment (read each time: cheap, and tests set them)."""
+    env = os.environ if environ is None else environ
+    address = env.get("TICKETDESK_MAIL_ADDRESS", "").strip() or DEFAULT_MAIL_ADDRESS
+    if "@" not in address or any(ch.isspace() for ch in address):
+        raise ValueError("TICKETDESK_MAIL_ADDRESS must be an address like support@example.com")
+    smtp_raw = env.get("TICKETDESK_SMTP_URL", "").strip()
+    imap_raw = env.get("TICKETDESK_IMAP_URL", "").strip()
+    return MailConfig(
+        address=address,
+        base_url=(env.get("TICKETDESK_BASE_URL", "").strip() or DEFAULT_BASE_URL).rstrip("/"),
+        smtp=parse_server_url("TICKETDESK_SMTP_URL", smtp_raw, ("smtp", "smtps"))
+        if smtp_raw
+        else None,
+        imap=parse_server_url("TICKETDESK_IMAP_URL", imap_raw, ("imap", "imaps"))
+        if imap_raw
+        else None,
+        max_bytes=_positive(env, "TICKETDESK_MAIL_MAX_BYTES", 25 * 1024 * 1024),
+        retry_seconds=float(_positive(env, "TICKETDESK_MAIL_RETRY_SECONDS", 60, real=True)),
+        in_app=env.get("TICKETDESK_MAIL_IN_APP", "1").strip() != "0",
+    )
+
+
+def _positive(env: Mapping[str, str], name: str, default: float, real: bool = False) -> Any:
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = float(raw)
+        value = float(raw) if real else int(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
-    if not value > 0:
+        raise ValueError(
+            f"{name} must be a {'number' if real else 'whole number'}, not {raw!r}"
+        ) from None
+    if value <= 0:
         raise ValueError(f"{name} must be more than 0")
     return value
 
@@ -116,8 +212,8 @@ def webhook_settings(environ: Mapping[str, str] | None = None) -> WebhookSetting
     delivers; default no)."""
     env = os.environ if environ is None else environ
     return WebhookSettings(
-        timeout_s=_positive(env, "TICKETDESK_WEBHOOK_TIMEOUT_S", 10.0),
-        retry_base_s=_positive(env, "TICKETDESK_WEBHOOK_RETRY_BASE_S", 30.0),
-        poll_s=_positive(env, "TICKETDESK_WEBHOOK_POLL_S", 1.0),
+        timeout_s=float(_positive(env, "TICKETDESK_WEBHOOK_TIMEOUT_S", 10.0, real=True)),
+        retry_base_s=float(_positive(env, "TICKETDESK_WEBHOOK_RETRY_BASE_S", 30.0, real=True)),
+        poll_s=float(_positive(env, "TICKETDESK_WEBHOOK_POLL_S", 1.0, real=True)),
         in_app=env.get("TICKETDESK_WEBHOOKS_IN_APP", "").strip().lower() in ("1", "true", "yes"),
     )

@@ -3,11 +3,13 @@ owns its transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from ticketdesk.domain import sla
 from ticketdesk.domain import tickets as rules
@@ -20,6 +22,7 @@ from ticketdesk.domain.accounts import (
 )
 from ticketdesk.domain.errors import TicketDeskError, TicketNotFound, ValidationError
 from ticketdesk.domain.files import Attachment, Upload
+from ticketdesk.domain.mail import DuplicateMail, InboundOutcome, MailOrigin
 from ticketdesk.domain.sla import SlaState, SlaTarget
 from ticketdesk.domain.tickets import (
     Change,
@@ -47,10 +50,13 @@ from ticketdesk.queries.ticket_table import SortColumn as SortColumn
 from ticketdesk.queries.ticket_table import TicketFilter as TicketFilter
 from ticketdesk.services.files import file_store, store_uploads
 from ticketdesk.store import accounts as account_store
+from ticketdesk.store import mail as mail_store
 from ticketdesk.store import targets as target_store
 from ticketdesk.store import tickets as ticket_store
 from ticketdesk.store.db import read, run_transaction
 from ticketdesk.store.files import BlobStore
+
+T = TypeVar("T")
 
 
 class StaleTicket(TicketDeskError):
@@ -75,10 +81,13 @@ def create_ticket(
     now: datetime,
     files: Sequence[Upload] = (),
     store: BlobStore | None = None,
+    *,
+    mail: MailOrigin | None = None,
 ) -> Ticket:
     """File a ticket as `by` (its requester), with `files` attached to the ticket itself.
     The files' blobs are written first (default store: file_store), then recorded with the
-    ticket in one transaction."""
+    ticket in one transaction. `mail`: it came by mail, which is kept with it (in the same
+    transaction; DuplicateMail if that Message-ID was received before)."""
     require(by, Action.FILE_TICKET)
     text = validate_issue(issue)
     level = validate_priority(priority)
@@ -86,11 +95,47 @@ def create_ticket(
     outcome = rules.file_ticket(text, level, now, by.name, by.id, stored)
 
     def work(conn: Connection) -> Ticket:
+        inbox_id = None if mail is None else _keep_mail(conn, mail, InboundOutcome.FILED)
         saved = ticket_store.save(conn, None, outcome, by, now)
         assert saved is not None  # a new ticket has no version to be stale against
+        if inbox_id is not None:
+            mail_store.link_inbound(conn, inbox_id, saved.id, None)
         return saved
 
-    return run_transaction(engine, work)
+    return _once_per_mail(engine, work, mail)
+
+
+def _keep_mail(conn: Connection, mail: MailOrigin, outcome: InboundOutcome) -> int:
+    """Store a received mail before what it causes: a second copy of it (a crash between
+    storing and moving it in the mailbox, two fetchers) stops here, before anything else is
+    written. Mail received before any ticket of it exists is linked after the save, so the
+    ticket's thread lists it before the notifications it causes."""
+    if mail_store.known_message(conn, mail.message_id) is not None:
+        raise DuplicateMail(f"{mail.message_id} was received before; stored once.")
+    return mail_store.insert_inbound(
+        conn,
+        message_id=mail.message_id,
+        received_at=mail.received_at,
+        channel=mail.channel,
+        sender=mail.sender,
+        subject=mail.subject,
+        size=mail.size,
+        raw=mail.raw,
+        outcome=outcome,
+    )
+
+
+def _once_per_mail(engine: Engine, work: Callable[[Connection], T], mail: MailOrigin | None) -> T:
+    """run_transaction; two fetchers storing the same mail at once on PostgreSQL: the second
+    one's insert breaks the unique Message-ID, its whole transaction rolls back."""
+    try:
+        return run_transaction(engine, work)
+    except IntegrityError:
+        if mail is not None and read(
+            engine, lambda conn: mail_store.known_message(conn, mail.message_id)
+        ):
+            raise DuplicateMail(f"{mail.message_id} was received before; stored once.") from None
+        raise
 
 
 def _ticket_for(conn: Connection, by: Account, ticket_id: int, action: Action) -> Ticket:
@@ -167,10 +212,13 @@ def add_message(
     now: datetime,
     files: Sequence[Upload] = (),
     store: BlobStore | None = None,
+    *,
+    mail: MailOrigin | None = None,
 ) -> Ticket:
     """Add a public reply or an internal note (agents), or a requester's message (on their
     own ticket), with `files` attached to it (blobs written first, then recorded with the
-    message). Messages never conflict with each other or with edits."""
+    message). Messages never conflict with each other or with edits. `mail`: it came by
+    mail, kept with the message (DuplicateMail if that Message-ID was received before)."""
     text = validate_message(body)
     try:
         what = MessageKind(kind)
@@ -185,11 +233,18 @@ def add_message(
         if what is MessageKind.MESSAGE and current.requester_id != by.id:
             raise PermissionDenied("Only the person who filed a ticket writes as its requester.")
         outcome = rules.add_message(current, what, text, now, stored)
+        inbox_id = None
+        if mail is not None:
+            inbox_id = _keep_mail(conn, mail, InboundOutcome.REPLY)
+            mail_store.link_inbound(conn, inbox_id, ticket_id, None)
         saved = ticket_store.save(conn, current, outcome, by, now)
         assert saved is not None  # `current` is locked (for_update) in this transaction
+        if inbox_id is not None:
+            message_id = mail_store.latest_message_of(conn, ticket_id)
+            mail_store.link_inbound(conn, inbox_id, ticket_id, message_id)
         return saved
 
-    return run_transaction(engine, work)
+    return _once_per_mail(engine, work, mail)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -28,6 +29,7 @@ from sqlalchemy import (
 
 from ticketdesk.domain.accounts import ROLES
 from ticketdesk.domain.durations import FIRST_RESPONSE, RESOLUTION
+from ticketdesk.domain.mail import InboundOutcome, MailState
 from ticketdesk.domain.tickets import PRIORITIES, STATUSES, EventKind, MessageKind
 
 
@@ -465,6 +467,100 @@ webhook_deliveries = Table(
 )
 Index("ix_webhook_deliveries_due", webhook_deliveries.c.state, webhook_deliveries.c.next_try_at)
 Index("ix_webhook_deliveries_sub", webhook_deliveries.c.subscription_id, webhook_deliveries.c.id)
+
+
+# -- mail (docs/email.md) ------------------------------------------------------------------
+
+mail_outbox = Table(
+    "mail_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # Written with the ticket change that causes it (store.notifications.record), so a change
+    # that rolls back mails nobody, and one that commits is never forgotten.
+    Column("message_id", String(255), nullable=False, unique=True),  # stable across retries
+    Column(
+        "ticket_id",
+        Integer,
+        ForeignKey("tickets.id", ondelete="CASCADE", name="fk_mail_outbox_ticket"),
+        nullable=True,  # the answer to a refused sender is about no ticket
+    ),
+    Column("kind", String(30), nullable=False),  # notifications.NoticeKind
+    Column("recipient_id", Integer, ForeignKey("accounts.id", name="fk_mail_outbox_recipient")),
+    Column("recipient", String(254), nullable=False),
+    Column("recipient_name", String(100), nullable=True),
+    Column("subject", String(300), nullable=False),
+    Column("body_text", Text, nullable=False),
+    Column("body_html", Text, nullable=False),
+    Column("in_reply_to", String(255), nullable=True),  # for mail about no ticket
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime, nullable=True),  # a claim by a worker ends then
+    Column("claimed_by", String(100), nullable=True),
+    Column("last_error", Text, nullable=True),  # the server's reason of the last failure
+    Column("sent_at", UTCDateTime, nullable=True),
+    CheckConstraint(_in("state", tuple(s.value for s in MailState)), name="ck_mail_outbox_state"),
+    sqlite_autoincrement=True,
+)
+Index("ix_mail_outbox_due", mail_outbox.c.state, mail_outbox.c.next_attempt_at)
+Index("ix_mail_outbox_ticket", mail_outbox.c.ticket_id, mail_outbox.c.created_at)
+
+mail_inbox = Table(
+    "mail_inbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # Unique: the same mail fetched twice (a crash between storing and moving it, two
+    # fetchers) is stored once; threading looks replies up here and in the outbox.
+    Column("message_id", String(255), nullable=False, unique=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("channel", String(10), nullable=False),  # imap, smtp, lmtp
+    Column("sender", String(254), nullable=True),
+    Column("subject", String(300), nullable=True),
+    Column("size", Integer, nullable=False),
+    Column("raw", LargeBinary, nullable=True),  # the message as received, zlib-compressed
+    Column("outcome", String(10), nullable=False),
+    Column("reason", Text, nullable=True),  # why it was ignored or rejected
+    Column(
+        "ticket_id",
+        Integer,
+        ForeignKey("tickets.id", ondelete="CASCADE", name="fk_mail_inbox_ticket"),
+        nullable=True,
+    ),
+    Column(
+        "ticket_message_id",
+        Integer,
+        ForeignKey("ticket_messages.id", ondelete="CASCADE", name="fk_mail_inbox_message"),
+        nullable=True,
+    ),
+    CheckConstraint(
+        _in("outcome", tuple(o.value for o in InboundOutcome)), name="ck_mail_inbox_outcome"
+    ),
+    sqlite_autoincrement=True,
+)
+Index("ix_mail_inbox_ticket", mail_inbox.c.ticket_id, mail_inbox.c.received_at)
+Index("ix_mail_inbox_outcome", mail_inbox.c.outcome, mail_inbox.c.id)
+
+notification_optouts = Table(
+    "notification_optouts",
+    metadata,
+    Column(
+        "account_id",
+        Integer,
+        ForeignKey("accounts.id", ondelete="CASCADE", name="fk_notification_optouts_account"),
+        primary_key=True,
+    ),
+    Column("kind", String(30), primary_key=True),
+)
+"""The kinds of notification a person switched off ("Your account"); all others are on."""
+
+desk_settings = Table(
+    "desk_settings",
+    metadata,
+    Column("key", String(50), primary_key=True),
+    Column("value", String(200), nullable=False),
+)
+"""Admin settings as key and value (the mail settings of the Outbox page)."""
 
 
 MEASURED = {

@@ -24,7 +24,7 @@ from ticketdesk.domain.tickets import (
     Status,
     Ticket,
 )
-from ticketdesk.store import projections, webhooks
+from ticketdesk.store import notifications, projections, webhooks
 from ticketdesk.store.projections.delta import Delta
 from ticketdesk.store.projections.revision import bump_revision
 from ticketdesk.store.schema import (
@@ -101,7 +101,9 @@ def save(
     """The one way a ticket is written: store `outcome` (the domain's answer to a change of
     `before`; None: a new ticket) with its events, message and attachment rows (their blobs
     are in the file store already), removing the attachment rows it removes, then keep every
-    derived table in step (projections.apply), in the caller's transaction.
+    derived table in step (projections.apply) and queue what leaves the desk because of it:
+    mails (notifications.record) and webhook deliveries (webhooks.record), all in the
+    caller's transaction.
 
     A change applies only if the ticket is still at `before.version`; returns None when
     someone changed it since (nothing written), else the ticket as stored."""
@@ -178,6 +180,7 @@ def save(
         ],
     )
     projections.apply(conn, before, after, now)
+    notifications.record(conn, before, after, outcome, actor, now)
     webhooks.record(conn, before, after, outcome, now)
     return after
 

@@ -4,6 +4,7 @@ single sign-on bridge, the streamed CSV export and attachments' downloads."""
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 from collections.abc import AsyncIterator
@@ -15,10 +16,11 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 
 from ticketdesk.domain.errors import DatabaseUnavailable
+from ticketdesk.mail.runner import MailThreads, start_mail_threads
 from ticketdesk.services import bootstrap, webhook_worker
 from ticketdesk.services import demo as demo_service
 
-from ..config import demo_tickets_on_first_start, webhook_settings
+from ..config import demo_tickets_on_first_start, mail_config, webhook_settings
 from . import export_route, files_route, signin, sso
 from .engine import engine, now
 from .guard import SignInRequired
@@ -43,22 +45,41 @@ async def lifespan(_app: Any) -> AsyncIterator[None]:
         await to_thread.run_sync(prepare_database)
     except DatabaseUnavailable as exc:
         print(f"ticketdesk: {exc}", file=sys.stderr, flush=True)
+    # The single-machine setup: the mail worker (unless TICKETDESK_MAIL_IN_APP=0) and, with
+    # TICKETDESK_WEBHOOKS_IN_APP, the webhook worker run in threads of this server (their
+    # network calls are outside any transaction: a slow peer never holds up a page).
+    running = start_mail()
     settings = webhook_settings()
-    if not settings.in_app:
-        yield
-        return
-    # TICKETDESK_WEBHOOKS_IN_APP: this server delivers webhooks too, in a thread of its own
-    # (HTTP calls outside any transaction: a slow receiver never holds up a page).
     stop = threading.Event()
-    worker = threading.Thread(
-        target=webhook_worker.run, args=(engine(), settings, stop), name="webhooks", daemon=True
-    )
-    worker.start()
+    hooks = None
+    if settings.in_app:
+        hooks = threading.Thread(
+            target=webhook_worker.run, args=(engine(), settings, stop), name="webhooks", daemon=True
+        )
+        hooks.start()
     try:
         yield
     finally:
         stop.set()
-        await to_thread.run_sync(lambda: worker.join(settings.timeout_s + 1))
+        if hooks is not None:
+            await to_thread.run_sync(lambda: hooks.join(settings.timeout_s + 1))
+        if running is not None:
+            await to_thread.run_sync(running.close)
+
+
+def start_mail() -> MailThreads | None:
+    """The outbox worker (and the IMAP fetcher, with TICKETDESK_IMAP_URL) in this server,
+    unless TICKETDESK_MAIL_IN_APP=0 (a separate `ticketdesk worker` runs them). A malformed
+    mail setting is said once, not fatal."""
+    try:
+        config = mail_config()
+    except ValueError as exc:
+        print(f"ticketdesk: mail is off: {exc}", file=sys.stderr, flush=True)
+        return None
+    if not config.in_app:
+        return None
+    logging.getLogger("ticketdesk.mail").setLevel(logging.INFO)
+    return start_mail_threads(engine, config)
 
 
 def routes() -> list[BaseRoute]:
