@@ -7,17 +7,17 @@ unfiltered first page and a `SELECT 1` measured in the same run.
 
 On a desk that is already seeded (`ticketdesk seed-demo --count 1000000 --seed 1`), times
 `ticket_service.ticket_page` (the capped count, the page, the revision and the targets in one
-read transaction: what the Tickets page reads) for words that 0, 1, 100, 2,000, 10,000, 50,000
-and 290,000 of 1M tickets hold, sorted by ID (newest first), by priority and by date, on the
-first page and on the last one (from the end when the count is exact; at offset 9,950 when it
-stopped at 10,000: page 200 of "10,000+"). The demo texts hold no rare word, so `--plant` first
-appends a few to the issues of tickets spread over the id range (an UPDATE, as edits would;
-once: a desk that holds them is left as it is): `kx7731` in one ticket, `toner` in one in
-10,000, `stapler` in one in 500, `duplex` in one in 100; on PostgreSQL it then CLUSTERs the
-table in id order (see plant). Each line is the median and the best of `--repeats` reads
-(after one more, dropped), and its median over the unfiltered first page's. Then EXPLAIN
-ANALYZE (SQLite: EXPLAIN QUERY PLAN) of every statement of three first pages. Writes
-bench/results/search-<backend>-<N>-<date>-<commit>.md unless --no-write.
+read transaction: what the Tickets page reads) for words that 0, 1, 100, 2,000, 10,000,
+20,000, 50,000 and 290,000 of 1M tickets hold, sorted by ID (newest first), by priority and by
+date, on the first page and on the last one (from the end when the count is exact; at offset
+9,950 when it stopped at 10,000: page 200 of "10,000+"). The demo texts hold no rare word, so
+`--plant` first appends a few to the issues of tickets spread over the id range (an UPDATE, as
+edits would; once: a desk that holds them is left as it is): `kx7731` in one ticket, `toner`
+in one in 10,000, `stapler` in one in 500, `duplex` in one in 100, `scanner` in one in 50; on
+PostgreSQL it then CLUSTERs the table in id order (see plant). Each line is the median and the
+best of `--repeats` reads (after one more, dropped), and its median over the unfiltered first
+page's. Then EXPLAIN ANALYZE (SQLite: EXPLAIN QUERY PLAN) of every statement of three first
+pages. Writes bench/results/search-<backend>-<N>-<date>-<commit>.md unless --no-write.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ PLANTED = {
     "toner": (10_000, 4_321),
     "stapler": (500, 123),
     "duplex": (100, 37),
+    "scanner": (50, 11),
 }
 WORDS = [
     ("printer0", "no ticket"),
@@ -62,6 +63,7 @@ WORDS = [
     ("toner", "1 in 10,000 (planted)"),
     ("stapler", "1 in 500 (planted)"),
     ("duplex", "1 in 100 (planted)"),
+    ("scanner", "1 in 50 (planted)"),
     ("printer", "1 in 20 (demo text)"),
     ("for", "about 3 in 10 (demo text)"),
 ]

@@ -39,8 +39,12 @@ ticket's words until the page is full. The planner cannot choose between the two
 estimates every prefix search at 2% of the tickets, and so walked the index for a word no
 ticket holds through all 1M tickets (3 s). The first page at 1M tickets, matches first / walk:
 100 matches 2 / 105-180 ms, 2,000 matches 4-5 / 6-13 ms, 10,000 matches 14 / 2-3 ms."""
-SURELY_MORE = 3
+SURELY_MORE = 2
 """See surely_more_than."""
+WALK_PER_MATCH = 8
+"""PostgreSQL at 1M tickets: reading a match through the GIN index costs about as much as
+checking 8 tickets on a walk of a sort index (10,000 matches: 14 ms; a walk through all 1M
+tickets: 105-180 ms)."""
 _FTS = table("tickets_fts", column("rowid"), column("tickets_fts"))
 _SEARCH_VECTOR: ColumnElement[Any] = literal_column("tickets.issue_search", TSVECTOR())
 """PostgreSQL: the issue's words, a stored generated column (migration 0011) under a GIN index.
@@ -189,6 +193,7 @@ class _Order:
     id: Any
     descending: bool
     unique: bool = False
+    keys_only: bool = False  # the query gives ids and sort keys, not the tickets
 
 
 _WORD_SHARES = text(
@@ -201,25 +206,44 @@ _WORD_SHARES = text(
 )
 
 
-def surely_more_than(conn: Connection, terms: list[str], cap: int) -> bool:
-    """PostgreSQL: whether the statistics of the tickets' words (ANALYZE's most common words
-    and the share of tickets holding each, from a sample of 30,000) put a one-word search at
-    SURELY_MORE times `cap` matches or more. Such a search is not counted: PostgreSQL counts
-    through the GIN index by reading every match's ticket, up to the cap (at 1M tickets,
-    10,000 scattered pages for a word in 5% of them: 50-100 ms), where the walk to its first
-    page reads a thousand tickets. At three times the cap a sample of 30,000 cannot be wrong
-    about the cap; only statistics that are stale by most of the word's tickets could."""
+@dataclass(frozen=True)
+class WordEstimate:
+    """PostgreSQL's statistics on a one-word search: at least `least` and about `most`
+    tickets (of `rows`) hold a word beginning with it."""
+
+    least: float
+    most: float
+    rows: float
+
+
+def estimate_matches(conn: Connection, terms: list[str]) -> WordEstimate | None:
+    """PostgreSQL: what the statistics of the tickets' words (ANALYZE's most common words and
+    the share of tickets holding each, from a sample of 30,000) say of a one-word search; None
+    for several words (nothing tells how many tickets hold them all), SQLite, or no
+    statistics. A ticket holding any listed word that begins with the term matches: the
+    commonest such word's share is a lower bound, their sum about the most (words too rare to
+    be listed add a little)."""
     if conn.dialect.name != "postgresql" or len(terms) != 1 or "_" in terms[0]:
-        return False  # several words: nothing tells how many tickets hold them all
+        return None
     row = conn.execute(_WORD_SHARES).first()
     if row is None or not row.words or row.rows <= 0:
-        return False
-    term = terms[0]
-    # A ticket that holds one word beginning with the term matches: the most common such
-    # word's share is a lower bound.
+        return None
     shares = zip(row.words, row.shares[: len(row.words)], strict=True)  # 3 more follow them
-    share = max((f for w, f in shares if w.startswith(term)), default=0.0)
-    return bool(share * row.rows >= SURELY_MORE * cap)
+    matching = [f for w, f in shares if w.startswith(terms[0])]
+    rows = float(row.rows)
+    return WordEstimate(max(matching, default=0.0) * rows, min(sum(matching), 1.0) * rows, rows)
+
+
+def surely_more_than(conn: Connection, terms: list[str], cap: int) -> bool:
+    """PostgreSQL: whether the statistics put a one-word search at SURELY_MORE times `cap`
+    matches or more (estimate_matches). Such a search is not counted: PostgreSQL counts
+    through the GIN index by reading every match's ticket, up to the cap (at 1M tickets,
+    10,000 scattered pages for a word in 5% of them: 50-100 ms), where the walk to its first
+    page reads a thousand tickets. At twice the cap a sample of 30,000 cannot be wrong about
+    the cap (1 in 50 of 1M tickets: 600 of the sample, where 1 in 100 holds 300 +- 17); only
+    statistics that are stale by half of the word's tickets could."""
+    estimate = estimate_matches(conn, terms)
+    return estimate is not None and estimate.least >= SURELY_MORE * cap
 
 
 def _ordered(
@@ -241,18 +265,18 @@ def _ordered(
         )
         order = _Order(key, key, descending, unique=True)
     elif terms and few and conn.dialect.name == "postgresql":
-        # Every match through the full-text index (MATERIALIZED: not folded into the outer
-        # query, whose ORDER BY ... LIMIT would make the planner walk the sort index again),
-        # then sorted: a few thousand rows at most.
+        # Every match's id and sort key through the full-text index (MATERIALIZED: not folded
+        # into the outer query, whose ORDER BY ... LIMIT would make the planner walk the sort
+        # index again), then sorted; fetch_page reads the page's tickets by id.
         key = _SORT_KEYS[sort.column]
         matches = (
-            select(*ticket_store.TICKET_COLUMNS, key.label("sort_key"))
+            select(tickets.c.id, key.label("sort_key"))
             .where(*_conditions(conn, flt))
             .cte("matches")
             .prefix_with("MATERIALIZED")
         )
-        query = select(*matches.c)
-        order = _Order(matches.c.sort_key, matches.c.id, descending)
+        query = select(matches.c.id, matches.c.sort_key)
+        order = _Order(matches.c.sort_key, matches.c.id, descending, keys_only=True)
     else:
         key = _SORT_KEYS[sort.column]
         query = select(*ticket_store.TICKET_COLUMNS, key.label("sort_key")).where(
@@ -292,6 +316,7 @@ def search_plan(
     flt: TicketFilter,
     total: int | None,
     skip: int,
+    size: int = 50,
     few_matches: int = FEW_MATCHES,
 ) -> SearchPlan | None:
     """The plan of a page of `flt` that skips `skip` matches, `total` being the exact number
@@ -302,12 +327,21 @@ def search_plan(
     every match of a common word to skip to its 200th page (0.5 s). Known few matches (at
     most `few_matches`) are read first; so are at most SEARCH_COUNT_CAP of them when the page
     skips some (walking past `skip` matches of a word in 1% of the tickets reads `skip` * 100
-    tickets); otherwise the walk, which finds a page of a frequent word within a few
-    thousand tickets."""
+    tickets), and the matches of a single word past the cap when the statistics say that
+    reading them costs less than walking to a deep page (WALK_PER_MATCH); otherwise the walk,
+    which finds a page of a frequent word within a few thousand tickets."""
     if conn.dialect.name != "postgresql" or not search_terms(flt.search):
         return None
     if total is not None and (total <= few_matches or skip > 0):
         return SearchPlan.MATCHES_FIRST
+    if total is None and skip > 0:
+        # More than SEARCH_COUNT_CAP matches, a page deep among them: walking to it reads
+        # about (skip + size) / share-of-tickets tickets, reading every match about `most`.
+        estimate = estimate_matches(conn, search_terms(flt.search))
+        if estimate is not None:
+            walked = (skip + size) * estimate.rows / max(estimate.least, 1.0)
+            if walked > WALK_PER_MATCH * estimate.most:
+                return SearchPlan.MATCHES_FIRST
     return SearchPlan.WALK
 
 
@@ -353,15 +387,24 @@ def fetch_page(
             boundary, skip = (anchor.last, False), (page - anchor.page - 1) * size
         else:
             boundary, skip = (anchor.first, False), (anchor.page - page - 1) * size
-    plan = search_plan(conn, flt, total, skip, few_matches)
+    plan = search_plan(conn, flt, total, skip, take, few_matches)
     query, order = _ordered(conn, flt, sort, forward, few=plan is SearchPlan.MATCHES_FIRST)
     if boundary is not None:
         query = query.where(_beyond(order, boundary[0], inclusive=boundary[1]))
     query = query.offset(skip).limit(take)
+    page_query: Select[Any] = query
+    if order.keys_only:
+        keys = query.subquery("page")
+        by = [keys.c.sort_key, keys.c.id]
+        page_query = (
+            select(*ticket_store.TICKET_COLUMNS, keys.c.sort_key)
+            .join_from(keys, tickets, tickets.c.id == keys.c.id)
+            .order_by(*([c.desc() for c in by] if order.descending else by))
+        )
     if conn.dialect.name == "postgresql":
-        rows = _run_planned(conn, query, walk=plan is SearchPlan.WALK)
+        rows = _run_planned(conn, page_query, walk=plan is SearchPlan.WALK)
     else:
-        rows = list(conn.execute(query))
+        rows = list(conn.execute(page_query))
     if not forward:
         rows.reverse()
     if not rows:
