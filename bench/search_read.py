@@ -106,6 +106,15 @@ def select_one(conn: Connection) -> object:
     return conn.execute(text("SELECT 1")).scalar()
 
 
+def server_settings(conn: Connection) -> str:
+    """PostgreSQL's version and the settings that decide how much of a 1M desk is cached."""
+    shown = [
+        f"{name} {conn.exec_driver_sql(f'SHOW {name}').scalar_one()}"
+        for name in ("shared_buffers", "work_mem")
+    ]
+    return f"{conn.exec_driver_sql('SHOW server_version').scalar_one()} ({', '.join(shown)})"
+
+
 def timed(run: Callable[[], object], repeats: int) -> list[float]:
     """Milliseconds of `repeats` runs of `run` (after one more, which warms up and is dropped)."""
     samples = []
@@ -229,7 +238,7 @@ def main() -> int:
     ]
     version = ""
     if backend == "postgresql":
-        version = db.read(engine, lambda c: c.execute(text("SHOW server_version")).scalar_one())
+        version = db.read(engine, server_settings)
     engine.dispose()
 
     state = git_state()
@@ -255,7 +264,10 @@ def main() -> int:
     print(report)
     if not args.no_write:
         RESULTS.mkdir(exist_ok=True)
-        path = RESULTS / f"search-{backend}-{size_label(count)}-{started:%Y-%m-%d}-{commit}.md"
+        stem = f"search-{backend}-{size_label(count)}-{started:%Y-%m-%d}-{commit}"
+        path, n = RESULTS / f"{stem}.md", 2
+        while path.exists():  # another run of the same day and commit: keep both
+            path, n = RESULTS / f"{stem}-{n}.md", n + 1
         path.write_text(report + "\n")
         print(f"\nwritten to {path}")
     return 0
