@@ -39,7 +39,7 @@ ticket's words until the page is full. The planner cannot choose between the two
 estimates every prefix search at 2% of the tickets, and so walked the index for a word no
 ticket holds through all 1M tickets (3 s). The first page at 1M tickets, matches first / walk:
 100 matches 2 / 105-180 ms, 2,000 matches 4-5 / 6-13 ms, 10,000 matches 14 / 2-3 ms."""
-SURELY_MORE = 2
+SURELY_MORE = 1.5
 """See surely_more_than."""
 WALK_PER_MATCH = 8
 """PostgreSQL at 1M tickets: reading a match through the GIN index costs about as much as
@@ -239,9 +239,9 @@ def surely_more_than(conn: Connection, terms: list[str], cap: int) -> bool:
     matches or more (estimate_matches). Such a search is not counted: PostgreSQL counts
     through the GIN index by reading every match's ticket, up to the cap (at 1M tickets,
     10,000 scattered pages for a word in 5% of them: 50-100 ms), where the walk to its first
-    page reads a thousand tickets. At twice the cap a sample of 30,000 cannot be wrong about
-    the cap (1 in 50 of 1M tickets: 600 of the sample, where 1 in 100 holds 300 +- 17); only
-    statistics that are stale by half of the word's tickets could."""
+    page reads a thousand tickets. At 1.5 times the cap a sample of 30,000 cannot be wrong
+    about the cap (15,000 of 1M tickets: 450 of the sample, where 10,000 hold 300 +- 17); only
+    statistics that are stale by a third of the word's tickets could."""
     estimate = estimate_matches(conn, terms)
     return estimate is not None and estimate.least >= SURELY_MORE * cap
 
