@@ -156,7 +156,8 @@ def _conditions(
 
 def count(conn: Connection, flt: TicketFilter, cap: int = SEARCH_COUNT_CAP) -> tuple[int, bool]:
     """(tickets matching, whether the count stopped at `cap`). Without a search or an assignee
-    filter the counters answer exactly and at once."""
+    filter the counters answer exactly and at once; on PostgreSQL a one-word search that the
+    statistics put far above the cap is not counted (surely_more_than)."""
     if not flt.counted_by_counters:
         terms = search_terms(flt.search)
         search_alone = flt == TicketFilter(search=flt.search)
@@ -425,13 +426,12 @@ def _run_planned(conn: Connection, query: Select[Any], walk: bool) -> list[Any]:
     if walk:
         settings += ["enable_seqscan = off", "enable_bitmapscan = off"]
     conn.exec_driver_sql("; ".join(f"SET LOCAL {s}" for s in settings))
-    try:
-        return list(conn.execute(query))
-    finally:
-        if walk:
-            conn.exec_driver_sql(
-                "SET LOCAL enable_seqscan TO DEFAULT; SET LOCAL enable_bitmapscan TO DEFAULT"
-            )
+    rows = list(conn.execute(query))
+    if walk:  # the rest of the transaction is planned as usual
+        conn.exec_driver_sql(
+            "SET LOCAL enable_seqscan TO DEFAULT; SET LOCAL enable_bitmapscan TO DEFAULT"
+        )
+    return rows
 
 
 def export_rows(conn: Connection, flt: TicketFilter, sort: Sort) -> Iterator[Ticket]:
