@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, delete
+from sqlalchemy import Connection, Engine, delete, event
 
 from ticketdesk.domain.accounts import Account
 from ticketdesk.domain.demo_histories import ISSUES
@@ -21,9 +21,10 @@ from ticketdesk.domain.tickets import (
     Ticket,
     TicketChange,
 )
-from ticketdesk.queries.ticket_table import Sort, SortColumn, TicketFilter
+from ticketdesk.queries import ticket_table
+from ticketdesk.queries.ticket_table import SearchPlan, Sort, SortColumn, TicketFilter
 from ticketdesk.services import tickets as ticket_service
-from ticketdesk.store import projections
+from ticketdesk.store import db, projections
 from ticketdesk.store.schema import daily_activity, ticket_counts, ticket_events, tickets
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -135,6 +136,165 @@ def test_pages_neither_skip_nor_repeat_a_row(
         start = (page.page - 1) * size  # a page past the end shows the last one
         assert [t.id for t in page.tickets] == expected[start : start + size]
         assert page.matching == len(expected)
+
+
+def read_all_pages(
+    engine: Engine, flt: TicketFilter, sort: Sort, size: int, total: int | None, few: int
+) -> tuple[list[int], dict[int, list[int]]]:
+    """With ticket_table directly: every page in turn from the anchor of the one before, and
+    every page jumped to from the start (or the end when `total` is given)."""
+
+    def work(conn: Connection) -> tuple[list[int], dict[int, list[int]]]:
+        pages = max(1, -(-(total if total is not None else 10**6) // size))
+        walked: list[int] = []
+        anchor = None
+        for number in range(1, pages + 1):
+            rows, anchor = ticket_table.fetch_page(
+                conn, flt, sort, number, size, total, anchor, few_matches=few
+            )
+            if not rows:
+                break
+            walked += [t.id for t in rows]
+        jumped = {}
+        for number in range(1, pages + 1):
+            rows, _ = ticket_table.fetch_page(
+                conn, flt, sort, number, size, total, None, few_matches=few
+            )
+            if not rows:
+                break
+            jumped[number] = [t.id for t in rows]
+        return walked, jumped
+
+    return db.read(engine, work)
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 30),
+    rare=st.sets(st.integers(0, 29), max_size=3),
+    size=st.integers(1, 7),
+    sort=sorts,
+    # a word in a few tickets; one in about a quarter; a prefix of both ("toner", "token");
+    # one no ticket holds
+    search=st.sampled_from(["toner", "printer", "to", "zebra"]),
+)
+def test_both_search_plans_return_the_rows_of_a_plain_scan(
+    engine: Engine,
+    agent: Account,
+    seed: int,
+    n: int,
+    rare: set[int],
+    size: int,
+    sort: Sort,
+    search: str,
+) -> None:
+    """On PostgreSQL a search page reads its matches through the GIN index first, or walks
+    the sort order's index checking each ticket (ticket_table.search_plan): each plan, forced
+    here, pages through exactly the tickets that a scan of every ticket finds, in order.
+    (SQLite has one plan: the same rows all the same.)"""
+    made = make_desk(engine, agent, n, seed)
+    for i in sorted(rare):
+        if i < n:
+            change = TicketChange(issue=f"Toner low, error E{i}: see token {i}")
+            ticket_service.update_ticket(engine, agent, made[i].id, change, START)
+    current = ticket_service.list_tickets(engine, agent)
+    expected = expected_order([t for t in current if found_by(search, t.issue)], sort)
+    flt = TicketFilter(search=search)
+    pages = [expected[i : i + size] for i in range(0, len(expected), size)]
+    jumped = {number: ids for number, ids in enumerate(pages, 1)}
+    # Matches first: their number known (as counted), and at most `few` (here: any number).
+    assert read_all_pages(engine, flt, sort, size, len(expected), few=10**6) == (expected, jumped)
+    # The walk: their number unknown (as when the count stopped at the cap).
+    assert read_all_pages(engine, flt, sort, size, None, few=0) == (expected, jumped)
+    # Known, more than `few`: the walk for the first and last pages and steps from an anchor,
+    # matches first for a page that skips some.
+    assert read_all_pages(engine, flt, sort, size, len(expected), few=0) == (expected, jumped)
+
+
+def test_the_plan_follows_the_count_on_postgresql(engine: Engine) -> None:
+    """Matches first when they are at most FEW_MATCHES (2,000), or known and the page skips
+    some; the walk otherwise; no choice on SQLite or without a search."""
+    words, nothing = TicketFilter(search="printer"), TicketFilter(statuses=("Open",))
+
+    def plans(conn: Connection) -> list[SearchPlan | None]:
+        return [
+            ticket_table.search_plan(conn, words, 2000, 0),
+            ticket_table.search_plan(conn, words, 2001, 0),
+            ticket_table.search_plan(conn, words, 2001, 50),
+            ticket_table.search_plan(conn, words, None, 0),
+            ticket_table.search_plan(conn, words, None, 9950),
+            ticket_table.search_plan(conn, nothing, 10, 0),
+        ]
+
+    first, walk = SearchPlan.MATCHES_FIRST, SearchPlan.WALK
+    expected = [first, walk, first, walk, walk, None]
+    if engine.dialect.name == "sqlite":
+        expected = [None] * 6
+    assert db.read(engine, plans) == expected
+
+
+def test_a_word_the_statistics_put_far_above_the_cap_is_not_counted(
+    engine: Engine, agent: Account
+) -> None:
+    """PostgreSQL: after ANALYZE, "printer" in 40 of 45 tickets is at least 1.5 times a cap
+    of 10, and so are "print" and "p" (prefixes of it): more than 10, without reading a ticket.
+    "toner" (5 tickets), two words, or a search with a filter are counted."""
+    for i in range(45):
+        issue = "Printer jams" if i < 40 else "Toner low"
+        ticket_service.create_ticket(engine, agent, issue, "Low", START)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE tickets")
+    sent: list[str] = []
+
+    def record(_c: object, _cur: object, statement: str, *_: object) -> None:
+        sent.append(statement)
+
+    def counts(conn: Connection) -> list[tuple[int, bool]]:
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            return [
+                ticket_table.count(conn, TicketFilter(search=word), cap=10)
+                for word in ("printer", "print", "p")
+            ]
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+
+    assert db.read(engine, counts) == [(10, True)] * 3
+    reads_tickets = [s for s in sent if re.search(r"\bFROM tickets\b", s)]
+    if engine.dialect.name == "postgresql":
+        assert reads_tickets == []
+    else:  # SQLite counts in its full-text index, not the tickets either
+        assert all("tickets_fts" in s for s in reads_tickets)
+
+    def other_counts(conn: Connection) -> list[tuple[int, bool]]:
+        return [
+            ticket_table.count(conn, TicketFilter(search="toner"), cap=10),
+            ticket_table.count(conn, TicketFilter(search="printer jams"), cap=100),
+            ticket_table.count(conn, TicketFilter(search="printer", statuses=("Open",)), cap=100),
+        ]
+
+    assert db.read(engine, other_counts) == [(5, False), (40, False), (40, False)]
+
+    def deep_page_plans(conn: Connection) -> list[SearchPlan | None]:
+        # Past the cap (total None), 100 matches skipped: walking to them reads about
+        # 150 * 45 / 5 = 1,350 tickets for "toner", more than 8 reads of each of its 5
+        # matches; 150 * 45 / 40 = 169 for "printer", less than 8 * 40 = 320.
+        return [
+            ticket_table.search_plan(conn, TicketFilter(search=word), None, 100, 50)
+            for word in ("toner", "printer")
+        ]
+
+    plans = db.read(engine, deep_page_plans)
+    if engine.dialect.name == "postgresql":
+        assert plans == [SearchPlan.MATCHES_FIRST, SearchPlan.WALK]
+    else:
+        assert plans == [None, None]
 
 
 def test_issue_sort_pages_match_one_full_query(engine: Engine, agent: Account) -> None:

@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, insert, inspect, select
+from sqlalchemy import Connection, Engine, insert, inspect, select
 
 from ticketdesk.domain.tickets import PRIORITY_RANK, STATUS_RANK, Priority, Status
-from ticketdesk.store.db import make_engine, migrate
+from ticketdesk.queries import ticket_table
+from ticketdesk.queries.ticket_table import Sort, TicketFilter
+from ticketdesk.store.db import make_engine, migrate, read
 from ticketdesk.store.schema import (
     assignee_counts,
     deadline_counts,
@@ -24,9 +26,9 @@ from ticketdesk.store.schema import (
 
 def _not_search_index(name: str | None, type_: str, *_: object) -> bool:
     """The full-text index lives outside the table definitions (an FTS5 table with its shadow
-    tables on SQLite, an expression GIN index on PostgreSQL); the search tests of
-    tests/test_listing.py cover it."""
-    return not (name or "").startswith(("tickets_fts", "ix_tickets_issue_fts"))
+    tables on SQLite, a stored tsvector column under a GIN index on PostgreSQL); the search
+    tests of tests/db/test_listing.py cover it."""
+    return not (name or "").startswith(("tickets_fts", "ix_tickets_issue_search", "issue_search"))
 
 
 def test_migrated_schema_matches_the_table_definitions(engine: Engine) -> None:
@@ -188,5 +190,39 @@ def test_migration_0010_sums_the_deadline_counts_per_day(database: str) -> None:
             ("High", "2026-11-02", 1, 0, 1),
             ("Low", "2026-11-01", 7, 6, 4),
         ]
+    finally:
+        engine.dispose()
+
+
+def test_migration_0014_search_finds_the_tickets_filed_before_it(database: str) -> None:
+    """A desk at revision 0010 with two tickets: after the migration (on PostgreSQL the
+    issue's words move to a stored column under a GIN index) a search finds the one holding
+    the word's prefix, counted and shown."""
+    engine = make_engine(database)
+    try:
+        migrate(engine, "0010")
+        at = datetime(2026, 11, 1, tzinfo=UTC)
+        with engine.begin() as conn:
+            for issue in ("Printer jams on the 3rd floor", "VPN drops at night"):
+                conn.execute(
+                    insert(tickets).values(
+                        issue=issue,
+                        status="Open",
+                        priority="Low",
+                        created_at=at,
+                        updated_at=at,
+                        version=1,
+                        status_rank=STATUS_RANK[Status.OPEN],
+                        priority_rank=PRIORITY_RANK[Priority.LOW],
+                    )
+                )
+        migrate(engine)
+        flt = TicketFilter(search="print")
+
+        def search(conn: Connection) -> tuple[tuple[int, bool], list[str]]:
+            found, _ = ticket_table.fetch_page(conn, flt, Sort(), 1, 50, 1, None)
+            return ticket_table.count(conn, flt), [t.issue for t in found]
+
+        assert read(engine, search) == ((1, False), ["Printer jams on the 3rd floor"])
     finally:
         engine.dispose()
