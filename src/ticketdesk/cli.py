@@ -124,10 +124,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "files-gc":
             if args.grace_minutes < 0:
                 parser.error("--grace-minutes cannot be negative")
-            gone = file_service.collect_garbage(
-                engine, datetime.now(UTC), grace=timedelta(minutes=args.grace_minutes)
-            )
+            at, grace = datetime.now(UTC), timedelta(minutes=args.grace_minutes)
+            gone = file_service.collect_garbage(engine, at, grace=grace)
             print(f"Deleted {len(gone)} stored file(s) that no attachment refers to")
+            partial = file_service.sweep_partial_writes(engine, at, grace=grace)
+            if partial:
+                print(f"Deleted {partial} unfinished upload(s) left by interrupted writes")
         elif args.command == "webhooks-worker":
             run_webhooks_worker(engine)
         elif args.command == "seed-demo":

@@ -46,6 +46,17 @@ def files_location(database: str, environ: dict[str, str] | None = None) -> str:
     return str((DEFAULT_SQLITE_PATH.parent / "files").resolve())
 
 
+def base_url(environ: dict[str, str] | None = None) -> str:
+    """The desk's address as its users reach it (TICKETDESK_BASE_URL, e.g.
+    https://desk.example.com), without a trailing slash; "" when unset, and links are then
+    paths on the desk's own origin."""
+    env = os.environ if environ is None else environ
+    url = env.get("TICKETDESK_BASE_URL", "").strip().rstrip("/")
+    if url and not url.startswith(("http://", "https://")):
+        raise ValueError(f"TICKETDESK_BASE_URL must start with http:// or https://, not {url!r}")
+    return url
+
+
 def redact(url: str) -> str:
     """The URL without its password, for messages."""
     return make_url(url).render_as_string(hide_password=True)

@@ -187,6 +187,28 @@ def test_a_failed_write_leaves_an_orphan_blob_that_files_gc_sweeps(
     assert whole(engine, agent, file.id, blob_store) == PNG
 
 
+def test_files_gc_removes_what_a_write_killed_half_way_left(
+    engine: Engine, blob_store: BlobStore
+) -> None:
+    """A kill inside a blob write leaves a temporary file (directory) or an unfinished
+    multipart upload (S3); files-gc removes it once it is older than the grace period."""
+    if isinstance(blob_store, DirectoryStore):
+        (blob_store.root / "tmp").mkdir(parents=True)
+        (blob_store.root / "tmp" / "tmpkilled").write_bytes(b"half a blob")
+    else:
+        assert isinstance(blob_store, S3Store)
+        blob_store.client.create_multipart_upload(
+            Bucket=blob_store.bucket, Key=f"{blob_store.prefix}/{sha(b'half')}"
+        )
+    clock = datetime.now(UTC)
+    if isinstance(blob_store, DirectoryStore):  # (moto dates every multipart upload 2010)
+        young = file_service.sweep_partial_writes(engine, clock, blob_store, timedelta(hours=1))
+        assert young == 0
+    later = clock + timedelta(hours=2)
+    assert file_service.sweep_partial_writes(engine, later, blob_store) == 1
+    assert file_service.sweep_partial_writes(engine, later, blob_store) == 0
+
+
 def test_limits_refuse_the_whole_message_with_a_clear_reason(
     engine: Engine, tmp_path: Path, requester: Account, now: datetime
 ) -> None:

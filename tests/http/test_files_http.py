@@ -5,10 +5,12 @@ downloads in a sandbox), Range requests, and HEAD."""
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -181,3 +183,63 @@ def test_head_answers_the_size_without_the_body(files: Files) -> None:
     assert response.status_code == 200
     assert response.headers["content-length"] == str(len(LOG))
     assert response.content == b""
+
+
+def exported_files(response: httpx.Response) -> dict[str, str]:
+    """Issue -> Attachments cell of an /export.csv response."""
+    assert response.status_code == 200, response.text
+    header, *rows = csv.reader(io.StringIO(response.text, newline=""))
+    assert header[-1] == "Attachments"
+    return {row[1]: row[-1] for row in rows}
+
+
+def test_the_export_lists_files_by_name_and_link_and_a_requester_gets_no_note_files(
+    files: Files,
+) -> None:
+    with files.client(files.requester) as client:
+        cells = exported_files(client.get("/export.csv"))
+
+    def link(f: Attachment) -> str:
+        return f"{f.name} </files/{f.id}/{quote(f.name, safe='')}>"
+
+    assert list(cells) == ["Mine"]  # never another requester's ticket
+    assert cells["Mine"].splitlines() == [
+        link(files.own),
+        link(files.page),
+        link(files.svg),
+        link(files.odd),
+        link(files.reply),
+    ]
+    assert "secret.txt" not in cells["Mine"] and "hunter2" not in cells["Mine"]
+    with files.client(files.agent) as client:
+        staff = exported_files(client.get("/export.csv"))
+    assert staff["Mine"].splitlines()[-1] == link(files.note)
+    assert staff["Theirs"] == link(files.others)
+
+
+@pytest.mark.parametrize(
+    ("base_url", "status"), [("https://desk.example.com/", 200), ("desk.example.com", 503)]
+)
+def test_export_links_use_the_configured_base_url(
+    files: Files, tmp_path: Path, base_url: str, status: int
+) -> None:
+    with run_app(
+        tmp_path,
+        demo_tickets=0,
+        database_url=files.server.database_url,
+        extra_env={"TICKETDESK_BASE_URL": base_url},
+    ) as server:
+        with files.client(files.agent) as signed_in:
+            cookie = signed_in.cookies[SESSION_COOKIE]
+        response = httpx.get(
+            f"{server.url}/export.csv", cookies={SESSION_COOKIE: cookie}, timeout=20
+        )
+    assert response.status_code == status
+    if status == 503:  # a clear message, not a traceback
+        assert response.text == (
+            "Cannot export: TICKETDESK_BASE_URL must start with http:// or https://, "
+            "not 'desk.example.com'"
+        )
+        return
+    expected = f"theirs.log <https://desk.example.com/files/{files.others.id}/theirs.log>"
+    assert exported_files(response)["Theirs"] == expected

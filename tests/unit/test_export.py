@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -11,7 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ticketdesk import config
 from ticketdesk.domain.errors import ValidationError
+from ticketdesk.domain.files import Attachment
 from ticketdesk.domain.tickets import Priority, Status, Ticket
 from ticketdesk.queries import export
 from ticketdesk.queries.ticket_table import Sort, SortColumn, TicketFilter
@@ -52,7 +55,7 @@ issue_texts = st.text(
 
 @given(issue_texts)
 def test_no_exported_issue_cell_starts_like_a_formula(issue: str) -> None:
-    text = "".join(export.csv_chunks([ticket(1, issue)]))
+    text = "".join(export.csv_chunks([(ticket(1, issue), [])]))
     rows = list(csv.reader(io.StringIO(text, newline="")))
     assert rows[0] == list(export.HEADER)
     cell = rows[1][1]
@@ -62,12 +65,47 @@ def test_no_exported_issue_cell_starts_like_a_formula(issue: str) -> None:
 
 
 def test_rows_come_out_in_chunks() -> None:
-    many = (ticket(i, f"issue {i}") for i in range(1, 1201))
+    many: Iterator[export.ExportRow] = ((ticket(i, f"issue {i}"), []) for i in range(1, 1201))
     chunks = list(export.csv_chunks(many))
     assert len(chunks) == 3  # 500 + 500 + 200 rows (the header rides in the first)
     rows = list(csv.reader(io.StringIO("".join(chunks))))
     assert len(rows) == 1201
-    assert rows[1] == ["TICKET-1", "issue 1", "Open", "High", "2026-11-27 09:30:00"]
+    assert rows[1] == ["TICKET-1", "issue 1", "Open", "High", "2026-11-27 09:30:00", ""]
+
+
+def attached(file_id: int, name: str) -> Attachment:
+    return Attachment(file_id, 1, None, "0" * 64, name, 10, "text/plain")
+
+
+def test_attachments_are_listed_as_name_and_link_one_a_line() -> None:
+    files = [attached(7, "crash log.txt"), attached(9, "a/b?#%.png")]
+    # By hand: the name as stored, the link with the name percent-encoded.
+    assert export.attachments_cell(files) == (
+        "crash log.txt </files/7/crash%20log.txt>\na/b?#%.png </files/9/a%2Fb%3F%23%25.png>"
+    )
+    assert export.attachments_cell(files[:1], "https://desk.example.com") == (
+        "crash log.txt <https://desk.example.com/files/7/crash%20log.txt>"
+    )
+    assert export.attachments_cell([]) == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "written"),
+    [
+        ("=HYPERLINK(x).txt", "'=HYPERLINK(x).txt </files/3/%3DHYPERLINK%28x%29.txt>"),
+        ("+1.txt", "'+1.txt </files/3/%2B1.txt>"),
+        ("-2.txt", "'-2.txt </files/3/-2.txt>"),
+        ("@SUM.txt", "'@SUM.txt </files/3/%40SUM.txt>"),
+        ("plain.txt", "plain.txt </files/3/plain.txt>"),
+    ],
+)
+def test_a_file_name_starting_like_a_formula_is_neutralised_in_the_export(
+    name: str, written: str
+) -> None:
+    text = "".join(export.csv_chunks([(ticket(1, "issue"), [attached(3, name)])]))
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert rows[0][-1] == "Attachments"
+    assert rows[1][-1] == written
 
 
 @pytest.mark.parametrize(
@@ -101,3 +139,21 @@ def test_view_round_trips_through_url_parameters(who: dict[str, Any]) -> None:
 def test_malformed_parameters_are_refused(params: dict[str, str]) -> None:
     with pytest.raises(ValidationError):
         export.from_query(params)
+
+
+@pytest.mark.parametrize(
+    ("raw", "base"),
+    [
+        ("", ""),
+        ("  https://desk.example.com/ ", "https://desk.example.com"),
+        ("http://h:8501", "http://h:8501"),
+    ],
+)
+def test_the_base_url_of_export_links_comes_from_the_environment(raw: str, base: str) -> None:
+    assert config.base_url({"TICKETDESK_BASE_URL": raw}) == base
+    assert config.base_url({}) == ""
+
+
+def test_a_base_url_that_is_no_web_address_is_refused_clearly() -> None:
+    with pytest.raises(ValueError, match="TICKETDESK_BASE_URL must start with http"):
+        config.base_url({"TICKETDESK_BASE_URL": "desk.example.com"})

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 
 from ticketdesk.domain.accounts import NAME_MAX_CHARS
 from ticketdesk.domain.errors import ValidationError
+from ticketdesk.domain.files import Attachment
 from ticketdesk.domain.tickets import ISSUE_MAX_CHARS, Ticket, validate_priority, validate_status
 from ticketdesk.queries.ticket_table import Sort, SortColumn, TicketFilter
 
-HEADER = ("ID", "Issue", "Status", "Priority", "Date Submitted (UTC)")
+HEADER = ("ID", "Issue", "Status", "Priority", "Date Submitted (UTC)", "Attachments")
 # A cell starting with one of these is run as a formula by Excel, LibreOffice and Sheets.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 ROWS_PER_CHUNK = 500
@@ -23,12 +24,23 @@ def neutralise(cell: str) -> str:
     return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
-def csv_chunks(tickets: Iterable[Ticket]) -> Iterator[str]:
+ExportRow = tuple[Ticket, Sequence[Attachment]]
+"""A ticket and the files its exporter may see."""
+
+
+def attachments_cell(files: Sequence[Attachment], base_url: str = "") -> str:
+    """The files of a ticket as `name <link>`, one a line (a stored name holds no line breaks:
+    domain.files.safe_name drops control characters); the link is the desk's download address,
+    absolute under `base_url` when given. Names and links only, never the content."""
+    return "\n".join(f"{a.name} <{base_url}{a.url}>" for a in files)
+
+
+def csv_chunks(rows: Iterable[ExportRow], base_url: str = "") -> Iterator[str]:
     """The CSV text in chunks of ROWS_PER_CHUNK rows; memory stays flat however many rows."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(HEADER)
-    for n, t in enumerate(tickets, start=1):
+    for n, (t, files) in enumerate(rows, start=1):
         writer.writerow(
             (
                 t.code,
@@ -36,6 +48,7 @@ def csv_chunks(tickets: Iterable[Ticket]) -> Iterator[str]:
                 t.status.value,
                 t.priority.value,
                 t.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                neutralise(attachments_cell(files, base_url)),
             )
         )
         if n % ROWS_PER_CHUNK == 0:

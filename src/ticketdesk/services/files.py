@@ -142,3 +142,11 @@ def collect_garbage(
     store = store or file_store(engine)
     old = [digest for digest, written in store.blobs() if written <= now - grace]
     return delete_unreferenced(engine, store, old)
+
+
+def sweep_partial_writes(
+    engine: Engine, now: datetime, store: BlobStore | None = None, grace: timedelta = GC_GRACE
+) -> int:
+    """`ticketdesk files-gc` too: remove what writes killed half-way left (a temporary file,
+    an unfinished multipart upload) begun more than `grace` ago. Returns how many."""
+    return (store or file_store(engine)).sweep_partial(now - grace)

@@ -60,6 +60,11 @@ class BlobStore(Protocol):
         """Every stored digest with the time its blob was last written."""
         ...
 
+    def sweep_partial(self, before: datetime) -> int:
+        """Remove the leftovers of writes started before `before` that never finished (a
+        process killed mid-upload); returns how many."""
+        ...
+
 
 def _hashing_copy(stream: BinaryIO, out: IO[bytes], limit: int) -> Stored:
     digest, size, head = hashlib.sha256(), 0, b""
@@ -142,6 +147,18 @@ class DirectoryStore:
                 if _DIGEST.match(path.name):
                     yield path.name, datetime.fromtimestamp(path.stat().st_mtime, UTC)
 
+    def sweep_partial(self, before: datetime) -> int:
+        """Temporary files in <root>/tmp older than `before`: a write killed before its
+        rename (a live write's file is younger than files-gc's grace period)."""
+        swept = 0
+        tmp = self.root / "tmp"
+        for path in sorted(tmp.iterdir()) if tmp.is_dir() else []:
+            with contextlib.suppress(FileNotFoundError):
+                if datetime.fromtimestamp(path.stat().st_mtime, UTC) <= before:
+                    path.unlink()
+                    swept += 1
+        return swept
+
 
 class S3Store:
     """Blobs as objects <prefix>/<digest> of one bucket. An upload is spooled to a local
@@ -191,6 +208,23 @@ class S3Store:
                 digest = item["Key"].rsplit("/", 1)[-1]
                 if _DIGEST.match(digest):
                     yield digest, item["LastModified"].astimezone(UTC)
+
+    def sweep_partial(self, before: datetime) -> int:
+        """Multipart uploads under the prefix begun before `before` and never completed (their
+        parts cost storage but are no object): aborted. The local spool of an upload is an
+        anonymous temporary file, gone with its process."""
+        swept = 0
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=self.bucket, Prefix=f"{self.prefix}/" if self.prefix else ""
+        )
+        for page in pages:
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"].astimezone(UTC) <= before:
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                    )
+                    swept += 1
+        return swept
 
 
 @functools.cache
