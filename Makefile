@@ -31,10 +31,12 @@ lint: ruff
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# Three processes (tests are independent: own SQLite files, own PostgreSQL schemas, own
+# servers on free ports); a file's tests stay together so its module fixtures start once.
 test: lint
 	scripts/ensure-chromium
 	scripts/ensure-dovecot
-	$(BIN)/pytest
+	$(BIN)/pytest -n 3 --dist loadfile
 
 test-fast: ruff
 	$(BIN)/pytest tests/unit
