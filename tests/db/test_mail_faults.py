@@ -180,7 +180,8 @@ def test_mail_waits_while_the_smtp_server_is_down_and_goes_out_after(
             timeout=30,
         )
         time.sleep(2.0)  # down for a while: the mails wait, tried again with back-off
-        assert set(outbox_states(engine).values()) == {"queued"}
+        # Waiting: queued, or claimed for the next try at this moment; never given up on.
+        assert set(outbox_states(engine).values()) <= {"queued", "sending"}
         assert smtp.received == []
         smtp.start()
         try:
