@@ -8,6 +8,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.server import CHROMIUM as CHROMIUM
+from tests.support.server import CHROMIUM_ARGS as CHROMIUM_ARGS
+
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench"
 JS = BENCH / "js"
@@ -16,14 +19,6 @@ LOGS = WORK / "logs"
 RESULTS = BENCH / "results"
 SNAPSHOT = WORK / "snapshot"
 BIN = Path(sys.executable).parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 APPS = ("ours", "baseline", "floor")
 METRICS = (

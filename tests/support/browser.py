@@ -15,17 +15,12 @@ from typing import Any, TypeVar
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, ViewportSize, expect
 
+from tests.support import server
 from tests.support.app_server import ARTIFACTS, Person
 from ticketdesk.web.engine import SESSION_COOKIE
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM = Path(server.CHROMIUM)
+CHROMIUM_ARGS = server.CHROMIUM_ARGS
 UI_TIMEOUT_MS = 30_000
 """Upper bound for any single UI expectation. They normally hold within a second; a page load
 takes 2 s on a quiet machine and up to about 11 s was seen on a heavily loaded one."""

@@ -32,6 +32,18 @@ class ServerNotReady(RuntimeError):
     the tail of its log; the server has been stopped."""
 
 
+CHROMIUM = "/usr/bin/chromium"
+"""Debian's Chromium: the browser tests and the benchmark drive it (no browser download)."""
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+"""Headless as root, and no calls home (this machine's network is closed)."""
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
