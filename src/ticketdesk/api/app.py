@@ -44,7 +44,7 @@ from ticketdesk.store.db import make_engine
 
 from . import models
 from .models import Problem
-from .problems import ApiProblem, problem
+from .problems import PROBLEM_JSON, ApiProblem, problem
 
 PREFIX = "/api/v1"
 _bearer = HTTPBearer(auto_error=False, description="An API token from “Your account”.")
@@ -244,6 +244,12 @@ _TICKET_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "No such ticket"},
 }
 
+# FastAPI answers 400 to a body it cannot decode (not UTF-8) before any handler runs.
+_BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "A body that cannot be read (not UTF-8)"},
+    422: {"model": Problem, "description": "A body or parameter that is not valid"},
+}
+
 
 def build_app() -> FastAPI:
     app = FastAPI(
@@ -255,6 +261,7 @@ def build_app() -> FastAPI:
         redoc_url=None,
     )
     app.state.limiter = RateLimiter(api_rate_per_minute())
+    app.openapi = functools.partial(_openapi, app)  # type: ignore[method-assign]
     _install_error_handlers(app)
     _ticket_routes(app)
     _desk_routes(app)
@@ -264,6 +271,25 @@ def build_app() -> FastAPI:
         return HTMLResponse(render_docs(app.openapi(), request.scope.get("root_path", "")))
 
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, saying what the API sends: every error (4xx, 5xx) is a Problem as
+    application/problem+json (FastAPI would list application/json, and its own validation
+    error shape for the 422s it adds, which on_invalid never sends)."""
+    if app.openapi_schema is None:
+        spec = FastAPI.openapi(app)
+        problem_content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for operations in spec["paths"].values():
+            for operation in operations.values():
+                for status, answer in operation.get("responses", {}).items():
+                    if status[0] in "45":
+                        answer["content"] = problem_content
+        schemas = spec["components"]["schemas"]
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        app.openapi_schema = spec
+    return app.openapi_schema
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -312,7 +338,16 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def _ticket_routes(app: FastAPI) -> None:
-    @app.get("/tickets", response_model=models.TicketList, responses=_ERRORS, tags=["tickets"])
+    @app.get(
+        "/tickets",
+        response_model=models.TicketList,
+        responses={
+            **_ERRORS,
+            400: {"model": Problem, "description": "A cursor this API did not give out"},
+            422: {"model": Problem},
+        },
+        tags=["tickets"],
+    )
     def list_tickets(
         by: Reader,
         status: Annotated[list[models.StatusName] | None, Query()] = None,
@@ -362,7 +397,7 @@ def _ticket_routes(app: FastAPI) -> None:
         "/tickets",
         status_code=201,
         response_model=models.TicketOut,
-        responses={**_ERRORS, 422: {"model": Problem}},
+        responses={**_ERRORS, **_BODY_ERRORS},
         tags=["tickets"],
     )
     def create_ticket(body: models.NewTicket, by: Writer, response: Response) -> models.TicketOut:
@@ -413,7 +448,7 @@ def _ticket_routes(app: FastAPI) -> None:
         responses={
             **_TICKET_ERRORS,
             412: {"model": Problem, "description": "Changed since your version: `current`"},
-            422: {"model": Problem},
+            **_BODY_ERRORS,
             428: {"model": Problem, "description": "If-Match missing"},
         },
         tags=["tickets"],
@@ -453,7 +488,7 @@ def _ticket_routes(app: FastAPI) -> None:
         "/tickets/{code}/messages",
         status_code=201,
         response_model=models.TicketOut,
-        responses={**_TICKET_ERRORS, 422: {"model": Problem}},
+        responses={**_TICKET_ERRORS, **_BODY_ERRORS},
         tags=["tickets"],
     )
     def add_message(
@@ -542,7 +577,7 @@ def _desk_routes(app: FastAPI) -> None:
     @app.put(
         "/sla-targets",
         response_model=models.SlaTargets,
-        responses={**_ERRORS, 422: {"model": Problem}},
+        responses={**_ERRORS, **_BODY_ERRORS},
         tags=["admin"],
     )
     def set_sla_targets(body: models.SlaTargets, by: Writer) -> models.SlaTargets:
