@@ -233,3 +233,28 @@ def test_clicking_the_chosen_message_kind_again_keeps_it(app_engine: Engine) -> 
     messages = ticket_service.ticket_detail(app_engine, al, t.code).messages
     assert [(m.kind.value, m.body) for m in messages] == [("reply", "We are on it")]
     assert at.segmented_control(key="message_kind").value == "reply"
+
+
+def test_a_save_after_someone_else_changed_the_ticket_is_refused_and_keeps_their_change(
+    app_engine: Engine,
+) -> None:
+    """Al opens the ticket; Bea closes it; Al, still looking at the Open ticket, raises its
+    priority and saves: refused with a message naming what changed, Bea's close stays and
+    Al's priority is not written (the page sends the version it was drawn from)."""
+    rita, al = person(app_engine, "Rita", "requester"), person(app_engine, "Al", "agent")
+    bea = person(app_engine, "Bea", "agent")
+    filed = datetime.now(UTC) - 2 * HOUR
+    t = ticket_service.create_ticket(app_engine, rita, "Printer on fire", "Low", filed)
+    at = open_app(session_of(app_engine, al), ticket=t.code)
+    ticket_service.update_ticket(app_engine, bea, t.id, TicketChange(status="Closed"), filed + HOUR)
+    at.selectbox(key="detail_priority").select("High")
+    next(b for b in at.button if b.label == "Save").click().run()
+    assert not at.exception
+    # The message as people read it (Markdown escapes and word joiners taken out).
+    shown = [re.sub(r"[\\\u2060]", "", e.value) for e in at.error]
+    assert len(shown) == 1
+    assert f"{t.code} was changed after you loaded it" in shown[0]
+    assert "Bea changed the status from Open to Closed" in shown[0]
+    assert "Your edit was not applied" in shown[0]
+    [stored] = [x for x in ticket_service.list_tickets(app_engine, al) if x.id == t.id]
+    assert (stored.status, stored.priority, stored.version) == ("Closed", "Low", 2)
