@@ -177,12 +177,7 @@ def run_webhooks_worker(engine: Engine) -> None:
     """Deliver webhooks until SIGINT or SIGTERM (which finish the delivery under way)."""
     settings = webhook_settings()
     stop = threading.Event()
-
-    def ask_to_stop(_signum: int, _frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, ask_to_stop)
-    signal.signal(signal.SIGINT, ask_to_stop)
+    _until_signalled(stop)
     print(
         f"Delivering webhooks (timeout {settings.timeout_s:g} s, first retry after "
         f"{settings.retry_base_s:g} s); stop with Ctrl-C",
@@ -200,7 +195,8 @@ def _mail_settings() -> MailConfig | None:
 
 
 def _until_signalled(stop: threading.Event) -> None:
-    """SIGTERM and SIGINT (Ctrl-C) set `stop`: the current mail is finished, then it ends."""
+    """SIGTERM and SIGINT (Ctrl-C) set `stop`: the work under way (a mail, a webhook
+    delivery) is finished, then the command ends."""
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
 
@@ -251,10 +247,7 @@ def run_fetch(url: str, once: bool) -> int:
         stop = threading.Event()
         _until_signalled(stop)
         fetcher.run(stop)
-    except FetchFailed as exc:
-        print(f"ticketdesk: {exc}", file=sys.stderr)
-        return 1
-    except TicketDeskError as exc:
+    except (FetchFailed, TicketDeskError) as exc:
         print(f"ticketdesk: {exc}", file=sys.stderr)
         return 1
     finally:
