@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from tests.support.apptest import open_app, person, session_of
 from ticketdesk.config import mail_config
 from ticketdesk.domain.accounts import Account
-from ticketdesk.domain.mail import InboundOutcome
+from ticketdesk.domain.mail import InboundOutcome, MailOrigin
 from ticketdesk.domain.notifications import NoticeKind, UnassignedPolicy
 from ticketdesk.mail.intake import handle
 from ticketdesk.services import notifications as notification_service
@@ -94,15 +94,17 @@ def test_rejected_mail_is_listed_with_its_reason(app_engine: Engine, admin: Acco
         app_engine,
         lambda conn: mail_store.insert_inbound(
             conn,
-            message_id="<ooo@example.com>",
-            received_at=clock(),
-            channel="imap",
-            sender="away@example.com",
-            subject="Out of office",
-            size=1200,
-            raw=b"Subject: Out of office\r\n\r\nI am away.\r\n",
-            outcome=InboundOutcome.IGNORED,
-            reason="auto-submitted mail (Auto-Submitted: auto-replied)",
+            MailOrigin(
+                message_id="<ooo@example.com>",
+                channel="imap",
+                sender="away@example.com",
+                subject="Out of office",
+                size=1200,
+                raw=b"Subject: Out of office\r\n\r\nI am away.\r\n",
+                received_at=clock(),
+            ),
+            InboundOutcome.IGNORED,
+            "auto-submitted mail (Auto-Submitted: auto-replied)",
         ),
     )
     at = app(session_of(app_engine, admin), OUTBOX)

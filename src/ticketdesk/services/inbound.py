@@ -97,18 +97,7 @@ def reject(engine: Engine, origin: MailOrigin, reason: str, outcome: InboundOutc
 
 
 def _record(conn: Connection, origin: MailOrigin, outcome: InboundOutcome, reason: str) -> int:
-    return mail_store.insert_inbound(
-        conn,
-        message_id=origin.message_id,
-        received_at=origin.received_at,
-        channel=origin.channel,
-        sender=origin.sender,
-        subject=origin.subject,
-        size=origin.size,
-        raw=origin.raw,
-        outcome=outcome,
-        reason=reason,
-    )
+    return mail_store.insert_inbound(conn, origin, outcome, reason)
 
 
 @dataclass(frozen=True)

@@ -112,17 +112,7 @@ def _keep_mail(conn: Connection, mail: MailOrigin, outcome: InboundOutcome) -> i
     ticket's thread lists it before the notifications it causes."""
     if mail_store.known_message(conn, mail.message_id) is not None:
         raise DuplicateMail(f"{mail.message_id} was received before; stored once.")
-    return mail_store.insert_inbound(
-        conn,
-        message_id=mail.message_id,
-        received_at=mail.received_at,
-        channel=mail.channel,
-        sender=mail.sender,
-        subject=mail.subject,
-        size=mail.size,
-        raw=mail.raw,
-        outcome=outcome,
-    )
+    return mail_store.insert_inbound(conn, mail, outcome)
 
 
 def _once_per_mail(engine: Engine, work: Callable[[Connection], T], mail: MailOrigin | None) -> T:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, literal, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ticketdesk.domain.mail import InboundOutcome, MailState
+from ticketdesk.domain.mail import InboundOutcome, MailOrigin, MailState
 from ticketdesk.domain.notifications import NoticeKind
 from ticketdesk.store.schema import (
     desk_settings,
@@ -366,29 +366,23 @@ def ticket_of_messages(conn: Connection, message_ids: Sequence[str]) -> int | No
 
 def insert_inbound(
     conn: Connection,
-    *,
-    message_id: str,
-    received_at: datetime,
-    channel: str,
-    sender: str | None,
-    subject: str | None,
-    size: int,
-    raw: bytes | None,
+    mail: MailOrigin,
     outcome: InboundOutcome,
     reason: str | None = None,
     ticket_id: int | None = None,
 ) -> int:
+    """Keep a received mail (raw, compressed) with what became of it."""
     return int(
         conn.execute(
             insert(mail_inbox)
             .values(
-                message_id=message_id,
-                received_at=received_at,
-                channel=channel,
-                sender=None if sender is None else sender[:254],
-                subject=None if subject is None else subject[:300],
-                size=size,
-                raw=None if raw is None else compress(raw),
+                message_id=mail.message_id,
+                received_at=mail.received_at,
+                channel=mail.channel,
+                sender=None if mail.sender is None else mail.sender[:254],
+                subject=None if mail.subject is None else mail.subject[:300],
+                size=mail.size,
+                raw=None if mail.raw is None else compress(mail.raw),
                 outcome=outcome.value,
                 reason=reason,
                 ticket_id=ticket_id,
