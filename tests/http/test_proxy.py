@@ -42,7 +42,8 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxiedDesk]:
 def client(desk: ProxiedDesk, address: str | None = None) -> httpx.Client:
     """A client of the proxy that keeps cookies as a browser does and trusts the proxy's
     certificate; `address`: the local address it connects from."""
-    transport = httpx.HTTPTransport(verify=desk.cluster.ssl_context() or True, local_address=address)
+    trusted = desk.cluster.ssl_context() or True
+    transport = httpx.HTTPTransport(verify=trusted, local_address=address)
     return httpx.Client(base_url=desk.cluster.url, headers=HTML, timeout=20, transport=transport)
 
 

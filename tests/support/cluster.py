@@ -45,6 +45,8 @@ ROUTE_HEADER = "X-Ticketdesk-Server"
 """With `trace_cookie`: the response header naming the app server that answered."""
 SERVER_FLAGS = ("--server.address", "127.0.0.1")
 """As deploy/ticketdesk@.service: an app server listens on loopback only, for the proxy."""
+TRACED_CHARACTERS = 12
+"""How much of the traced cookie the proxy's log keeps: enough to tell sessions apart."""
 ROUTE_LINE = re.compile(r"^route (\S+)/(\S+) (-?\d+) (\S+) (\S+) session=(\S*)$", re.M)
 PROXY_START_TIMEOUT_S = 15.0
 
@@ -78,7 +80,7 @@ def local_config(
     (timeouts, forwarded headers, balancing, stickiness, health checks) as shipped.
 
     `trace_cookie` (tests): each response names its server in ROUTE_HEADER, and the log has a
-    `route backend/server status method uri session=<first 12 characters of that cookie>`
+    `route backend/server status method uri session=<the cookie's first characters>`
     line per request, written as soon as the server answers (a WebSocket's at its 101)."""
     out: list[str] = []
     section = ""
@@ -106,7 +108,7 @@ def local_config(
                 continue
             if first == "default_backend" and trace_cookie:
                 out += [
-                    f"    http-request capture req.cook({trace_cookie}) len 12",
+                    f"    http-request capture req.cook({trace_cookie}) len {TRACED_CHARACTERS}",
                     "    option logasap",
                     '    log-format "route %b/%s %ST %HM %HU session=%[capture.req.hdr(0)]"',
                 ]
@@ -139,9 +141,11 @@ def self_signed_pem(folder: Path) -> tuple[Path, Path]:
     if openssl is None:
         raise RuntimeError("TLS on loopback needs the openssl command")
     subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"]
-        + ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
-        + ["-keyout", str(key), "-out", str(cert)],
+        [
+            *(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"),
+            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
+            *("-keyout", str(key), "-out", str(cert)),
+        ],
         check=True,
         capture_output=True,
     )
@@ -157,10 +161,11 @@ class Route:
     status: int
     method: str
     uri: str
+    """The path and query."""
     session: str
 
 
-@dataclass
+@dataclass(eq=False)
 class Cluster:
     """N app servers behind the proxy. `url` is the proxy's (http or https://127.0.0.1:port);
     `servers[i]` is named server_name(i) by the proxy."""
@@ -198,10 +203,18 @@ class Cluster:
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=STOP_WAIT_S)
 
-    def routes(self) -> list[Route]:
-        """The requests the proxy logged (with `trace_cookie` only), oldest first."""
+    def routes(self, session: str | None = None) -> list[Route]:
+        """The requests the proxy logged (with `trace_cookie` only), oldest first; those that
+        carried the cookie value `session`, when given."""
         text = self.proxy_log.read_text(errors="replace")
-        return [Route(m[2], int(m[3]), m[4], m[5], m[6]) for m in ROUTE_LINE.finditer(text)]
+        found = [
+            # Over HTTP/2 the URI is absolute (https://host:port/path): the path from it.
+            Route(m[2], int(m[3]), m[4], re.sub(r"^[a-z]+://[^/]*", "", m[5]), m[6])
+            for m in ROUTE_LINE.finditer(text)
+        ]
+        if session is None:
+            return found
+        return [route for route in found if route.session == session[:TRACED_CHARACTERS]]
 
     def ssl_context(self) -> ssl.SSLContext | None:
         """A client context trusting the proxy's certificate (None without TLS)."""
@@ -385,9 +398,7 @@ def main(argv: list[str] | None = None) -> int:
 
             url = stack.enter_context(postgres_schema("deploy", base=args.postgres))
         cluster = stack.enter_context(
-            run_cluster(
-                url, workdir, args.servers, tls=args.tls, workers=not args.no_workers
-            )
+            run_cluster(url, workdir, args.servers, tls=args.tls, workers=not args.no_workers)
         )
         print(f"Ticket desk at {cluster.url} (HAProxy, {args.servers} app servers)")
         for name, server in zip(cluster.names, cluster.servers, strict=True):
