@@ -41,10 +41,13 @@ HAPROXY = Path("/usr/sbin/haproxy")
 TICKETDESK = Path(sys.executable).with_name("ticketdesk")
 STICKY_COOKIE = "TICKETDESK_SERVER"
 """The proxy's cookie naming a browser's app server (deploy/haproxy.cfg's `cookie` line)."""
+WORKERS = {"worker": "worker", "webhooks": "webhooks-worker"}
+"""The workers as deploy/systemd runs them: {log name: `ticketdesk` sub-command}."""
 ROUTE_HEADER = "X-Ticketdesk-Server"
 """With `trace_cookie`: the response header naming the app server that answered."""
 SERVER_FLAGS = ("--server.address", "127.0.0.1")
-"""As deploy/ticketdesk@.service: an app server listens on loopback only, for the proxy."""
+"""As deploy/systemd/ticketdesk@.service: an app server listens on loopback only, for the
+proxy."""
 TRACED_CHARACTERS = 12
 """How much of the traced cookie the proxy's log keeps: enough to tell sessions apart."""
 ROUTE_LINE = re.compile(r"^route (\S+)/(\S+) (-?\d+) (\S+) (\S+) session=(\S*)$", re.M)
@@ -311,7 +314,7 @@ def run_cluster(
                 for started in pool.map(lambda s: s.start(start_timeout_s), servers[1:]):
                     assert started is None
         if workers:
-            for name, command in (("worker", "worker"), ("webhooks", "webhooks-worker")):
+            for name, command in WORKERS.items():
                 with (workdir / f"{name}.log").open("wb") as log:
                     running.append(
                         subprocess.Popen(
