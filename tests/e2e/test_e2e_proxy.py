@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import FilePayload, expect
 
-from tests.support.browser import Desk
+from tests.support.browser import Desk, wait_until
 from tests.support.cluster import STICKY_COOKIE
 from tests.support.images import tiny_png
 from tests.support.proxied import ProxiedDesk, run_proxied
@@ -68,7 +68,10 @@ def test_a_person_signs_in_and_works_through_the_proxy_on_one_server(
     ana.wait_idle()
     thumbnail = page.locator("img[src*='/files/']")
     expect(thumbnail).to_have_count(1)
-    assert thumbnail.evaluate("img => img.complete && img.naturalWidth") == 2
+    # Loaded and decoded through the proxy (the request may be answered before it is drawn).
+    wait_until(
+        lambda: thumbnail.evaluate("img => img.complete && img.naturalWidth"), 2, "the thumbnail"
+    )
     with page.expect_download() as download:
         page.get_by_role("link", name="jam.png").click(modifiers=["Alt"])
     assert download.value.path().read_bytes() == png

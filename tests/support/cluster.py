@@ -1,12 +1,12 @@
 """Several app servers behind HAProxy on loopback: the recipe of deploy/ run as plain
 processes, without root or system services. deploy/haproxy.cfg itself is the proxy's
-configuration (only its global section, its bind line and its server lines are rewritten for
-loopback); the app servers and the workers get what the systemd units give them (the same
-database, a shared cookie secret, mail off the app servers).
+configuration, rewritten only where loopback needs it (`local_config`); the app servers and
+the workers get what the systemd units give them (the same database, a shared cookie secret,
+mail off the app servers).
 
 `run_cluster` starts N app servers on one database, the workers and the proxy, and hands back
 the proxy's URL and the servers' PIDs: the tests (tests/http/test_proxy.py,
-tests/e2e/test_e2e_proxy.py), deploy/run-local.sh (this module's `main`) and the benchmarks
+tests/e2e/test_e2e_proxy*.py), deploy/run-local.sh (this module's `main`) and benchmarks
 share it. Only the standard library and tests/support/server.py at import time, like
 server.py: a benchmark imports it without pytest.
 """
@@ -287,6 +287,8 @@ def run_cluster(
     do: a client that drops them is balanced anew on every request."""
     if why := haproxy_missing():
         raise RuntimeError(why)
+    if count < 1:
+        raise ValueError(f"at least one app server, not {count}")
     workdir.mkdir(parents=True, exist_ok=True)
     recipe = {
         "TICKETDESK_DATABASE_URL": database_url,
@@ -311,8 +313,7 @@ def run_cluster(
         servers[0].start(start_timeout_s)
         if count > 1:
             with ThreadPoolExecutor(count - 1) as pool:
-                for started in pool.map(lambda s: s.start(start_timeout_s), servers[1:]):
-                    assert started is None
+                list(pool.map(lambda server: server.start(start_timeout_s), servers[1:]))
         if workers:
             for name, command in WORKERS.items():
                 with (workdir / f"{name}.log").open("wb") as log:
@@ -385,7 +386,11 @@ def main(argv: list[str] | None = None) -> int:
         "--database-url", help="use this database as it is instead of a fresh schema"
     )
     parser.add_argument("--tls", action="store_true", help="https, self-signed certificate")
-    parser.add_argument("--no-workers", action="store_true", help="mail in the app servers")
+    parser.add_argument(
+        "--no-workers",
+        action="store_true",
+        help="no worker processes: the app servers send the mail, nobody the webhooks",
+    )
     parser.add_argument("--workdir", type=Path, help="logs and config (default: a temp dir)")
     args = parser.parse_args(argv)
     if why := haproxy_missing():
