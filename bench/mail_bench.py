@@ -124,7 +124,7 @@ def outbox_delays(
         rows = conn.execute(
             select(mail_outbox.c.message_id, mail_outbox.c.created_at).where(
                 mail_outbox.c.id > since_id,
-                mail_outbox.c.id <= (until_id if until_id is not None else 2**62),
+                mail_outbox.c.id <= (until_id if until_id is not None else 2**31 - 1),
             )
         ).all()
     return [accepted[m] - created.timestamp() for m, created in rows if m in accepted]
