@@ -213,8 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     from ticketdesk.store.db import make_engine
 
     started = dt.datetime.now(dt.UTC)
+    state = git_state()  # the commit the snapshot is taken of (commits made meanwhile: not)
     take_snapshot()
     results: dict[str, Any] = {
+        "commit": state[0] if state else "unknown",
         "tickets": args.tickets,
         "backend": args.backend,
         "started": started.isoformat(),
@@ -330,8 +332,7 @@ def write(results: dict[str, Any], args: argparse.Namespace, started: dt.datetim
     idle, busy = results["loads_idle_s"], results["loads_busy_s"]
     idle_ratio = med(idle["ours"]) / med(idle["floor"])
     busy_ratio = med(busy["ours"]) / med(busy["floor"])
-    state = git_state()
-    commit = state[0][:7] if state else "unknown"
+    commit = str(results["commit"])[:7]
     backend = BACKEND_NAMES[args.backend]
     lines = [
         f"# Mail benchmark: {args.tickets:,} tickets on {backend}, {started:%Y-%m-%d} ({commit})",
