@@ -88,7 +88,9 @@ def reject(engine: Engine, origin: MailOrigin, reason: str, outcome: InboundOutc
     """Keep a mail that files nothing on the rejected-mail list (once per Message-ID)."""
 
     def work(conn: Connection) -> Receipt:
-        if mail_store.known_message(conn, origin.message_id) is not None:
+        # Received before: stored once. (A Message-ID the desk sent is no reason to drop the
+        # mail unrecorded: that is the desk's own mail coming back, listed as ignored.)
+        if mail_store.known_message(conn, origin.message_id) == "in":
             return DUPLICATE
         _record(conn, origin, outcome, reason)
         return Receipt(outcome, None, reason)
