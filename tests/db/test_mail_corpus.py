@@ -341,3 +341,24 @@ def test_files_past_the_tenth_are_listed_and_the_reply_keeps_ten(desk: Desk) -> 
         "part10.txt (3 B), a message takes at most 10 files; "
         "part11.txt (3 B), a message takes at most 10 files]"
     )
+
+
+def test_the_desks_own_mail_coming_back_is_listed_as_ignored(desk: Desk) -> None:
+    """A forward that sends the desk's notification back to it (its Message-ID is one the
+    desk sent): no ticket, no answer, one entry on the list."""
+    echo = (
+        b"From: Help <help@desk.example>\r\nTo: support@desk.example\r\n"
+        b"Subject: Received: [TICKET-1] The printer\r\nMessage-ID: <filed.1@desk.example>\r\n"
+        b"\r\nYour ticket was received.\r\n"
+    )
+    before = desk.outbox()
+    receipt = desk.receive(echo)
+    assert (receipt.outcome, receipt.reason) == (
+        InboundOutcome.IGNORED,
+        "the desk's own mail came back",
+    )
+    assert desk.receive(echo).outcome is None  # twice: stored once
+    assert [e for e in desk.inbox() if e[0] == "<filed.1@desk.example>"] == [
+        ("<filed.1@desk.example>", "ignored", "the desk's own mail came back")
+    ]
+    assert desk.outbox() == before
