@@ -25,3 +25,7 @@ class DeskBusy(TicketDeskError):
 
 class FileNotFound(TicketDeskError):
     """No such file, or not one the asker may read (the same answer for both)."""
+
+
+class UploadLost(TicketDeskError):
+    """An attached file's blob was deleted between its upload and the save; nothing saved."""
