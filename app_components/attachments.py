@@ -20,6 +20,7 @@ from ticketdesk.domain.files import (
     MAX_FILES_PER_MESSAGE,
     Attachment,
     Upload,
+    safe_name,
     size_label,
 )
 from ticketdesk.services import files as file_service
@@ -49,6 +50,18 @@ def uploader(name: str) -> None:
             "each. Images show as thumbnails; other files as download links."
         ),
     )
+    st.caption(
+        f"At most {size_label(MAX_FILE_BYTES)} a file. A larger one turns red and is not "
+        "sent (point at it to see why): remove it with its × and attach a smaller one."
+    )
+
+
+def attached(files: Sequence[Upload]) -> str:
+    """What a success notice adds of the files sent with it: their names (as stored), so
+    that a file the uploader refused, and someone sent the form anyway, is seen missing."""
+    if not files:
+        return ""
+    return " Files attached: " + ", ".join(safe_name(f.name) for f in files) + "."
 
 
 def chosen(name: str) -> list[Upload]:

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 from tests.support.blob_stores import stored
 from ticketdesk.domain.accounts import Account, PermissionDenied
 from ticketdesk.domain.errors import FileNotFound, TicketNotFound, ValidationError
-from ticketdesk.domain.files import Upload
+from ticketdesk.domain.files import MAX_FILE_BYTES, Upload
 from ticketdesk.services import files as file_service
 from ticketdesk.services import tickets as ticket_service
 from ticketdesk.store.files import BlobStore, DirectoryStore, S3Store
@@ -245,7 +245,10 @@ def test_a_30_mb_file_is_refused_with_a_clear_message_and_nothing_is_kept(
 
 
 def test_streamlit_refuses_the_same_files_as_the_desk() -> None:
+    """Streamlit's uploader refuses files above maxUploadSize * 10^6 bytes in the browser
+    (tests/e2e/test_e2e_files.py), its upload endpoint above maxUploadSize * 2^20."""
     import tomllib
 
     config = tomllib.loads((Path(__file__).parents[2] / ".streamlit/config.toml").read_text())
-    assert config["server"]["maxUploadSize"] * 1024 * 1024 == 25 * 1024 * 1024
+    assert config["server"]["maxUploadSize"] * 1000 * 1000 == MAX_FILE_BYTES == 25_000_000
+    assert config["server"]["maxUploadSize"] * 1024 * 1024 >= MAX_FILE_BYTES
