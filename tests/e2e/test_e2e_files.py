@@ -7,6 +7,7 @@ refused in the browser and by Streamlit's upload endpoint, the typed text stays.
 from __future__ import annotations
 
 import contextlib
+import re
 import struct
 import uuid
 import zlib
@@ -220,6 +221,15 @@ def test_html_and_svg_with_script_open_as_downloads_and_never_run(
 
 
 SCANNER_LOG = b"".join(b"scan %d: paper jam\n" % n for n in range(2000))
+HELD = re.compile(r'^cache_memory_bytes\{cache_type="UploadedFileManager",cache=""\} (\d+)$', re.M)
+
+
+def held_uploads(page: Page, base_url: str) -> int:
+    """The bytes of uploaded files Streamlit's server holds in memory (its own metrics)."""
+    metrics = page.request.get(f"{base_url}/_stcore/metrics?families=cache_memory_bytes")
+    assert metrics.status == 200
+    found = HELD.search(metrics.text())
+    return int(found.group(1)) if found else 0
 
 
 def test_a_30_mb_file_is_refused_with_a_clear_message_the_text_stays_and_a_smaller_one_goes(
@@ -229,7 +239,8 @@ def test_a_30_mb_file_is_refused_with_a_clear_message_the_text_stays_and_a_small
     browser (over `server.maxUploadSize` = 25 MB): the file turns red, its message says why,
     nothing is sent, the typed text stays. Sent anyway, to Streamlit's own upload endpoint
     (PUT /_stcore/upload_file/<session>/<file>, with this browser's session and XSRF token),
-    it is refused there too (413). A smaller file then goes through with the text."""
+    it is refused there too (413). A smaller file then goes through with the text, and the
+    server then lets go of its bytes (Streamlit alone would keep them for the session)."""
     rita = new_desk(empty_app, "Rita Rossi", "requester")
     rita.load_tickets()
     rita.expect_signed_in()
@@ -281,6 +292,8 @@ def test_a_30_mb_file_is_refused_with_a_clear_message_the_text_stays_and_a_small
     )
     assert (refused.status_code, refused.text) == (413, "File too large")
 
+    wait_until(lambda: held_uploads(page, empty_app.url), len(SCANNER_LOG), "the log held")
+
     chip.get_by_role("button", name="Remove video.mp4").click()
     expect(chip).to_have_count(0)
     expect(rita.issue_box()).to_have_value(issue)
@@ -289,6 +302,8 @@ def test_a_30_mb_file_is_refused_with_a_clear_message_the_text_stays_and_a_small
         f"Ticket {code} submitted. Files attached: scanner.log."
     )
     rita.screenshot("smaller-file-goes-through")
+    # Stored by the desk: Streamlit's copy is let go (its metrics are cached up to 5 s).
+    wait_until(lambda: held_uploads(page, empty_app.url), 0, "the log let go")
     page.goto(f"{empty_app.url}/?ticket={code}")
     expect(page.get_by_role("heading", name=code)).to_be_visible()
     rita.wait_idle()
