@@ -171,7 +171,10 @@ def browser_upload(page: Page, path: Path, shown: str) -> tuple[float, float, En
         lambda r: UPLOAD_ENDPOINT in r.url and r.request.method == "PUT",
         timeout=BROWSER_TIMEOUT_MS,
     ) as put:
-        form.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(path)
+        # (the uploader of the previous run may stay mounted, hidden: Streamlit's retained
+        # elements; the visible one is this run's)
+        uploader = form.get_by_test_id("stFileUploader").filter(visible=True)
+        uploader.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(path)
     sent = time.perf_counter()
     assert put.value.status == 204, f"upload endpoint answered {put.value.status}"
     endpoint = Endpoint(
