@@ -340,6 +340,7 @@ def main() -> int:
         parser.error("--mb, --repeats and --clients must be at least 1, --client-mbps above 0")
 
     started_at = dt.datetime.now(dt.UTC)
+    load_before = os.getloadavg()[0]
     payload = os.urandom(args.mb * MB)
     expected = hashlib.sha256(payload).hexdigest()
     app = app_dir(payload)
@@ -503,6 +504,17 @@ def main() -> int:
             f"| {label} | {statistics.median(ours):.3f} s | {statistics.median(plain):.3f} s "
             f"| {ratio:.2f}× | {mbps(ours):.0f} | {mbps(plain):.0f} |"
         )
+    lines += [
+        "",
+        f"Load average (1 min) {load_before:.1f} when the run began, "
+        f"{os.getloadavg()[0]:.1f} when it ended. Each repeat's seconds, desk / floor:",
+        "",
+    ]
+    for label, ours, plain in rows:
+        short = label.split(" (")[0].strip("*… ")
+        desk_s = " ".join(f"{t:.3f}" for t in ours)
+        floor_s = " ".join(f"{t:.3f}" for t in plain)
+        lines.append(f"- {short}: {desk_s} / {floor_s}")
     uploaded = (args.repeats + 1) * args.mb
     lines += [
         "",
