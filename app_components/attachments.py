@@ -10,6 +10,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import streamlit as st
+from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from app_components import keys, notices, session
 from app_components.text import escape_markdown
@@ -20,6 +22,7 @@ from ticketdesk.domain.files import (
     MAX_FILES_PER_MESSAGE,
     Attachment,
     Upload,
+    safe_name,
     size_label,
 )
 from ticketdesk.services import files as file_service
@@ -34,7 +37,16 @@ def uploader_key(name: str) -> str:
 
 
 def forget(name: str) -> None:
-    """After a successful submit: the next run draws the uploader `name` empty."""
+    """After a successful submit (the files are in the desk's file store): the next run
+    draws the uploader `name` empty, and Streamlit lets go of the files' bytes now. It keeps
+    every uploaded file in the server's memory until the browser removes it from the widget
+    or the session ends (streamlit/streamlit#9218), and an uploader drawn anew removes
+    nothing: 20 MB more per 20 MB file sent, for as long as the person keeps the page open."""
+    ctx = get_script_run_ctx()
+    files: Sequence[Any] = st.session_state.get(uploader_key(name)) or []
+    if ctx is not None and isinstance(ctx.uploaded_file_mgr, MemoryUploadedFileManager):
+        for file in files:
+            ctx.uploaded_file_mgr.remove_file(ctx.session_id, file.file_id)
     round_key = keys.UPLOAD_ROUND + name
     st.session_state[round_key] = st.session_state.get(round_key, 0) + 1
 
@@ -49,6 +61,18 @@ def uploader(name: str) -> None:
             "each. Images show as thumbnails; other files as download links."
         ),
     )
+    st.caption(
+        f"At most {size_label(MAX_FILE_BYTES)} a file. A larger one turns red and is not "
+        "sent (point at it to see why): remove it with its × and attach a smaller one."
+    )
+
+
+def attached(files: Sequence[Upload]) -> str:
+    """What a success notice adds of the files sent with it: their names (as stored), so
+    that a file the uploader refused, and someone sent the form anyway, is seen missing."""
+    if not files:
+        return ""
+    return " Files attached: " + ", ".join(safe_name(f.name) for f in files) + "."
 
 
 def chosen(name: str) -> list[Upload]:

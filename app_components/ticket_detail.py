@@ -72,6 +72,7 @@ def send_message(ticket: Ticket) -> None:
     # `required`, or from a forged message); the kind stays the one the form showed.
     kind = state.get(keys.MESSAGE_KIND) or state[keys.MESSAGE_KIND_SHOWN]
     state[keys.MESSAGE_KIND] = kind
+    files = attachments.chosen(keys.MESSAGE_FILES)
     try:
         ticket_service.add_message(
             session.engine(),
@@ -80,14 +81,14 @@ def send_message(ticket: Ticket) -> None:
             kind,
             state[keys.MESSAGE_BODY],
             session.now(),
-            attachments.chosen(keys.MESSAGE_FILES),
+            files,
         )
     except TicketDeskError as exc:
         notices.push("error", str(exc))
         return
     state[keys.MESSAGE_BODY] = ""
     attachments.forget(keys.MESSAGE_FILES)
-    notices.push("success", f"{KINDS[MessageKind(kind)]} added.")
+    notices.push("success", f"{KINDS[MessageKind(kind)]} added.{attachments.attached(files)}")
 
 
 def show_message(message: Message, detail: ticket_service.TicketDetail, by: Account) -> None:

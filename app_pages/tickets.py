@@ -35,6 +35,7 @@ def submit_ticket() -> None:
     """Form callback: store the ticket with its files; keep the text and the files if it was
     refused."""
     state = st.session_state
+    files = attachments.chosen(keys.NEW_FILES)
     try:
         ticket = ticket_service.create_ticket(
             engine(),
@@ -42,14 +43,18 @@ def submit_ticket() -> None:
             state[keys.NEW_ISSUE],
             state[keys.NEW_PRIORITY],
             now(),
-            attachments.chosen(keys.NEW_FILES),
+            files,
         )
     except TicketDeskError as exc:
         notices.push("error", str(exc))
         return
     state[keys.NEW_ISSUE] = ""
     attachments.forget(keys.NEW_FILES)
-    notices.push("success", f"Ticket {ticket.code} submitted. Here are its details:", ticket=ticket)
+    notices.push(
+        "success",
+        f"Ticket {ticket.code} submitted.{attachments.attached(files)} Here are its details:",
+        ticket=ticket,
+    )
 
 
 def read_view(by: Account) -> tuple[TicketFilter, Sort]:

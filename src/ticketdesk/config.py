@@ -13,6 +13,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from sqlalchemy.engine import make_url
 
+from ticketdesk.domain.mail import DEFAULT_MAX_BYTES
+
 DEFAULT_SQLITE_PATH = Path("data") / "ticketdesk.db"
 """The embedded default, relative to the directory the app is started from."""
 
@@ -225,7 +227,7 @@ def mail_config(environ: Mapping[str, str] | None = None) -> MailConfig:
         imap=parse_server_url("TICKETDESK_IMAP_URL", imap_raw, ("imap", "imaps"))
         if imap_raw
         else None,
-        max_bytes=_positive(env, "TICKETDESK_MAIL_MAX_BYTES", 25 * 1024 * 1024),
+        max_bytes=_positive(env, "TICKETDESK_MAIL_MAX_BYTES", DEFAULT_MAX_BYTES),
         retry_seconds=float(_positive(env, "TICKETDESK_MAIL_RETRY_SECONDS", 60, real=True)),
         in_app=env.get("TICKETDESK_MAIL_IN_APP", "1").strip() != "0",
         retention=outbox_retention(env),

@@ -11,9 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from tests.support.blob_stores import STORE_KINDS, new_store
 from tests.support.databases import BACKENDS, NOW, migrated, new_account, postgres_schema
 from tests.support.receiver import Receiver, run_receiver
+from tests.support.s3 import s3_server  # noqa: F401 (a fixture: the S3 store's server)
 from ticketdesk.domain.accounts import Account
+from ticketdesk.store.files import BlobStore
 
 
 @pytest.fixture
@@ -62,6 +65,13 @@ def requester(engine: Engine) -> Account:
 @pytest.fixture
 def other_requester(engine: Engine) -> Account:
     return new_account(engine, "Otto Requester", "requester")
+
+
+@pytest.fixture(params=STORE_KINDS)
+def blob_store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
+    """A new, empty file store of each kind: a directory, and a bucket on a local S3 server
+    (moto in server mode: tests/support/s3.py)."""
+    return new_store(request, tmp_path)
 
 
 @pytest.fixture

@@ -8,17 +8,16 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
 
-from tests.support.s3 import S3Server, s3_server  # noqa: F401 (a fixture)
+from tests.support.blob_stores import stored
 from ticketdesk.domain.accounts import Account, PermissionDenied
 from ticketdesk.domain.errors import FileNotFound, TicketNotFound, ValidationError
-from ticketdesk.domain.files import Upload
+from ticketdesk.domain.files import MAX_FILE_BYTES, Upload
 from ticketdesk.services import files as file_service
 from ticketdesk.services import tickets as ticket_service
 from ticketdesk.store.files import BlobStore, DirectoryStore, S3Store
@@ -27,15 +26,6 @@ from ticketdesk.store.schema import attachments
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40  # PNG's signature, then anything
 LOG = "".join(f"line {n}: all fine\n" for n in range(5000)).encode()
 BIG = os.urandom(3 * 1024 * 1024 + 17)  # several chunks, not a multiple of the chunk size
-
-
-@pytest.fixture(params=["directory", "s3"])
-def blob_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]:
-    if request.param == "directory":
-        yield DirectoryStore(tmp_path / "files")
-        return
-    server: S3Server = request.getfixturevalue("s3_server")
-    yield S3Store(server.new_bucket(), "desk/files", server.client())
 
 
 def up(name: str, data: bytes) -> Upload:
@@ -49,10 +39,6 @@ def whole(engine: Engine, by: Account, file_id: int, store: BlobStore | None = N
 def rows(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(attachments)).scalar_one())
-
-
-def stored(store: BlobStore) -> set[str]:
-    return {digest for digest, _ in store.blobs()}
 
 
 def sha(data: bytes) -> str:
@@ -214,10 +200,10 @@ def test_limits_refuse_the_whole_message_with_a_clear_reason(
 ) -> None:
     store = DirectoryStore(tmp_path / "files")
     with pytest.raises(ValidationError, match=r"larger than 1\.0 KB, the limit per file"):
-        file_service.store_uploads(store, [up("big.bin", b"x" * 1025)], file_limit=1024)
+        file_service.store_uploads(engine, store, [up("big.bin", b"x" * 1025)], file_limit=1024)
     with pytest.raises(ValidationError, match="the limit per message"):
         file_service.store_uploads(
-            store, [up("a", b"x" * 800), up("b", b"y" * 800)], 1024, message_limit=1500
+            engine, store, [up("a", b"x" * 800), up("b", b"y" * 800)], 1024, message_limit=1500
         )
     eleven = [up(f"f{n}.txt", b"n") for n in range(11)]
     with pytest.raises(ValidationError, match="11 files attached; a message takes at most 10"):
@@ -259,7 +245,10 @@ def test_a_30_mb_file_is_refused_with_a_clear_message_and_nothing_is_kept(
 
 
 def test_streamlit_refuses_the_same_files_as_the_desk() -> None:
+    """Streamlit's uploader refuses files above maxUploadSize * 10^6 bytes in the browser
+    (tests/e2e/test_e2e_files.py), its upload endpoint above maxUploadSize * 2^20."""
     import tomllib
 
     config = tomllib.loads((Path(__file__).parents[2] / ".streamlit/config.toml").read_text())
-    assert config["server"]["maxUploadSize"] * 1024 * 1024 == 25 * 1024 * 1024
+    assert config["server"]["maxUploadSize"] * 1000 * 1000 == MAX_FILE_BYTES == 25_000_000
+    assert config["server"]["maxUploadSize"] * 1024 * 1024 >= MAX_FILE_BYTES

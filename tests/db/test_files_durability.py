@@ -1,6 +1,9 @@
 """A writer storing blobs and committing messages with attachments, SIGKILLed at random
-moments: no attachment row ever names a missing (or partial) blob, everything acknowledged is
-there, and `ticketdesk files-gc` then removes every orphan blob and nothing referenced."""
+moments, and once exactly between a blob's write and the commit that would name it: no
+attachment row ever names a missing (or partial) blob, everything acknowledged is there, and
+`ticketdesk files-gc` then removes every orphan blob and nothing referenced. On both stores:
+a directory, and a bucket on a local S3 server (moto in server mode, tests/support/s3.py),
+each with SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,11 +14,15 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, select
 
-from ticketdesk.store.files import DirectoryStore
+from tests.support.blob_stores import stored
+from tests.support.s3 import S3Server
+from ticketdesk.store.files import BlobStore, DirectoryStore, S3Store
 from ticketdesk.store.schema import attachments, ticket_messages
 
 WRITER = Path(__file__).parents[1] / "support" / "file_writer_process.py"
@@ -23,11 +30,17 @@ KILLS = 5
 CLI = (sys.executable, "-m", "ticketdesk.cli")
 
 
+@dataclass
+class Acknowledged:
+    created: set[int] = field(default_factory=set)  # tickets (two files each)
+    noted: set[int] = field(default_factory=set)  # tickets whose note (one file) committed
+    hung: str | None = None  # the blob put by a writer killed before its commit
+
+
 def run_and_kill(
-    url: str, env: dict[str, str], tag: str, rng: random.Random
-) -> tuple[set[int], set[int]]:
-    """Start a writer, SIGKILL it at a random moment; the tickets it acknowledged creating,
-    and those whose note (with its file) it acknowledged."""
+    url: str, env: dict[str, str], tag: str, rng: random.Random, seen: Acknowledged
+) -> None:
+    """Start a writer and SIGKILL it at a random moment; note what it acknowledged."""
     proc = subprocess.Popen(
         [sys.executable, str(WRITER), url, tag], stdout=subprocess.PIPE, text=True, env=env
     )
@@ -38,28 +51,62 @@ def run_and_kill(
     proc.send_signal(signal.SIGKILL)
     rest = proc.stdout.read()
     assert proc.wait() == -signal.SIGKILL  # killed mid-stream, not exited on its own
-    created: set[int] = set()
-    noted: set[int] = set()
     for line in [first, *rest.splitlines()]:
         kind, ticket_id = line.split()
-        (created if kind == "created" else noted).add(int(ticket_id))
-    return created, noted
+        (seen.created if kind == "created" else seen.noted).add(int(ticket_id))
+
+
+def kill_after_put(url: str, env: dict[str, str], seen: Acknowledged) -> None:
+    """Start a writer that stops after putting a note's blob; SIGKILL it there."""
+    proc = subprocess.Popen(
+        [sys.executable, str(WRITER), url, "hung", "hang"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    created = proc.stdout.readline().split()
+    assert created[0] == "created", created
+    seen.created.add(int(created[1]))
+    put = proc.stdout.readline().split()
+    assert put[0] == "put", put
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+    seen.hung = put[1]
+
+
+def writer_env(store: BlobStore, request: pytest.FixtureRequest) -> dict[str, str]:
+    """The writer's and files-gc's environment: the desk's file store is `store`."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("TICKETDESK_FILES_URL", None)
+    env.pop("TICKETDESK_FILES_DIR", None)
+    if isinstance(store, DirectoryStore):
+        return {**env, "TICKETDESK_FILES_DIR": str(store.root)}
+    assert isinstance(store, S3Store)
+    server: S3Server = request.getfixturevalue("s3_server")
+    return {**env, **server.env(), "TICKETDESK_FILES_URL": f"s3://{store.bucket}/{store.prefix}"}
+
+
+def leftovers(store: BlobStore) -> int:
+    """What writes killed inside a blob's write left: temporary files (directory), or
+    multipart uploads never completed (S3)."""
+    if isinstance(store, DirectoryStore):
+        tmp = store.root / "tmp"
+        return len(list(tmp.iterdir())) if tmp.is_dir() else 0
+    assert isinstance(store, S3Store)
+    found = store.client.list_multipart_uploads(Bucket=store.bucket, Prefix=f"{store.prefix}/")
+    return len(found.get("Uploads", []))
 
 
 def test_sigkill_between_blob_and_commit_never_leaves_a_row_without_its_blob(
-    engine: Engine, database: str, tmp_path: Path
+    engine: Engine, database: str, blob_store: BlobStore, request: pytest.FixtureRequest
 ) -> None:
-    folder = tmp_path / "files"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TICKETDESK_FILES_DIR": str(folder)}
-    env.pop("TICKETDESK_FILES_URL", None)
+    env = writer_env(blob_store, request)
     rng = random.Random(20261202)
-    created: set[int] = set()
-    noted: set[int] = set()
+    seen = Acknowledged()
     for round_ in range(KILLS):
-        c, n = run_and_kill(database, env, f"round {round_}", rng)
-        created |= c
-        noted |= n
-    store = DirectoryStore(folder)
+        run_and_kill(database, env, f"round {round_}", rng, seen)
+    kill_after_put(database, env, seen)
     with engine.connect() as conn:
         rows = conn.execute(
             select(
@@ -76,19 +123,21 @@ def test_sigkill_between_blob_and_commit_never_leaves_a_row_without_its_blob(
     referenced = {r.sha256 for r in rows}
     # Every row names a whole blob: present, of the recorded size, with the named content.
     for r in rows:
-        assert store.size(r.sha256) == r.size
-        assert hashlib.sha256(b"".join(store.read(r.sha256))).hexdigest() == r.sha256
+        assert blob_store.size(r.sha256) == r.size
+        assert hashlib.sha256(b"".join(blob_store.read(r.sha256))).hexdigest() == r.sha256
     # Everything acknowledged is there: two files on each ticket, one on each note.
     on_ticket = {t for t, s, z, kind in rows if kind is None}
     on_note = {t for t, s, z, kind in rows if kind == "note"}
-    assert created <= on_ticket and noted <= on_note
-    for ticket_id in created:
+    assert seen.created <= on_ticket and seen.noted <= on_note
+    for ticket_id in seen.created:
         assert sum(1 for r in rows if r.ticket_id == ticket_id and r.kind is None) == 2
 
-    before = {digest for digest, _ in store.blobs()}
+    before = stored(blob_store)
     assert referenced <= before
     orphans = before - referenced
-    partial = list((folder / "tmp").glob("*")) if (folder / "tmp").is_dir() else []
+    # The writer killed after its blob's put: that blob is in the store, named by nothing.
+    assert seen.hung in orphans
+    partial = leftovers(blob_store)
     gc = subprocess.run(
         [*CLI, "--database-url", database, "files-gc", "--grace-minutes", "0"],
         env=env,
@@ -98,11 +147,11 @@ def test_sigkill_between_blob_and_commit_never_leaves_a_row_without_its_blob(
     )
     expected = [f"Deleted {len(orphans)} stored file(s) that no attachment refers to"]
     if partial:
-        expected.append(f"Deleted {len(partial)} unfinished upload(s) left by interrupted writes")
-    assert gc.stdout.splitlines() == expected, (len(orphans), len(partial))
-    assert {digest for digest, _ in store.blobs()} == referenced
+        expected.append(f"Deleted {partial} unfinished upload(s) left by interrupted writes")
+    assert gc.stdout.splitlines() == expected, (len(orphans), partial)
+    assert stored(blob_store) == referenced
     for digest in referenced:
-        assert hashlib.sha256(b"".join(store.read(digest))).hexdigest() == digest
+        assert hashlib.sha256(b"".join(blob_store.read(digest))).hexdigest() == digest
     # Nothing half-written is left behind either (a kill inside a blob write leaves a
     # temporary file; files-gc sweeps those too).
-    assert not list((folder / "tmp").glob("*"))
+    assert leftovers(blob_store) == 0

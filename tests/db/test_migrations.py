@@ -5,9 +5,11 @@ from __future__ import annotations
 import warnings
 from datetime import UTC, datetime
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, Engine, insert, inspect, select
+from sqlalchemy.exc import IntegrityError
 
 from ticketdesk.domain.tickets import PRIORITY_RANK, STATUS_RANK, Priority, Status
 from ticketdesk.queries import ticket_table
@@ -15,6 +17,8 @@ from ticketdesk.queries.ticket_table import Sort, TicketFilter
 from ticketdesk.store.db import make_engine, migrate, read
 from ticketdesk.store.schema import (
     assignee_counts,
+    attachments,
+    blobs,
     deadline_counts,
     deadline_days,
     duration_bands,
@@ -224,5 +228,59 @@ def test_migration_0014_search_finds_the_tickets_filed_before_it(database: str) 
             return ticket_table.count(conn, flt), [t.issue for t in found]
 
         assert read(engine, search) == ((1, False), ["Printer jams on the 3rd floor"])
+    finally:
+        engine.dispose()
+
+
+def test_migration_0016_gives_every_attached_content_its_blob_row(database: str) -> None:
+    """A desk at 0015 with three attachments of two contents: after the migration each
+    content has one row in `blobs` (no upload pending), and an attachment naming a content
+    without one is refused (the foreign key)."""
+    engine = make_engine(database)
+    try:
+        migrate(engine, "0015")
+        at = datetime(2026, 11, 1, tzinfo=UTC)
+        one, two = "1" * 64, "2" * 64
+        with engine.begin() as conn:
+            ticket_id = conn.execute(
+                insert(tickets)
+                .values(
+                    issue="Crash",
+                    status="Open",
+                    priority="Low",
+                    created_at=at,
+                    updated_at=at,
+                    version=1,
+                    status_rank=STATUS_RANK[Status.OPEN],
+                    priority_rank=PRIORITY_RANK[Priority.LOW],
+                )
+                .returning(tickets.c.id)
+            ).scalar_one()
+            for digest, name in ((one, "a.log"), (two, "b.png"), (one, "c.log")):
+                conn.execute(
+                    insert(attachments).values(
+                        ticket_id=ticket_id,
+                        sha256=digest,
+                        name=name,
+                        size=1,
+                        content_type="text/plain",
+                        created_at=at,
+                    )
+                )
+        migrate(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(select(blobs).order_by(blobs.c.sha256)).all()
+        assert [tuple(r) for r in rows] == [(one, 0, None), (two, 0, None)]
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(
+                insert(attachments).values(
+                    ticket_id=ticket_id,
+                    sha256="3" * 64,
+                    name="d.log",
+                    size=1,
+                    content_type="text/plain",
+                    created_at=at,
+                )
+            )
     finally:
         engine.dispose()

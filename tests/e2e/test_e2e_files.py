@@ -1,13 +1,18 @@
 """Attachments in the browser: two files on a new ticket from the Tickets form; a screenshot
 attached to a reply shows as a thumbnail loaded from the desk's own /files route and downloads
 the same bytes; a requester gets the file of a public reply, never that of an internal note;
-an HTML file and an SVG holding a script open as downloads and never run."""
+an HTML file and an SVG holding a script open as downloads and never run; a 30 MB file is
+refused in the browser and by Streamlit's upload endpoint, the typed text stays."""
 
 from __future__ import annotations
 
 import contextlib
+import re
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Dialog, FilePayload, Locator, Page, expect
 from playwright.sync_api import Error as PlaywrightError
@@ -17,6 +22,8 @@ from tests.support.browser import Desk, wait_until
 from tests.support.images import tiny_png
 
 pytestmark = pytest.mark.e2e
+
+UPLOAD_PATH = "/_stcore/upload_file/"  # Streamlit's upload endpoint (PUT <session>/<file id>)
 
 
 def test_a_screenshot_on_a_reply_shows_as_a_thumbnail_and_downloads_byte_for_byte(
@@ -193,3 +200,95 @@ def test_html_and_svg_with_script_open_as_downloads_and_never_run(
     assert dialogs == []
     assert desk.dialogs == []
     desk.screenshot("html-and-svg-as-downloads")
+
+
+SCANNER_LOG = b"".join(b"scan %d: paper jam\n" % n for n in range(2000))
+HELD = re.compile(r'^cache_memory_bytes\{cache_type="UploadedFileManager",cache=""\} (\d+)$', re.M)
+
+
+def held_uploads(page: Page, base_url: str) -> int:
+    """The bytes of uploaded files Streamlit's server holds in memory (its own metrics)."""
+    metrics = page.request.get(f"{base_url}/_stcore/metrics?families=cache_memory_bytes")
+    assert metrics.status == 200
+    found = HELD.search(metrics.text())
+    return int(found.group(1)) if found else 0
+
+
+def test_a_30_mb_file_is_refused_with_a_clear_message_the_text_stays_and_a_smaller_one_goes(
+    empty_app: AppServer, new_desk: Callable[..., Desk], tmp_path: Path
+) -> None:
+    """What someone attaching a 30 MB file meets. Streamlit's uploader refuses it in the
+    browser (over `server.maxUploadSize` = 25 MB): the file turns red, its message says why,
+    nothing is sent, the typed text stays. Sent anyway, to Streamlit's own upload endpoint
+    (PUT /_stcore/upload_file/<session>/<file>, with this browser's session and XSRF token),
+    it is refused there too (413). A smaller file then goes through with the text, and the
+    server then lets go of its bytes (Streamlit alone would keep them for the session)."""
+    rita = new_desk(empty_app, "Rita Rossi", "requester")
+    rita.load_tickets()
+    rita.expect_signed_in()
+    page, form = rita.page, rita.form()
+    sent: list[str] = []
+    page.on(
+        "request",
+        lambda r: sent.append(r.url) if r.method == "PUT" and UPLOAD_PATH in r.url else None,
+    )
+    issue = "The scanner jams on every page; its log and a video are attached"
+    rita.issue_box().fill(issue)
+    video = tmp_path / "video.mp4"
+    video.write_bytes(bytes(30 * 1000 * 1000))
+    form.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(video)
+    chip = form.get_by_test_id("stFileChip").filter(has_text="video.mp4")
+    expect(chip).to_have_attribute("aria-invalid", "true")
+    expect(chip.get_by_role("alert")).to_have_text("Error: File must be 25.0MB or smaller.")
+    expect(form.get_by_text("A larger one turns red and is not sent")).to_be_visible()
+    chip.hover()  # the reason shows beside the file
+    expect(page.get_by_text("File must be 25.0MB or smaller.", exact=True)).to_be_visible()
+    expect(rita.issue_box()).to_have_value(issue)
+    page.wait_for_timeout(500)  # the tooltip's fade-in, for the screenshot only
+    rita.screenshot("30-mb-file-refused-in-the-browser")
+
+    log = tmp_path / "scanner.log"
+    log.write_bytes(SCANNER_LOG)
+    with page.expect_response(lambda r: UPLOAD_PATH in r.url) as uploaded:
+        form.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(log)
+    assert uploaded.value.status == 204
+    assert sent == [uploaded.value.url]  # the small file only: the video never left
+    # The endpoint itself, as a client that skips the browser's check would meet it.
+    session_url = uploaded.value.url.rsplit("/", 1)[0]
+    boundary = "desk-test-boundary"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+        f'filename="video.mp4"\r\nContent-Type: video/mp4\r\n\r\n'.encode()
+        + video.read_bytes()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    refused = httpx.put(
+        f"{session_url}/{uuid.uuid4()}",
+        content=body,
+        headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "X-Xsrftoken": uploaded.value.request.headers["x-xsrftoken"],
+        },
+        cookies={c["name"]: c["value"] for c in page.context.cookies(empty_app.url)},
+        timeout=60,
+    )
+    assert (refused.status_code, refused.text) == (413, "File too large")
+
+    wait_until(lambda: held_uploads(page, empty_app.url), len(SCANNER_LOG), "the log held")
+
+    chip.get_by_role("button", name="Remove video.mp4").click()
+    expect(chip).to_have_count(0)
+    expect(rita.issue_box()).to_have_value(issue)
+    code = rita.add_ticket(issue)
+    expect(rita.success_message()).to_contain_text(
+        f"Ticket {code} submitted. Files attached: scanner.log."
+    )
+    rita.screenshot("smaller-file-goes-through")
+    # Stored by the desk: Streamlit's copy is let go (its metrics are cached up to 5 s).
+    wait_until(lambda: held_uploads(page, empty_app.url), 0, "the log let go")
+    page.goto(f"{empty_app.url}/?ticket={code}")
+    expect(page.get_by_role("heading", name=code)).to_be_visible()
+    rita.wait_idle()
+    expect(page.get_by_text(issue)).to_be_visible()
+    assert download(page, page.get_by_role("link", name="scanner.log")) == SCANNER_LOG
+    expect(page.get_by_role("link", name="video.mp4")).to_have_count(0)

@@ -101,7 +101,7 @@ def test_mail_settings_and_their_defaults() -> None:
         None,
         None,
     )
-    assert (settings.max_bytes, settings.retry_seconds, settings.in_app) == (26214400, 60, True)
+    assert (settings.max_bytes, settings.retry_seconds, settings.in_app) == (25_000_000, 60, True)
     assert settings.retention == timedelta(days=30)
     assert mail_config({"TICKETDESK_OUTBOX_RETENTION_DAYS": "7"}).retention == timedelta(days=7)
     assert mail_config({"TICKETDESK_OUTBOX_RETENTION_DAYS": "0"}).retention is None  # kept

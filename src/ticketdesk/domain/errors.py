@@ -30,3 +30,7 @@ class FileNotFound(TicketDeskError):
 class FileStoreUnavailable(TicketDeskError):
     """The file store (a directory or an S3 bucket) cannot be written right now; nothing was
     recorded."""
+
+
+class UploadLost(TicketDeskError):
+    """An attached file's blob was deleted between its upload and the save; nothing saved."""

@@ -14,11 +14,14 @@ from urllib.parse import quote
 
 from ticketdesk.domain.errors import ValidationError
 
-MAX_FILE_BYTES = 25 * 1024 * 1024
-"""Largest file accepted (25 MB): `server.maxUploadSize` in .streamlit/config.toml is the
-same 25 (MB, as Streamlit counts: MiB), so Streamlit and the desk refuse the same files."""
+MAX_FILE_BYTES = 25 * 1000 * 1000
+"""Largest file accepted (25 MB, 10^6 bytes each): `server.maxUploadSize = 25` in
+.streamlit/config.toml. Streamlit's uploader in the browser reads that as 25 * 10^6 bytes and
+refuses anything larger before sending it (with its own message on the file); its server's
+upload endpoint reads it as 25 * 2^20 bytes (larger, so it never refuses what the browser
+sends). The desk refuses what the browser does, whatever sent it."""
 MAX_FILES_PER_MESSAGE = 10
-MAX_MESSAGE_BYTES = 50 * 1024 * 1024
+MAX_MESSAGE_BYTES = 50 * 1000 * 1000
 """All files of one message (or one new ticket) together."""
 NAME_MAX_CHARS = 200
 """Longer names are shortened (keeping the extension) when stored."""
@@ -78,11 +81,12 @@ def file_url(file_id: int, name: str) -> str:
 
 
 def size_label(size: int) -> str:
-    if size < 1024:
+    """Sizes in 10^3 and 10^6 bytes, as Streamlit's uploader shows them beside the files."""
+    if size < 1000:
         return f"{size} B"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.1f} KB"
-    return f"{size / 1024 / 1024:.1f} MB"
+    if size < 1000 * 1000:
+        return f"{size / 1000:.1f} KB"
+    return f"{size / 1000 / 1000:.1f} MB"
 
 
 def safe_name(raw: str) -> str:

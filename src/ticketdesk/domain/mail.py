@@ -16,7 +16,7 @@ from ticketdesk.domain.errors import TicketDeskError
 MESSAGE_ID_MAX_CHARS = 250
 """Stored Message-IDs (with their angle brackets); longer ones are cut (no real one is)."""
 
-DEFAULT_MAX_BYTES = 25 * 1024 * 1024
+DEFAULT_MAX_BYTES = 25_000_000  # 25 MB in the uploader's units (10^6 bytes), like the files limit
 """Largest incoming mail handled (TICKETDESK_MAIL_MAX_BYTES); larger ones are rejected."""
 
 MAX_ATTEMPTS = 8

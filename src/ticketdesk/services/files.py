@@ -3,16 +3,21 @@ whoever may read its message, an admin's removal, and the sweep of orphan blobs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 
 from ticketdesk.config import files_location
 from ticketdesk.domain import tickets as rules
 from ticketdesk.domain.accounts import Account, Action, require
-from ticketdesk.domain.errors import FileNotFound, FileStoreUnavailable
+from ticketdesk.domain.errors import (
+    DatabaseUnavailable,
+    DeskBusy,
+    FileNotFound,
+    FileStoreUnavailable,
+)
 from ticketdesk.domain.files import (
     MAX_FILE_BYTES,
     MAX_MESSAGE_BYTES,
@@ -27,12 +32,23 @@ from ticketdesk.domain.files import (
 from ticketdesk.queries import files as file_reads
 from ticketdesk.store import tickets as ticket_store
 from ticketdesk.store.db import read, run_transaction
-from ticketdesk.store.files import BlobStore, FileTooLarge, detect_type, open_store, referenced
+from ticketdesk.store.files import (
+    BlobStore,
+    FileTooLarge,
+    claim_blob,
+    detect_type,
+    forget_blob,
+    idle_blobs,
+    lock_blob,
+    open_store,
+    referenced,
+)
 
 NOT_FOUND = "That file does not exist or is not one you may open."
 GC_GRACE = timedelta(hours=1)
-"""files-gc leaves blobs younger than this: they may belong to an upload whose transaction
-has not committed yet."""
+"""How long an upload may take from its claim on a blob to the commit of the rows naming it:
+a deletion leaves a blob with a younger pending claim (and files-gc a blob written more
+recently) alone. An upload slower than this fails with UploadLost if its blob went meanwhile."""
 
 
 def file_store(engine: Engine) -> BlobStore:
@@ -41,22 +57,34 @@ def file_store(engine: Engine) -> BlobStore:
 
 
 def store_uploads(
+    engine: Engine,
     store: BlobStore,
     uploads: Sequence[Upload],
     file_limit: int = MAX_FILE_BYTES,
     message_limit: int = MAX_MESSAGE_BYTES,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> tuple[NewAttachment, ...]:
     """Write each upload's blob (before the transaction that will name it) and return what
-    to record. A file over the limit refuses the whole message (ValidationError); blobs of
-    the files before it stay behind unreferenced, for files-gc. A store that cannot be
-    written (a full disk, S3 away) is FileStoreUnavailable: nothing is recorded."""
+    to record. Each blob is claimed in the database (store.files.claim_blob, a transaction of
+    its own) between writing its bytes and putting them under their key, so that no deletion
+    of that content slips in between (the recording transaction turns the claim into a
+    reference: store.files.confirm_claims). A claim is a lease stamped by `clock`, the real
+    time (like a blob's write time, which the file system stamps): its age is how long the
+    upload has been under way. A file over the limit refuses the whole message
+    (ValidationError); blobs of the files before it stay behind unreferenced, for files-gc.
+    A store that cannot be written (a full disk, S3 away) is FileStoreUnavailable: nothing is
+    recorded."""
     check_uploads(list(uploads))
+
+    def claim(digest: str) -> None:
+        run_transaction(engine, lambda conn: claim_blob(conn, digest, clock()))
+
     stored: list[NewAttachment] = []
     total = 0
     for upload in uploads:
         limit = min(file_limit, message_limit - total)
         try:
-            blob = store.put(upload.stream, limit)
+            blob = store.put(upload.stream, limit, claim)
         except FileTooLarge:
             refusal = (
                 too_large(upload.name, file_limit)
@@ -64,6 +92,8 @@ def store_uploads(
                 else too_much(message_limit)
             )
             raise refusal from None
+        except (DatabaseUnavailable, DeskBusy):
+            raise  # the claim's transaction: the database's own message says it
         except Exception as exc:  # OSError from a directory, botocore's errors from S3
             raise FileStoreUnavailable(
                 f"The files cannot be stored right now ({type(exc).__name__}: "
@@ -110,7 +140,9 @@ def remove_file(
     engine: Engine, by: Account, attachment_id: int, now: datetime, store: BlobStore | None = None
 ) -> Attachment:
     """Remove one attachment (admins): its row goes, the ticket's history records who removed
-    which name, and its blob goes too once no other attachment names the same content."""
+    which name, and its blob goes too, after that commit, if no other attachment names the
+    same content and no upload of it has claimed it within GC_GRACE before `now` (else
+    files-gc deletes it later)."""
     require(by, Action.REMOVE_FILE)
 
     def work(conn: Connection) -> Attachment:
@@ -126,28 +158,57 @@ def remove_file(
         return file
 
     removed = run_transaction(engine, work)
-    delete_unreferenced(engine, store or file_store(engine), [removed.sha256])
+    delete_unreferenced(engine, store or file_store(engine), [removed.sha256], now)
     return removed
 
 
-def delete_unreferenced(engine: Engine, store: BlobStore, digests: Sequence[str]) -> list[str]:
-    """Delete the blobs of `digests` that no attachment names (after the transaction that
-    removed the last one has committed); returns those deleted."""
-    still = read(engine, lambda conn: referenced(conn, digests))
-    gone = [d for d in dict.fromkeys(digests) if d not in still]
-    for digest in gone:
-        store.delete(digest)
-    return gone
+def delete_unreferenced(
+    engine: Engine,
+    store: BlobStore,
+    digests: Sequence[str],
+    now: datetime,
+    grace: timedelta = GC_GRACE,
+) -> list[str]:
+    """Delete the blobs of `digests` that no attachment names and no upload has claimed
+    within `grace` before `now`; returns those deleted. Each in a transaction of its own that
+    locks the blob's row (store.files.lock_blob) and deletes the blob before it commits: an
+    upload's claim of that content waits for it and then puts the blob back; a claim before
+    it keeps the blob. (After the commit instead, an upload could find the blob, claim it,
+    commit, and lose it. A rolled back deletion leaves a row without its blob, which the next
+    claim puts back.) Call it after the transaction that removed the last reference."""
+
+    def delete_one(digest: str) -> Callable[[Connection], bool]:
+        def work(conn: Connection) -> bool:
+            row = lock_blob(conn, digest)
+            if row is None:
+                return False
+            pending, claimed_at = row
+            if pending > 0 and claimed_at is not None and claimed_at > now - grace:
+                return False  # an upload of it is under way: files-gc deletes it later
+            if referenced(conn, [digest]):
+                return False
+            store.delete(digest)
+            forget_blob(conn, digest)
+            return True
+
+        return work
+
+    return [d for d in dict.fromkeys(digests) if run_transaction(engine, delete_one(d))]
 
 
 def collect_garbage(
     engine: Engine, now: datetime, store: BlobStore | None = None, grace: timedelta = GC_GRACE
 ) -> list[str]:
     """`ticketdesk files-gc`: delete every blob no attachment names that was written more
-    than `grace` ago (younger ones may be uploads about to be committed). Returns them."""
+    than `grace` ago and that no upload has claimed since (younger ones may be uploads about
+    to be committed), and the rows of contents no upload put in place (a claim whose upload
+    failed). Returns the blobs deleted."""
     store = store or file_store(engine)
     old = [digest for digest, written in store.blobs() if written <= now - grace]
-    return delete_unreferenced(engine, store, old)
+    gone = delete_unreferenced(engine, store, old, now, grace)
+    idle = read(engine, lambda conn: idle_blobs(conn, now - grace))
+    delete_unreferenced(engine, store, [d for d in idle if d not in old], now, grace)
+    return gone
 
 
 def sweep_partial_writes(

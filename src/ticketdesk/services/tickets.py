@@ -91,7 +91,7 @@ def create_ticket(
     require(by, Action.FILE_TICKET)
     text = validate_issue(issue)
     level = validate_priority(priority)
-    stored = store_uploads(store or file_store(engine), files) if files else ()
+    stored = store_uploads(engine, store or file_store(engine), files) if files else ()
     outcome = rules.file_ticket(text, level, now, by.name, by.id, stored)
 
     def work(conn: Connection) -> Ticket:
@@ -216,7 +216,7 @@ def add_message(
         raise ValidationError(f"{kind!r} is not a kind of message.") from None
     action = _MESSAGE_ACTION[what]
     require(by, action)
-    stored = store_uploads(store or file_store(engine), files) if files else ()
+    stored = store_uploads(engine, store or file_store(engine), files) if files else ()
 
     def work(conn: Connection) -> Ticket:
         current = _ticket_for(conn, by, ticket_id, action)

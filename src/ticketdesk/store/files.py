@@ -6,7 +6,14 @@ and an S3-compatible bucket (TICKETDESK_FILES_URL=s3://bucket/prefix, through bo
 reads the endpoint and credentials from the usual AWS_* variables). A blob is written before
 the transaction that records it, so a crash leaves at most a blob nobody refers to (swept by
 `ticketdesk files-gc`), never a reference to a missing blob; it is deleted only after the last
-row naming it is gone. Blobs are read in chunks: a download never holds a file in memory."""
+row naming it is gone. Blobs are read in chunks: a download never holds a file in memory.
+
+Content-addressed blobs are shared, so an upload of content X and the deletion of blob X (its
+last attachment removed) meet on X's row in `blobs`: the upload claims it (a committed
+`pending` count) after writing its bytes and before putting them under X's key; a deletion
+locks it, finds no attachment and no recent claim, deletes the blob and the row, and commits.
+The rows recording an upload then turn its claim into a reference (`confirm_claims`), which
+fails if the row is gone. The reasoning is in docs/operations.md ("Attachments")."""
 
 from __future__ import annotations
 
@@ -16,15 +23,17 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol
 
 import filetype  # type: ignore[import-untyped]
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, case, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
-from ticketdesk.store.schema import attachments
+from ticketdesk.domain.errors import UploadLost
+from ticketdesk.store.schema import attachments, blobs
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -45,8 +54,14 @@ class Stored:
         self.sha256, self.size, self.head = sha256, size, head
 
 
+Claim = Callable[[str], None]
+"""Called by `put` with the digest of the bytes it has written, before it puts them under
+their key (where a reader, or a deletion, finds them): services.files claims the content in
+the database there."""
+
+
 class BlobStore(Protocol):
-    def put(self, stream: BinaryIO, limit: int) -> Stored: ...
+    def put(self, stream: BinaryIO, limit: int, claim: Claim | None = None) -> Stored: ...
 
     def size(self, sha256: str) -> int | None: ...
 
@@ -87,7 +102,9 @@ def _check(sha256: str) -> str:
 
 class DirectoryStore:
     """Blobs as files <root>/<first two hex digits>/<digest>; written to a temporary file in
-    <root>/tmp, flushed to disk, then renamed into place (a reader never sees half a blob)."""
+    <root>/tmp, flushed to disk, then renamed into place (a reader never sees half a blob),
+    also when that content is there already: the blob is whole and its time new, whatever a
+    deletion did before the claim."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -95,7 +112,7 @@ class DirectoryStore:
     def _path(self, sha256: str) -> Path:
         return self.root / sha256[:2] / _check(sha256)
 
-    def put(self, stream: BinaryIO, limit: int) -> Stored:
+    def put(self, stream: BinaryIO, limit: int, claim: Claim | None = None) -> Stored:
         tmp = self.root / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=tmp)
@@ -104,12 +121,11 @@ class DirectoryStore:
                 stored = _hashing_copy(stream, out, limit)
                 out.flush()
                 os.fsync(out.fileno())
+            if claim is not None:
+                claim(stored.sha256)
             final = self._path(stored.sha256)
             final.parent.mkdir(exist_ok=True)
-            if final.exists():
-                os.utime(final)  # written again now: files-gc's grace period starts anew
-            else:
-                os.replace(name, final)
+            os.replace(name, final)
             return stored
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -162,7 +178,9 @@ class DirectoryStore:
 
 class S3Store:
     """Blobs as objects <prefix>/<digest> of one bucket. An upload is spooled to a local
-    temporary file while it is hashed (its key is its digest), then sent in parts."""
+    temporary file while it is hashed (its key is its digest), then, after the claim, sent in
+    parts unless that content is there already (an object's time is not renewed: the claim,
+    not the time, keeps it from a deletion)."""
 
     def __init__(self, bucket: str, prefix: str, client: S3Client) -> None:
         self.bucket, self.prefix, self.client = bucket, prefix.strip("/"), client
@@ -170,9 +188,11 @@ class S3Store:
     def _key(self, sha256: str) -> str:
         return f"{self.prefix}/{_check(sha256)}" if self.prefix else _check(sha256)
 
-    def put(self, stream: BinaryIO, limit: int) -> Stored:
+    def put(self, stream: BinaryIO, limit: int, claim: Claim | None = None) -> Stored:
         with tempfile.TemporaryFile() as spool:
             stored = _hashing_copy(stream, spool, limit)
+            if claim is not None:
+                claim(stored.sha256)
             if self.size(stored.sha256) is None:
                 spool.seek(0)
                 self.client.upload_fileobj(spool, self.bucket, self._key(stored.sha256))
@@ -263,3 +283,73 @@ def referenced(conn: Connection, digests: Iterable[str]) -> set[str]:
         return set()
     query = select(attachments.c.sha256).where(attachments.c.sha256.in_(wanted)).distinct()
     return set(conn.execute(query).scalars())
+
+
+def claim_blob(conn: Connection, sha256: str, at: datetime) -> None:
+    """An upload has written `sha256`'s bytes and is about to put them under their key and
+    record them: one more pending upload of that content, claimed `at` (committed on its own,
+    before the bytes are put in place). Waits while a deletion of that blob holds its row."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(blobs).values(sha256=_check(sha256), pending=1, claimed_at=at)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=["sha256"],
+            set_={"pending": blobs.c.pending + 1, "claimed_at": statement.excluded.claimed_at},
+        )
+    )
+
+
+def confirm_claims(conn: Connection, digests: Sequence[str]) -> None:
+    """In the transaction recording attachments of `digests` (one per attachment): each
+    upload's claim becomes a reference. UploadLost if a blob was deleted since its claim (an
+    upload slower than files-gc's grace period): the transaction must not commit."""
+    for digest in digests:
+        done = conn.execute(
+            update(blobs)
+            .where(blobs.c.sha256 == digest)
+            .values(pending=case((blobs.c.pending > 0, blobs.c.pending - 1), else_=0))
+        )
+        if done.rowcount != 1:
+            raise UploadLost(
+                "A file you attached was deleted from the file store before your message was "
+                "saved (its upload took longer than allowed). Nothing was saved; your text and "
+                "files are still in the form: submit again."
+            )
+
+
+def lock_blob(conn: Connection, sha256: str) -> tuple[int, datetime | None] | None:
+    """The row of `sha256`, locked for the rest of the transaction (made first if missing,
+    e.g. for a blob no upload claimed since migration 0016: an upload's claim then waits on it too):
+    its pending uploads and its latest claim. None: another deletion of it has just
+    committed (PostgreSQL; nothing left to do)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(
+        dialect.insert(blobs).values(sha256=_check(sha256), pending=0).on_conflict_do_nothing()
+    )
+    row = conn.execute(
+        select(blobs.c.pending, blobs.c.claimed_at)
+        .where(blobs.c.sha256 == sha256)
+        .with_for_update()
+    ).one_or_none()
+    return None if row is None else (int(row.pending), row.claimed_at)
+
+
+def forget_blob(conn: Connection, sha256: str) -> None:
+    conn.execute(delete(blobs).where(blobs.c.sha256 == sha256))
+
+
+def idle_blobs(conn: Connection, claimed_before: datetime) -> list[str]:
+    """Rows no attachment names and no upload claimed since `claimed_before` (left by an
+    upload that failed or was killed, whose blob may never have been put in place)."""
+    named = select(attachments.c.sha256).where(attachments.c.sha256 == blobs.c.sha256)
+    query = (
+        select(blobs.c.sha256)
+        .where(~named.exists())
+        .where(
+            (blobs.c.pending == 0)
+            | blobs.c.claimed_at.is_(None)
+            | (blobs.c.claimed_at <= claimed_before)
+        )
+        .order_by(blobs.c.sha256)
+    )
+    return list(conn.execute(query).scalars())

@@ -362,6 +362,20 @@ ticket_messages = Table(
 )
 Index("ix_ticket_messages_ticket", ticket_messages.c.ticket_id, ticket_messages.c.id)
 
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),  # the blob's key in the file store
+    # Uploads that have put this content in the file store and not yet committed the rows
+    # naming it. An upload killed before its commit leaves its count behind: it is ignored
+    # once `claimed_at` is older than files-gc's grace period.
+    Column("pending", Integer, nullable=False, server_default="0"),
+    Column("claimed_at", UTCDateTime),  # the latest upload's claim (None: none since 0016)
+)
+"""One row per content in the file store that an attachment names or an upload is about to:
+what an upload and a deletion of the same blob lock, so that neither misses the other
+(services.files.store_uploads and delete_unreferenced)."""
+
 attachments = Table(
     "attachments",
     metadata,
@@ -379,7 +393,12 @@ attachments = Table(
         ForeignKey("ticket_messages.id", ondelete="CASCADE", name="fk_attachments_message"),
         nullable=True,
     ),
-    Column("sha256", String(64), nullable=False),  # the blob's key in the file store
+    Column(
+        "sha256",
+        String(64),
+        ForeignKey("blobs.sha256", name="fk_attachments_blob"),
+        nullable=False,
+    ),  # the blob's key in the file store
     Column("name", String(255), nullable=False),  # domain.files.safe_name of the sent name
     Column("size", BigInteger, nullable=False),
     Column("content_type", String(100), nullable=False),  # from the content, not the name

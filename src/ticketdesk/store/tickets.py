@@ -24,6 +24,7 @@ from ticketdesk.domain.tickets import (
     Status,
     Ticket,
 )
+from ticketdesk.store import files as file_store
 from ticketdesk.store import notifications, projections, webhooks
 from ticketdesk.store.projections.delta import Delta
 from ticketdesk.store.projections.revision import bump_revision
@@ -141,6 +142,9 @@ def save(
             .returning(ticket_messages.c.id)
         ).scalar_one()
     if outcome.attachments:
+        # Each upload's claim on its blob becomes this reference (UploadLost if the blob was
+        # deleted since): see store.files.
+        file_store.confirm_claims(conn, [file.sha256 for file in outcome.attachments])
         conn.execute(
             insert(attachments),
             [
