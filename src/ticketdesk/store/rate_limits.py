@@ -5,9 +5,10 @@ transaction."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import Connection, Float, case, literal
+from sqlalchemy import Connection, Float, Integer, bindparam, case, literal
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ticketdesk.store.schema import api_rate_buckets
@@ -21,30 +22,40 @@ def _min(a: Any, b: Any) -> Any:
     return case((a < b, a), else_=b)
 
 
-def take(conn: Connection, token_id: int, per_minute: int, at: float) -> float:
-    """One request of token `token_id` at `at` (seconds since the epoch): 0 when it may go,
-    else the seconds until it could. The same arithmetic as domain.rate_limit.take, in the
-    same order (tests/db/test_rate_limits.py compares the two)."""
-    capacity = literal(float(per_minute), Float)
-    rate = literal(per_minute, Float)
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+@functools.cache
+def _take_statement(dialect_name: str) -> Any:
+    """The upsert, built once per backend (building its expressions cost more CPU than
+    running it): parameters token_id, per_minute and at."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    per_minute = bindparam("per_minute", type_=Float)
     statement = dialect.insert(api_rate_buckets).values(
-        token_id=token_id, level=float(per_minute) - 1.0, at=at, granted=True
+        token_id=bindparam("token_id", type_=Integer),
+        level=per_minute - 1.0,
+        at=bindparam("at", type_=Float),
+        granted=True,
     )
     old = api_rate_buckets.c
     now = statement.excluded.at
     elapsed = _max(literal(0.0, Float), now - old.at)
-    level = _min(capacity, old.level + elapsed * rate / 60.0)
+    level = _min(per_minute, old.level + elapsed * per_minute / 60.0)
     granted = level >= 1.0
+    return statement.on_conflict_do_update(
+        index_elements=["token_id"],
+        set_={
+            "level": case((granted, level - 1.0), else_=level),
+            "at": _max(now, old.at),
+            "granted": granted,
+        },
+    ).returning(old.level, old.granted)
+
+
+def take(conn: Connection, token_id: int, per_minute: int, at: float) -> float:
+    """One request of token `token_id` at `at` (seconds since the epoch): 0 when it may go,
+    else the seconds until it could. The same arithmetic as domain.rate_limit.take, in the
+    same order (tests/db/test_rate_limits.py compares the two)."""
     row = conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=["token_id"],
-            set_={
-                "level": case((granted, level - 1.0), else_=level),
-                "at": _max(now, old.at),
-                "granted": granted,
-            },
-        ).returning(api_rate_buckets.c.level, api_rate_buckets.c.granted)
+        _take_statement(conn.dialect.name),
+        {"token_id": token_id, "per_minute": float(per_minute), "at": at},
     ).one()
     return 0.0 if row.granted else (1.0 - row.level) * 60.0 / per_minute
 
