@@ -336,7 +336,6 @@ def main(argv: list[str] | None = None) -> int:
 
     check_app_module()
     started = dt.datetime.now(dt.UTC)
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     state = git_state()
     commit = "nogit" if state is None else state[0] + ("-dirty" if state[1] else "")
     take_snapshot()
@@ -354,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             assert desk.process is not None
             ops, notes = operations(desk.url, tokens_of)
+            measured = dt.datetime.now(dt.UTC)
+            load = " ".join(f"{x:.2f}" for x in os.getloadavg())
             cells = {(c, op.name): Cell() for c in levels for op in ops}
             for round_ in range(args.rounds):
                 for clients in levels:
@@ -383,10 +384,10 @@ def main(argv: list[str] | None = None) -> int:
         [
             f"# API, {backend}, {args.tickets:,} tickets",
             "",
-            f"{started:%Y-%m-%d %H:%M} UTC, `bench/api_bench.py "
+            f"Measured from {measured:%Y-%m-%d %H:%M} UTC, `bench/api_bench.py "
             f"{' '.join(argv if argv is not None else sys.argv[1:])}`, commit {commit}; "
             f"{version}, Python {platform.python_version()}, {os.cpu_count()} cores "
-            f"(shared with other work; load average at start {load}).",
+            f"(shared with other work; load average when the measuring began {load}).",
             "",
             "The desk's own server (`streamlit run`, the API mounted in Streamlit's Starlette "
             "app; bench/api_app.py) on the seeded desk, against the floor: a trivial async "
