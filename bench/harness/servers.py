@@ -15,6 +15,15 @@ START_TIMEOUT_S = 60.0
 FLAGS = ("--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false")
 
 
+def desk_env(db_url: str) -> dict[str, str]:
+    """The environment of our app's server: the snapshot's code on the seeded database."""
+    return {
+        "TICKETDESK_DATABASE_URL": db_url,
+        "TICKETDESK_DEMO_TICKETS": "0",
+        "PYTHONPATH": snapshot_env()["PYTHONPATH"],
+    }
+
+
 def app_servers(count: int, db_url: str) -> dict[str, StreamlitServer]:
     """The servers of N = `count`, not started; their logs are bench/work/logs/<N>-<app>.log
     (appended to)."""
@@ -30,13 +39,8 @@ def app_servers(count: int, db_url: str) -> dict[str, StreamlitServer]:
             name=f"{name} server",
         )
 
-    ours_env = {
-        "TICKETDESK_DATABASE_URL": db_url,
-        "TICKETDESK_DEMO_TICKETS": "0",
-        "PYTHONPATH": snapshot_env()["PYTHONPATH"],
-    }
     return {
-        "ours": server("ours", "ticket.py", ours_env, cwd=SNAPSHOT),
+        "ours": server("ours", "ticket.py", desk_env(db_url), cwd=SNAPSHOT),
         "baseline": server("baseline", "bench/baseline_app.py", {"BENCH_TICKETS": str(count)}),
         "floor": server("floor", "bench/trivial_app.py", {}),
     }

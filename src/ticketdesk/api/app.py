@@ -16,16 +16,18 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse
 
 from ticketdesk.config import api_rate_per_minute, database_url
+from ticketdesk.domain import rate_limit
 from ticketdesk.domain.accounts import Account, Action, PermissionDenied, SessionEnded
 from ticketdesk.domain.errors import (
     DatabaseUnavailable,
@@ -66,25 +68,45 @@ def now() -> datetime:
 # ------------------------------------------------------------------------------ rate limit
 
 
-class RateLimiter:
-    """A token bucket per API token in this process: `per_minute` requests a minute, in bursts
-    of up to as many. `take` returns 0 when a request may go, else the seconds to wait."""
+class RateLimiter(Protocol):
+    """Where a token's requests are counted (domain/rate_limit.py says why each is used)."""
+
+    def take(self, token_id: int) -> float:
+        """0 when the token's request may go, else the seconds until it could."""
+        ...
+
+
+class ProcessRateLimiter:
+    """The buckets in this process's memory (SQLite: one app server)."""
 
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
-        self._buckets: dict[int, tuple[float, float]] = {}
+        self._buckets: dict[int, rate_limit.Bucket] = {}
         self._lock = threading.Lock()
 
-    def take(self, key: int, at: float) -> float:
-        rate = self.per_minute / 60.0
+    def take(self, token_id: int) -> float:
         with self._lock:
-            level, since = self._buckets.get(key, (float(self.per_minute), at))
-            level = min(float(self.per_minute), level + (at - since) * rate)
-            if level >= 1.0:
-                self._buckets[key] = (level - 1.0, at)
-                return 0.0
-            self._buckets[key] = (level, at)
-            return (1.0 - level) / rate
+            bucket, wait = rate_limit.take(
+                self._buckets.get(token_id), self.per_minute, time.monotonic()
+            )
+            self._buckets[token_id] = bucket
+            return wait
+
+
+class SharedRateLimiter:
+    """The buckets in the database (PostgreSQL: every app server takes from the same one)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+
+    def take(self, token_id: int) -> float:
+        return token_service.take_request(engine(), token_id, self.per_minute, time.time())
+
+
+def make_limiter(url: str, per_minute: int) -> RateLimiter:
+    if make_url(url).get_backend_name() == "postgresql":
+        return SharedRateLimiter(per_minute)
+    return ProcessRateLimiter(per_minute)
 
 
 # ------------------------------------------------------------------------------ who is acting
@@ -107,7 +129,7 @@ def token_use(
             headers={"WWW-Authenticate": "Bearer"},
         )
     use = token_service.token_account(engine(), credentials.credentials, now())
-    wait = _limiter(request).take(use.token_id, time.monotonic())
+    wait = _limiter(request).take(use.token_id)
     if wait > 0:
         seconds = max(1, math.ceil(wait))
         raise ApiProblem(
@@ -260,7 +282,7 @@ def build_app() -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.state.limiter = RateLimiter(api_rate_per_minute())
+    app.state.limiter = make_limiter(database_url(), api_rate_per_minute())
     app.openapi = functools.partial(_openapi, app)  # type: ignore[method-assign]
     _install_error_handlers(app)
     _ticket_routes(app)

@@ -1,6 +1,7 @@
 """API tokens: made on "Your account" (shown once; only a SHA-256 is stored), with a name, an
 expiry and an optional read-only scope; revoked by their owner or any admin. The API finds
-the acting account through `token_account`."""
+the acting account through `token_account`, and takes each request from the token's shared
+rate-limit bucket through `take_request` (on PostgreSQL; domain/rate_limit.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from ticketdesk.domain.accounts import Account, Action, PermissionDenied, SessionEnded
 from ticketdesk.domain.errors import ValidationError
 from ticketdesk.services.accounts import token_hash
+from ticketdesk.store import rate_limits
 from ticketdesk.store import tokens as store
 from ticketdesk.store.db import read, run_transaction
 from ticketdesk.store.tokens import TokenInfo as TokenInfo
@@ -98,3 +101,18 @@ def token_account(engine: Engine, token: str | None, now: datetime) -> TokenUse:
     if last_used is None or now - last_used >= LAST_USED_RESOLUTION:
         run_transaction(engine, lambda conn: store.touch(conn, token_id, now))
     return TokenUse(account, token_id, read_only)
+
+
+def take_request(engine: Engine, token_id: int, per_minute: int, at: float) -> float:
+    """One request of the token from its bucket in the database, shared by every app server:
+    0 when it may go, else the seconds until it could. `at` is the wall clock (seconds since
+    the epoch), which the servers share."""
+
+    def work(conn: Connection) -> float:
+        rate_limits.relax_commit(conn)
+        return rate_limits.take(conn, token_id, per_minute, at)
+
+    try:
+        return run_transaction(engine, work)
+    except IntegrityError:  # revoked since token_account found it: its bucket cannot be made
+        raise SessionEnded("That API token is unknown, expired or revoked.") from None

@@ -442,6 +442,23 @@ api_tokens = Table(
 )
 Index("ix_api_tokens_account", api_tokens.c.account_id)
 
+api_rate_buckets = Table(
+    "api_rate_buckets",
+    metadata,
+    Column(
+        "token_id",
+        Integer,
+        ForeignKey("api_tokens.id", ondelete="CASCADE", name="fk_api_rate_buckets_token"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("level", Float, nullable=False),  # requests left, a fraction while refilling
+    Column("at", Float, nullable=False),  # when: seconds since the Unix epoch
+    Column("granted", Boolean, nullable=False),  # whether the latest request could go
+)
+"""Each API token's rate-limit bucket (domain/rate_limit.py), shared by every app server on
+PostgreSQL; a row per token that has made a request, gone with the token."""
+
 webhook_subscriptions = Table(
     "webhook_subscriptions",
     metadata,
