@@ -24,6 +24,7 @@ which is also how every page followed the desk before."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -74,13 +75,23 @@ class Target:
 class Watcher:
     """The thread that watches the database for the open pages of this server."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, engine: Callable[[], Engine]) -> None:
+    def __init__(
+        self,
+        engine: Callable[[], Engine],
+        wake: Callable[[Follower, Reason], None],
+        reachable: Callable[[Follower], bool],
+    ) -> None:
         self.plan = Plan()
-        self._loop = loop
         self._engine = engine
+        self._wake = wake
+        self._reachable = reachable
         self._stop = threading.Event()
         self._followed = threading.Event()  # set when a page follows: the thread may be idle
         self._away_since: dict[str, float] = {}
+        self._listener: Listener | None = None  # PostgreSQL
+        # When the next read of the revision and of the sessions is due, the next attempt to
+        # listen, the next look for pages gone (monotonic seconds):
+        self._next_desk = self._next_sessions = self._next_listen = self._next_prune = 0.0
         self._thread = threading.Thread(target=self._run, name="live-view", daemon=True)
 
     def start(self) -> None:
@@ -90,6 +101,10 @@ class Watcher:
         self._stop.set()
         self._followed.set()
 
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the thread to end (after stop(): at the end of its current pass)."""
+        self._thread.join(timeout)
+
     def follow(self, follower: Follower) -> None:
         self.plan.follow(follower)
         self._followed.set()
@@ -97,65 +112,75 @@ class Watcher:
     # -- the thread
 
     def _run(self) -> None:
-        listener: Listener | None = None
-        next_desk = next_sessions = next_listen = next_prune = 0.0
         try:
             while not self._stop.is_set():
                 if not self.plan.followers():  # no open page: no reads at all
-                    if listener is not None:  # nor announcements queued up for nobody
-                        listener.close()
-                        listener = None
+                    self._close_listener()  # nor announcements queued up for nobody
                     self._followed.wait(IDLE_WAIT)
                     self._followed.clear()
                     continue
-                engine = self._engine()
-                now = time.monotonic()
-                heard: set[str] = set()
-                if engine.dialect.name == "postgresql" and listener is None and now >= next_listen:
-                    next_listen = now + LIVE_SECONDS
-                    try:
-                        listener = live_service.listen(engine)
-                        heard = {live_service.DESK, live_service.SESSIONS}  # missed meanwhile?
-                    except DatabaseUnavailable:
-                        listener = None
-                if not heard:
-                    pending = [next_desk, next_sessions, next_prune, self.plan.next_due()]
-                    if engine.dialect.name == "postgresql" and listener is None:
-                        pending.append(next_listen)
-                    wait = min(t for t in pending if t is not None) - now
-                    wait = min(max(wait, 0.0), FALLBACK_EVERY)
-                    if listener is not None:
-                        try:
-                            heard = listener.wait(wait)
-                        except DatabaseUnavailable:
-                            listener = None
-                            heard = {live_service.DESK, live_service.SESSIONS}
-                    elif self._stop.wait(wait):
-                        break
-                now = time.monotonic()
-                every = FALLBACK_EVERY if listener is not None else LIVE_SECONDS
-                sessions_every = FALLBACK_EVERY if listener is not None else SESSIONS_EVERY
                 try:
-                    if live_service.DESK in heard or now >= next_desk:
-                        next_desk = now + LIVE_SECONDS  # until it answers
-                        self._check_desk(engine)
-                        next_desk = now + every
-                    if live_service.SESSIONS in heard or now >= next_sessions:
-                        next_sessions = now + LIVE_SECONDS
-                        next_sessions = now + min(sessions_every, self._check_sessions(engine))
-                except DatabaseUnavailable:
-                    self.plan.database_down()
-                if now >= next_prune:
-                    next_prune = now + PRUNE_EVERY
-                    self._prune(now)
-                for follower, reason in self.plan.due(time.monotonic(), _reachable):
-                    self._wake(follower, reason)
-        except Exception:  # the pages fall back to nothing: say why in the server's log
-            log.exception("the live view stopped")
-            raise
+                    self._step()
+                except Exception:  # a bug, not the database: say so, and carry on
+                    log.exception("the live view failed; trying again")
+                    self._close_listener()
+                    self._stop.wait(LIVE_SECONDS)
         finally:
-            if listener is not None:
-                listener.close()
+            self._close_listener()
+
+    def _step(self) -> None:
+        """Wait for the next thing to do (a read due, an announcement, a wake due), do it."""
+        try:
+            engine = self._engine()
+        except DatabaseUnavailable:  # not even connected once yet
+            self.plan.database_down()
+            self._stop.wait(LIVE_SECONDS)
+            return
+        postgres = engine.dialect.name == "postgresql"
+        now = time.monotonic()
+        heard: set[str] = set()
+        if postgres and self._listener is None and now >= self._next_listen:
+            self._next_listen = now + LIVE_SECONDS
+            with contextlib.suppress(DatabaseUnavailable):  # the read below says what is up
+                self._listener = live_service.listen(engine)
+                heard = {live_service.DESK, live_service.SESSIONS}  # missed while not listening
+        if not heard:
+            due = [self._next_desk, self._next_sessions, self._next_prune, self.plan.next_due()]
+            if postgres and self._listener is None:
+                due.append(self._next_listen)
+            wait = min(max(min(t for t in due if t is not None) - now, 0.0), FALLBACK_EVERY)
+            if self._listener is not None:
+                try:
+                    heard = self._listener.wait(wait)
+                except DatabaseUnavailable:
+                    self._listener = None
+                    heard = {live_service.DESK, live_service.SESSIONS}
+            elif self._stop.wait(wait):
+                return
+        now = time.monotonic()
+        told = self._listener is not None  # else poll
+        try:
+            if live_service.DESK in heard or now >= self._next_desk:
+                self._next_desk = now + LIVE_SECONDS  # until the database answers
+                self._check_desk(engine)
+                self._next_desk = now + (FALLBACK_EVERY if told else LIVE_SECONDS)
+            if live_service.SESSIONS in heard or now >= self._next_sessions:
+                self._next_sessions = now + LIVE_SECONDS
+                expiry = self._check_sessions(engine)
+                self._next_sessions = now + min(FALLBACK_EVERY if told else SESSIONS_EVERY, expiry)
+        except DatabaseUnavailable:
+            self.plan.database_down()
+        if now >= self._next_prune:
+            self._next_prune = now + PRUNE_EVERY
+            self._prune(now)
+        for follower, reason in self.plan.due(time.monotonic(), self._reachable):
+            log.debug("waking %s: %s", follower.session, reason.value)
+            self._wake(follower, reason)
+
+    def _close_listener(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
 
     def _check_desk(self, engine: Engine) -> None:
         revision = live_service.desk_revision(engine)
@@ -189,13 +214,6 @@ class Watcher:
             self._away_since.pop(follower.session, None)
             if not session.has_fragment(follower.target.fragment):
                 self.plan.drop(follower.session)
-
-    def _wake(self, follower: Follower, reason: Reason) -> None:
-        log.debug("waking %s: %s", follower.session, reason.value)
-        try:
-            self._loop.call_soon_threadsafe(_rerun_fragment, follower.target)
-        except RuntimeError:  # the server's loop is closed: it is stopping
-            self._stop.set()
 
 
 def _runtime() -> Any:
@@ -237,9 +255,14 @@ _lock = threading.Lock()
 def start(loop: asyncio.AbstractEventLoop, engine: Callable[[], Engine] = process_engine) -> None:
     """Start this server's watcher, waking pages through `loop` (the server's event loop)."""
     global _watcher
+
+    def wake(follower: Follower, _reason: Reason) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the server is stopping
+            loop.call_soon_threadsafe(_rerun_fragment, follower.target)
+
     with _lock:
         if _watcher is None:
-            _watcher = Watcher(loop, engine)
+            _watcher = Watcher(engine, wake, _reachable)
             _watcher.start()
 
 
