@@ -184,7 +184,7 @@ class Watcher:
 
     def _check_desk(self, engine: Engine) -> None:
         revision = live_service.desk_revision(engine)
-        views = [v for v in self.plan.desk_at(revision) if isinstance(v, live_service.View)]
+        views = {v for v in self.plan.desk_at(revision) if isinstance(v, live_service.View)}
         if views:
             self.plan.measured(revision, views, live_service.measure(engine, views))
 
@@ -192,8 +192,9 @@ class Watcher:
         """Check the open pages' sign-in sessions; the seconds until the first of them
         expires."""
         now = datetime.now(UTC)
-        found = account_service.open_sessions(engine, self.plan.tokens(), now)
-        self.plan.sessions_open(set(found))
+        asked = self.plan.tokens()
+        found = account_service.open_sessions(engine, asked, now)
+        self.plan.sessions_checked(asked, set(found))
         soonest = min(found.values(), default=None)
         return math.inf if soonest is None else (soonest - now).total_seconds() + 0.1
 

@@ -178,12 +178,14 @@ class Plan:
                 elif entry.follower.drawn is not None and entry.owed is not Reason.ENDED:
                     entry.owed = Reason.DATABASE_DOWN
 
-    def sessions_open(self, tokens: Collection[str]) -> None:
-        """Of the followers' sign-in sessions, these are still open: the others are owed a
-        wake (their page then asks to sign in)."""
+    def sessions_checked(self, asked: Collection[str], still_open: Collection[str]) -> None:
+        """Of the sign-in sessions `asked` about (tokens), those `still_open` are: pages of the
+        others are owed a wake (they then ask to sign in). Pages that followed since, with a
+        session not asked about, wait for the next check."""
         with self._lock:
             for entry in self._entries.values():
-                if entry.follower.token not in tokens:
+                token = entry.follower.token
+                if token in asked and token not in still_open:
                     entry.owed = Reason.ENDED
 
     # -- waking

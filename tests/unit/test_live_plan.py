@@ -44,7 +44,7 @@ def test_a_view_shared_by_many_pages_is_read_once_and_only_changed_views_wake() 
     views = plan.desk_at(6)
     assert views == {LIST, OTHER_LIST, TICKET_7}  # three reads for five pages
     plan.measured(6, views, {LIST: "m2", OTHER_LIST: "n1", TICKET_7: (3, "targets")})
-    assert woken(plan, 100.0) == [("a", Reason.CHANGED), ("b", Reason.CHANGED), ("c", Reason.CHANGED)]
+    assert woken(plan, 100.0) == [(s, Reason.CHANGED) for s in ("a", "b", "c")]
     # The unchanged ones are known unchanged up to 6: not read again until the desk moves.
     assert plan.desk_at(6) == set()
     for session in ("a", "b", "c"):  # the woken pages redraw
@@ -139,11 +139,13 @@ def test_ended_sessions_are_woken_once_and_forgotten() -> None:
     plan.follow(page("a", 5, LIST, "m1"))
     plan.follow(page("b", 5, LIST, "m1"))
     assert plan.tokens() == {"token of a", "token of b"}
-    plan.sessions_open({"token of b"})
+    asked = plan.tokens()
+    plan.follow(page("c", 5, LIST, "m1"))  # while the sessions were being read
+    plan.sessions_checked(asked, {"token of b"})
     assert woken(plan, 10.0) == [("a", Reason.ENDED)]
-    assert [f.session for f in plan.followers()] == ["b"]
+    assert [f.session for f in plan.followers()] == ["b", "c"]
     plan.showing("a", 6, LIST, "m2", WAKE_EVERY)  # a late run of the gone page: ignored
-    assert [f.session for f in plan.followers()] == ["b"]
+    assert [f.session for f in plan.followers()] == ["b", "c"]
 
 
 def test_a_database_outage_is_told_to_every_page_once_and_its_end_to_those_that_said_so() -> None:
