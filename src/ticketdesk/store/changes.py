@@ -24,6 +24,14 @@ from ticketdesk.domain.errors import DatabaseUnavailable
 DESK = "desk"
 SESSIONS = "sessions"
 _CHANNEL = "left('ticketdesk.' || current_schema(), 63)"  # 63: PostgreSQL's longest name
+LISTENER_CONNECTION = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
+"""libpq settings of the listening connection, unless the database URL sets them."""
 
 
 def announce(conn: Connection, what: str) -> None:
@@ -44,6 +52,9 @@ class Listener:
         self._error = Error
         dialect = engine.dialect
         args, options = dialect.create_connect_args(engine.url)  # as the engine connects
+        # It waits for announcements for good: give up on a server that does not answer, and
+        # notice one that went away silently, in seconds rather than the system's minutes.
+        options = {**LISTENER_CONNECTION, **options}
         try:
             self._conn: Any = dialect.connect(*args, **options)
             self._conn.autocommit = True
