@@ -36,6 +36,7 @@ lint: ruff
 test: lint
 	scripts/ensure-chromium
 	scripts/ensure-dovecot
+	scripts/ensure-haproxy
 	$(BIN)/pytest -n 3 --dist loadfile
 
 test-fast: ruff

@@ -1,7 +1,7 @@
 """Command line: `ticketdesk migrate`, `ticketdesk create-admin --email E --name N`,
 `ticketdesk seed-demo --count N`, `ticketdesk recount`, `ticketdesk files-gc`,
-`ticketdesk webhooks-worker`, and the mail processes: `ticketdesk worker`,
-`ticketdesk mail-fetch`, `ticketdesk mail-gateway --host H --port P`."""
+`ticketdesk outbox-prune`, `ticketdesk webhooks-worker`, and the mail processes:
+`ticketdesk worker`, `ticketdesk mail-fetch`, `ticketdesk mail-gateway --host H --port P`."""
 
 from __future__ import annotations
 
@@ -24,11 +24,21 @@ from ticketdesk.mail.runner import start_mail_threads
 from ticketdesk.services import accounts as account_service
 from ticketdesk.services import demo as demo_service
 from ticketdesk.services import files as file_service
+from ticketdesk.services import outbox as outbox_service
 from ticketdesk.services import webhook_worker
+from ticketdesk.services import webhooks as webhook_service
 from ticketdesk.store import projections
 from ticketdesk.store.db import make_engine, migrate, run_transaction
 
-from .config import MailConfig, database_url, mail_config, redact, webhook_settings
+from .config import (
+    DEFAULT_OUTBOX_RETENTION_DAYS,
+    MailConfig,
+    database_url,
+    mail_config,
+    outbox_retention,
+    redact,
+    webhook_settings,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=60,
         help="leave files written in the last N minutes (uploads not yet committed); default 60",
+    )
+    prune = commands.add_parser(
+        "outbox-prune",
+        help="delete sent mail and delivered webhooks older than the retention (the workers "
+        "do it every hour)",
+    )
+    prune.add_argument(
+        "--days",
+        type=int,
+        default=None,
+        help="keep the last N days (at least 1); default: $TICKETDESK_OUTBOX_RETENTION_DAYS "
+        f"or {DEFAULT_OUTBOX_RETENTION_DAYS}",
     )
     seed = commands.add_parser("seed-demo", help="add N demo tickets with event histories")
     seed.add_argument("--count", type=int, default=100, help="how many tickets (default 100)")
@@ -130,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
             partial = file_service.sweep_partial_writes(engine, at, grace=grace)
             if partial:
                 print(f"Deleted {partial} unfinished upload(s) left by interrupted writes")
+        elif args.command == "outbox-prune":
+            if args.days is not None and args.days < 1:
+                parser.error("--days must be at least 1")
+            return prune_outboxes(engine, args.days)
         elif args.command == "webhooks-worker":
             run_webhooks_worker(engine)
         elif args.command == "seed-demo":
@@ -171,6 +197,27 @@ def create_admin(engine: Engine, email: str, name: str, password_from_stdin: boo
     print(f"Admin account created: {account.name} <{account.email}>")
     if generated:
         print(f"Password (shown once; change it after signing in): {password}")
+
+
+def prune_outboxes(engine: Engine, days: int | None) -> int:
+    """`ticketdesk outbox-prune`: what the workers do every hour, now. Queued, failed and
+    pending rows are never deleted; sent mail's Message-IDs stay for threading."""
+    try:
+        keep = timedelta(days=days) if days is not None else outbox_retention()
+    except ValueError as exc:
+        print(f"ticketdesk: {exc}", file=sys.stderr)
+        return 2
+    if keep is None:
+        print("TICKETDESK_OUTBOX_RETENTION_DAYS is 0: the outboxes are kept whole; nothing pruned")
+        return 0
+    now = datetime.now(UTC)
+    mails = outbox_service.prune_sent(engine, now, keep)
+    deliveries = webhook_service.prune_delivered(engine, now, keep)
+    print(
+        f"Deleted {mails} sent mail(s) and {deliveries} delivered webhook(s) older than "
+        f"{keep.days} day(s)"
+    )
+    return 0
 
 
 def run_webhooks_worker(engine: Engine) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -96,6 +97,29 @@ def api_rate_per_minute(environ: dict[str, str] | None = None) -> int:
     return rate
 
 
+DEFAULT_OUTBOX_RETENTION_DAYS = 30
+
+
+def outbox_retention(environ: Mapping[str, str] | None = None) -> timedelta | None:
+    """How long sent mail and delivered webhooks stay in their outboxes:
+    TICKETDESK_OUTBOX_RETENTION_DAYS whole days (default 30; at least 1, as the answer to an
+    unknown sender is sent once a day at most by looking at the outbox); 0 keeps them for ever
+    (None)."""
+    env = os.environ if environ is None else environ
+    raw = env.get("TICKETDESK_OUTBOX_RETENTION_DAYS", "").strip()
+    if not raw:
+        return timedelta(days=DEFAULT_OUTBOX_RETENTION_DAYS)
+    try:
+        days = int(raw)
+    except ValueError:
+        raise ValueError(
+            f"TICKETDESK_OUTBOX_RETENTION_DAYS must be a whole number of days, not {raw!r}"
+        ) from None
+    if days < 0:
+        raise ValueError("TICKETDESK_OUTBOX_RETENTION_DAYS cannot be negative (0 keeps all)")
+    return timedelta(days=days) if days else None
+
+
 @dataclass(frozen=True)
 class WebhookSettings:
     """How the webhook worker delivers: the HTTP timeout, the first retry's delay (doubled
@@ -109,6 +133,9 @@ class WebhookSettings:
     poll_s: float = 1.0
     disable_after_s: float = 24 * 3600.0
     in_app: bool = False
+    retention: timedelta | None = field(
+        default_factory=lambda: timedelta(days=DEFAULT_OUTBOX_RETENTION_DAYS)
+    )  # TICKETDESK_OUTBOX_RETENTION_DAYS: delivered ones are pruned after this; None: kept
 
 
 # -- mail ----------------------------------------------------------------------------------
@@ -177,6 +204,8 @@ class MailConfig:
     max_bytes: int  # TICKETDESK_MAIL_MAX_BYTES
     retry_seconds: float  # TICKETDESK_MAIL_RETRY_SECONDS: the back-off's base
     in_app: bool  # TICKETDESK_MAIL_IN_APP: the app server runs the worker too
+    retention: timedelta | None = timedelta(days=DEFAULT_OUTBOX_RETENTION_DAYS)
+    """TICKETDESK_OUTBOX_RETENTION_DAYS: sent mail is pruned after this; None: kept."""
 
 
 def mail_config(environ: Mapping[str, str] | None = None) -> MailConfig:
@@ -199,6 +228,7 @@ def mail_config(environ: Mapping[str, str] | None = None) -> MailConfig:
         max_bytes=_positive(env, "TICKETDESK_MAIL_MAX_BYTES", 25 * 1024 * 1024),
         retry_seconds=float(_positive(env, "TICKETDESK_MAIL_RETRY_SECONDS", 60, real=True)),
         in_app=env.get("TICKETDESK_MAIL_IN_APP", "1").strip() != "0",
+        retention=outbox_retention(env),
     )
 
 
@@ -219,12 +249,13 @@ def _positive(env: Mapping[str, str], name: str, default: float, real: bool = Fa
 
 def webhook_settings(environ: Mapping[str, str] | None = None) -> WebhookSettings:
     """TICKETDESK_WEBHOOK_TIMEOUT_S (default 10), TICKETDESK_WEBHOOK_RETRY_BASE_S (30),
-    TICKETDESK_WEBHOOK_POLL_S (1) and TICKETDESK_WEBHOOKS_IN_APP (1/true/yes: the app server
-    delivers; default no)."""
+    TICKETDESK_WEBHOOK_POLL_S (1), TICKETDESK_WEBHOOKS_IN_APP (1/true/yes: the app server
+    delivers; default no) and TICKETDESK_OUTBOX_RETENTION_DAYS (outbox_retention)."""
     env = os.environ if environ is None else environ
     return WebhookSettings(
         timeout_s=float(_positive(env, "TICKETDESK_WEBHOOK_TIMEOUT_S", 10.0, real=True)),
         retry_base_s=float(_positive(env, "TICKETDESK_WEBHOOK_RETRY_BASE_S", 30.0, real=True)),
         poll_s=float(_positive(env, "TICKETDESK_WEBHOOK_POLL_S", 1.0, real=True)),
         in_app=env.get("TICKETDESK_WEBHOOKS_IN_APP", "").strip().lower() in ("1", "true", "yes"),
+        retention=outbox_retention(env),
     )

@@ -1,14 +1,16 @@
 """The corpus of mail shapes in tests/mail/ (each with its expected outcome in
-tests/mail/expected.toml), handed to the intake on a desk prepared as that file describes; and
-the cases the corpus cannot hold: a mail over the size limit, the same mail twice, a refused
-unknown sender, the thread headers of the answers."""
+tests/mail/expected.toml, and the bytes of its files in tests/mail/files/), handed to the intake
+on a desk prepared as that file describes; and the cases the corpus cannot hold: a mail over
+the size limit, the same mail twice, a refused unknown sender, the thread headers of the
+answers, files over the limits."""
 
 from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +19,11 @@ from sqlalchemy import Engine, select, update
 
 from ticketdesk.config import MailConfig, mail_config
 from ticketdesk.domain.accounts import Account
+from ticketdesk.domain.files import Attachment
 from ticketdesk.domain.mail import InboundOutcome
 from ticketdesk.mail.intake import handle
 from ticketdesk.services import accounts as account_service
+from ticketdesk.services import files as file_service
 from ticketdesk.services import notifications as notification_service
 from ticketdesk.services import outbox as outbox_service
 from ticketdesk.services import tickets as ticket_service
@@ -27,12 +31,15 @@ from ticketdesk.services.inbound import Receipt
 from ticketdesk.store.schema import mail_inbox, mail_outbox, ticket_messages, tickets
 
 CORPUS = Path(__file__).resolve().parents[1] / "mail"
+FILES = CORPUS / "files"
 CASES: list[dict[str, Any]] = tomllib.loads((CORPUS / "expected.toml").read_text())["mail"]
 DESK = "support@desk.example"
 
 
 def test_every_mail_of_the_corpus_has_an_expected_outcome() -> None:
     assert sorted(p.name for p in CORPUS.glob("*.eml")) == sorted(c["file"] for c in CASES)
+    expected_files = [f.get("bytes", f["name"]) for c in CASES for f in c.get("files", [])]
+    assert sorted(p.name for p in FILES.iterdir()) == sorted(expected_files)
 
 
 @dataclass
@@ -78,6 +85,14 @@ class Desk:
             )
             return [tuple(r) for r in rows]
 
+    def files(self, ticket_id: int, of_last_message: bool) -> list[Attachment]:
+        """The attachments of the ticket itself, or of its newest message (as Ana sees them)."""
+        detail = ticket_service.ticket_detail(self.engine, self.ana, f"TICKET-{ticket_id}")
+        return detail.files_of(detail.messages[-1].id if of_last_message else None)
+
+    def content(self, attachment: Attachment) -> bytes:
+        return b"".join(file_service.open_file(self.engine, self.ana, attachment.id).chunks())
+
     def outbox(self) -> list[tuple[str, str, int | None]]:
         """(kind, recipient, ticket) of every outgoing mail."""
         with self.engine.connect() as conn:
@@ -90,9 +105,13 @@ class Desk:
 
 
 @pytest.fixture
-def desk(engine: Engine, now: datetime, monkeypatch: pytest.MonkeyPatch) -> Iterator[Desk]:
-    """TICKET-1 by Rita, answered by Ana; the desk's two mails about it with known IDs."""
+def desk(
+    engine: Engine, now: datetime, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[Desk]:
+    """TICKET-1 by Rita, answered by Ana; the desk's two mails about it with known IDs. Files
+    go to a directory of the test's own."""
     monkeypatch.setenv("TICKETDESK_MAIL_ADDRESS", DESK)
+    monkeypatch.setenv("TICKETDESK_FILES_DIR", str(tmp_path / "files"))
 
     def make(name: str, role: str) -> Account:
         email = name.lower().replace(" ", ".") + "@example.com"
@@ -142,6 +161,16 @@ def test_a_mail_of_the_corpus(desk: Desk, case: dict[str, Any]) -> None:
         assert part in text
     for part in case.get("lacks", []):
         assert part not in text
+    # Its files: attachments of the ticket (a new one) or of the message (a reply), stored
+    # byte for byte, with safe names and the type their content shows.
+    files = desk.files(receipt.ticket_id or 0, of_last_message=expected is InboundOutcome.REPLY)
+    assert [(f.name, f.content_type) for f in files] == [
+        (f["name"], f["type"]) for f in case.get("files", [])
+    ]
+    for stored, wanted in zip(files, case.get("files", []), strict=True):
+        expected_bytes = (FILES / wanted.get("bytes", wanted["name"])).read_bytes()
+        assert desk.content(stored) == expected_bytes, stored.name
+        assert stored.size == len(expected_bytes)
     # The mail is kept, exactly as it came, for staff to open.
     originals = outbox_service.originals_for(desk.engine, desk.ana, receipt.ticket_id or 0)
     assert raw in {
@@ -255,3 +284,81 @@ def test_answers_thread_onto_the_mail_they_answer(desk: Desk) -> None:
         "<reply.1@desk.example>",
         "<agent-reply-1@example.com>",
     ]
+
+
+def mail_with_files(message_id: str, files: list[tuple[str, bytes]]) -> bytes:
+    """A new mail from Rita with `files` attached (application/octet-stream, base64)."""
+    mail = EmailMessage()
+    mail["From"] = "Rita Requester <rita.requester@example.com>"
+    mail["To"] = DESK
+    mail["Subject"] = "Logs of the crash"
+    mail["Message-ID"] = message_id
+    mail.set_content("The logs are attached.\n")
+    for name, data in files:
+        mail.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
+    return mail.as_bytes()
+
+
+def test_a_file_over_the_limit_is_listed_and_the_mail_filed_with_the_others(desk: Desk) -> None:
+    """A 26 MB file (the limit per file is 25 MB) in a mail the desk takes (the mail limit
+    raised to 40 MB): the ticket is filed with the two other files; its text names the one
+    left out, which stays in the original mail."""
+    huge = b"\0" * (26 * 1024 * 1024)
+    raw = mail_with_files(
+        "<crash-logs-1@example.com>",
+        [("before.log", b"before\n"), ("core.dump", huge), ("after.log", b"after\n")],
+    )
+    desk.config = replace(desk.config, max_bytes=40_000_000)
+    receipt = desk.receive(raw)
+    assert receipt.outcome is InboundOutcome.FILED and receipt.ticket_id is not None
+    assert desk.issue(receipt.ticket_id) == (
+        "Logs of the crash\n\nThe logs are attached.\n\n"
+        "[Not attached (still in the original mail, which staff can open): "
+        "core.dump (26.0 MB), larger than 25.0 MB, the limit per file]"
+    )
+    files = desk.files(receipt.ticket_id, of_last_message=False)
+    assert [(f.name, desk.content(f)) for f in files] == [
+        ("before.log", b"before\n"),
+        ("after.log", b"after\n"),
+    ]
+    (original,) = outbox_service.originals_for(desk.engine, desk.ana, receipt.ticket_id).values()
+    assert outbox_service.original_mail(desk.engine, desk.ana, original) == raw
+
+
+def test_files_past_the_tenth_are_listed_and_the_reply_keeps_ten(desk: Desk) -> None:
+    raw = mail_with_files(
+        "<many-files-1@example.com>", [(f"part{n:02}.txt", f"{n}\n".encode()) for n in range(12)]
+    ).replace(b"Subject: Logs of the crash", b"Subject: Re: [TICKET-1] The printer")
+    receipt = desk.receive(raw)
+    assert receipt.outcome is InboundOutcome.REPLY and receipt.ticket_id == 1
+    files = desk.files(1, of_last_message=True)
+    assert [(f.name, desk.content(f)) for f in files] == [
+        (f"part{n:02}.txt", f"{n}\n".encode()) for n in range(10)
+    ]
+    assert desk.last_message(1)[2] == (
+        "The logs are attached.\n\n"
+        "[Not attached (still in the original mail, which staff can open): "
+        "part10.txt (3 B), a message takes at most 10 files; "
+        "part11.txt (3 B), a message takes at most 10 files]"
+    )
+
+
+def test_the_desks_own_mail_coming_back_is_listed_as_ignored(desk: Desk) -> None:
+    """A forward that sends the desk's notification back to it (its Message-ID is one the
+    desk sent): no ticket, no answer, one entry on the list."""
+    echo = (
+        b"From: Help <help@desk.example>\r\nTo: support@desk.example\r\n"
+        b"Subject: Received: [TICKET-1] The printer\r\nMessage-ID: <filed.1@desk.example>\r\n"
+        b"\r\nYour ticket was received.\r\n"
+    )
+    before = desk.outbox()
+    receipt = desk.receive(echo)
+    assert (receipt.outcome, receipt.reason) == (
+        InboundOutcome.IGNORED,
+        "the desk's own mail came back",
+    )
+    assert desk.receive(echo).outcome is None  # twice: stored once
+    assert [e for e in desk.inbox() if e[0] == "<filed.1@desk.example>"] == [
+        ("<filed.1@desk.example>", "ignored", "the desk's own mail came back")
+    ]
+    assert desk.outbox() == before

@@ -18,8 +18,11 @@ from tests.support import imap as imap_support
 from tests.support.imap import ImapServer
 from ticketdesk.config import MailConfig, mail_config
 from ticketdesk.domain.accounts import Account
+from ticketdesk.domain.errors import FileStoreUnavailable
 from ticketdesk.mail.fetch import Fetcher, FetchFailed
+from ticketdesk.services import files as file_service
 from ticketdesk.services import outbox as outbox_service
+from ticketdesk.services import tickets as ticket_service
 from ticketdesk.store.schema import mail_inbox, tickets
 
 imap_server = imap_support.imap_server  # the fixture: a private dovecot per test
@@ -93,6 +96,34 @@ def test_with_idle_a_new_mail_is_filed_within_seconds(
         stop.set()
         thread.join(timeout=15)
     assert not thread.is_alive()
+
+
+def test_a_mails_files_are_attached_and_it_waits_in_the_box_while_they_cannot_be_stored(
+    engine: Engine,
+    requester: Account,
+    agent: Account,
+    imap_server: ImapServer,
+    now: datetime,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the file store's directory should be")
+    monkeypatch.setenv("TICKETDESK_FILES_DIR", str(blocked / "files"))
+    raw = (CORPUS / "attachment.eml").read_bytes()
+    imap_server.append(raw)
+    fetcher = Fetcher(engine, config(imap_server), clock=lambda: now)
+    with pytest.raises(FileStoreUnavailable):
+        fetcher.fetch_once()
+    assert len(imap_server.messages("INBOX")) == 1  # left for the next try
+    assert issues(engine) == []
+
+    monkeypatch.setenv("TICKETDESK_FILES_DIR", str(tmp_path / "files"))
+    assert fetcher.fetch_once() == 1
+    assert imap_server.messages("INBOX") == []
+    (file,) = ticket_service.ticket_detail(engine, agent, "TICKET-1").files_of(None)
+    content = b"".join(file_service.open_file(engine, agent, file.id).chunks())
+    assert (file.name, content) == ("error.png", (CORPUS / "files" / "error.png").read_bytes())
 
 
 def test_a_mail_over_the_limit_is_not_downloaded_but_listed(

@@ -14,7 +14,9 @@ from tests.support.server import free_port
 from ticketdesk.config import mail_config
 from ticketdesk.domain.accounts import Account
 from ticketdesk.mail.gateway import GatewayController, start_gateway
+from ticketdesk.services import files as file_service
 from ticketdesk.services import outbox as outbox_service
+from ticketdesk.services import tickets as ticket_service
 from ticketdesk.store.schema import mail_inbox, tickets
 
 CORPUS = Path(__file__).resolve().parents[1] / "mail"
@@ -96,3 +98,38 @@ def test_a_mail_over_the_limit_is_refused_with_552_and_listed(
     (entry,) = outbox_service.received_mail(engine, admin, ("rejected",))
     assert entry.subject == "big" and entry.reason is not None
     assert entry.reason.startswith("too large")
+
+
+def test_a_mails_files_are_attached_and_a_file_store_that_fails_asks_to_try_later(
+    engine: Engine,
+    requester: Account,
+    agent: Account,
+    gateway: GatewayController,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While the file store cannot be written (here: its directory's place is taken by a
+    file) the gateway answers 451 and stores nothing; the sending server's next try files
+    the ticket with its file."""
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the file store's directory should be")
+    monkeypatch.setenv("TICKETDESK_FILES_DIR", str(blocked / "files"))
+    raw = (CORPUS / "attachment.eml").read_bytes()
+    with client(gateway) as smtp, pytest.raises(smtplib.SMTPDataError) as later:
+        smtp.sendmail("rita.requester@example.com", [DESK], raw)
+    assert later.value.smtp_code == 451
+    assert later.value.smtp_error == b"4.3.0 The desk cannot store files right now; try again later"
+    with engine.connect() as conn:
+        assert conn.execute(select(tickets.c.id)).first() is None
+        assert conn.execute(select(mail_inbox.c.id)).first() is None
+
+    monkeypatch.setenv("TICKETDESK_FILES_DIR", str(tmp_path / "files"))
+    with client(gateway) as smtp:
+        assert smtp.sendmail("rita.requester@example.com", [DESK], raw) == {}
+    (file,) = ticket_service.ticket_detail(engine, agent, "TICKET-1").files_of(None)
+    content = b"".join(file_service.open_file(engine, agent, file.id).chunks())
+    assert (file.name, file.content_type, content) == (
+        "error.png",
+        "image/png",
+        (CORPUS / "files" / "error.png").read_bytes(),
+    )

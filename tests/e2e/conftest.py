@@ -30,6 +30,8 @@ from tests.support.browser import (
     new_context,
     sign_in_context,
 )
+from tests.support.cluster import STICKY_COOKIE, Cluster
+from tests.support.proxied import ProxiedDesk
 from tests.support.server import log_tail
 
 
@@ -167,4 +169,56 @@ def new_desk(
     for desk, _ in desks:
         desk.page.close()
     for context in own_contexts:
+        context.close()
+
+
+@pytest.fixture
+def new_proxied_desk(
+    browser: Browser, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Desk]]:
+    """Factory of Desks on the deploy/ recipe (tests/support/proxied.py): `new_proxied_desk(
+    desk)` is the test's next person (Ana Ortiz, Ben Castro, ...: agents) in a browser context
+    of their own that accepts the proxy's self-signed certificate, signed in unless
+    `signed_in=False`. `server="app2"` gives the browser the proxy's cookie for that app
+    server, as if it had been sent there before: the test chooses who is on which server.
+
+    When the test fails, each person's page is saved as a screenshot and the tail of the
+    proxy's log is printed."""
+    contexts: list[BrowserContext] = []
+    desks: list[Desk] = []
+    clusters: list[Cluster] = []
+
+    def make(
+        proxied: ProxiedDesk,
+        name: str | None = None,
+        role: str = "agent",
+        *,
+        signed_in: bool = True,
+        server: str | None = None,
+    ) -> Desk:
+        name = name or STAFF_NAMES[len(desks)]
+        person = proxied.app.person(name, role)
+        context = new_context(browser, ignore_https_errors=True)
+        contexts.append(context)
+        url = proxied.app.url
+        if server is not None:
+            context.add_cookies([{"name": STICKY_COOKIE, "value": server, "url": url}])
+        if signed_in:
+            sign_in_context(context, url, proxied.app.session_token(person))
+        desk = Desk(context.new_page(), url, request.node.name, person)
+        desk.page.on("pageerror", lambda exc: desk.page_errors.append(str(exc)))
+        desks.append(desk)
+        if proxied.cluster not in clusters:
+            clusters.append(proxied.cluster)
+        return desk
+
+    yield make
+    if request.node.stash.get(FAILED, False):
+        for number, desk in enumerate(desks, start=1):
+            with contextlib.suppress(Exception):
+                desk.screenshot(f"FAILED-person{number}")
+        for cluster in clusters:
+            for log in [cluster.proxy_log, *(server.log for server in cluster.servers)]:
+                print(f"--- {log}:\n{log_tail(log)}")
+    for context in contexts:
         context.close()

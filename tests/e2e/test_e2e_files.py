@@ -6,8 +6,6 @@ an HTML file and an SVG holding a script open as downloads and never run."""
 from __future__ import annotations
 
 import contextlib
-import struct
-import zlib
 from collections.abc import Callable
 
 import pytest
@@ -16,25 +14,9 @@ from playwright.sync_api import Error as PlaywrightError
 
 from tests.support.app_server import AppServer
 from tests.support.browser import Desk, wait_until
+from tests.support.images import tiny_png
 
 pytestmark = pytest.mark.e2e
-
-
-def tiny_png() -> bytes:
-    """A real 2x2 red PNG (the browser must be able to decode the thumbnail)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0)
-    rows = b"".join(b"\x00" + b"\xff\x00\x00" * 2 for _ in range(2))
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
 
 
 def test_a_screenshot_on_a_reply_shows_as_a_thumbnail_and_downloads_byte_for_byte(

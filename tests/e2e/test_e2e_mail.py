@@ -3,7 +3,8 @@ fetcher in its lifespan: a mail dropped into the mailbox (a private dovecot) bec
 that an agent's open list shows within the live-view interval; the agent answers on the
 ticket's page; the answer reaches the SMTP server (aiosmtpd) with the thread's headers; the
 requester's reply, built from that mail, threads onto the same ticket and shows on the
-agent's open page."""
+agent's open page with the screenshot it carries as a thumbnail, which downloads byte for
+byte."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.e2e
 imap_server = imap_support.imap_server  # the fixture: a private dovecot per test
 DESK = "support@desk.example"
 LIVE_SECONDS = 2
+SCREENSHOT = Path(__file__).resolve().parents[1] / "mail" / "files" / "image001.png"  # 2x1 px
 
 
 @pytest.fixture
@@ -118,6 +120,8 @@ def test_a_mail_becomes_a_ticket_and_the_conversation_threads_both_ways(
     reply.set_content(
         f"Updated, it holds now. Thanks!\n\nOn Tue, Ticket desk <{DESK}> wrote:\n{quoted}\n"
     )
+    screenshot = SCREENSHOT.read_bytes()
+    reply.add_attachment(screenshot, maintype="image", subtype="png", filename="vpn-ok.png")
     imap_server.append(bytes(reply))
 
     # The agent's open ticket page shows it by itself, without the quoted mail.
@@ -125,5 +129,12 @@ def test_a_mail_becomes_a_ticket_and_the_conversation_threads_both_ways(
     expect(message).to_be_visible(timeout=LIVE_SECONDS * 1000 + 15_000)
     expect(page.get_by_text("Rita Rossi · Requester's message")).to_be_visible()
     expect(page.get_by_test_id("stChatMessage")).to_have_count(2)
+    # Its screenshot is an attachment of that message: a thumbnail from the desk's /files.
+    thumbnail = page.locator("img[src*='/files/']")
+    expect(thumbnail).to_have_count(1)
+    expect(thumbnail).to_have_js_property("naturalWidth", 2)
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="vpn-ok.png").click(modifiers=["Alt"])
+    assert download_info.value.path().read_bytes() == screenshot
     desk.screenshot("reply-by-mail-threaded")
     assert len(imap_server.messages("Handled")) == 2

@@ -40,9 +40,15 @@ def e2e_skipped() -> bool:
     return os.environ.get("TICKETDESK_SKIP_E2E", "").strip() == "1"
 
 
-def new_context(browser: Browser) -> BrowserContext:
-    """A new browser context (cookies, storage and cache of its own) as the tests use them."""
-    context = browser.new_context(viewport=VIEWPORT, timezone_id="UTC", locale="en-GB")
+def new_context(browser: Browser, *, ignore_https_errors: bool = False) -> BrowserContext:
+    """A new browser context (cookies, storage and cache of its own) as the tests use them.
+    `ignore_https_errors`: for a server with a self-signed certificate (the proxy's)."""
+    context = browser.new_context(
+        viewport=VIEWPORT,
+        timezone_id="UTC",
+        locale="en-GB",
+        ignore_https_errors=ignore_https_errors,
+    )
     context.set_default_timeout(UI_TIMEOUT_MS)
     return context
 

@@ -47,23 +47,23 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 """The database tests' `now` fixture."""
 
 
-def postgres_schema_url(schema: str) -> str:
-    """The URL of POSTGRES_URL with `schema` as the search path."""
-    base = database_url({"TICKETDESK_DATABASE_URL": POSTGRES_URL})
+def postgres_schema_url(schema: str, base: str = POSTGRES_URL) -> str:
+    """The URL of `base` (POSTGRES_URL) with `schema` as the search path."""
+    base = database_url({"TICKETDESK_DATABASE_URL": base})
     joiner = "&" if "?" in base else "?"
     return f"{base}{joiner}options=-csearch_path%3D{schema}"
 
 
 @contextlib.contextmanager
-def postgres_schema(prefix: str = "test") -> Iterator[str]:
-    """A new, empty schema on POSTGRES_URL (named `prefix`_ and a random suffix), dropped with
-    everything in it afterwards; its URL."""
+def postgres_schema(prefix: str = "test", base: str = POSTGRES_URL) -> Iterator[str]:
+    """A new, empty schema on `base` (POSTGRES_URL), named `prefix`_ and a random suffix,
+    dropped with everything in it afterwards; its URL."""
     schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(database_url({"TICKETDESK_DATABASE_URL": POSTGRES_URL}))
+    admin = create_engine(database_url({"TICKETDESK_DATABASE_URL": base}))
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
-        yield postgres_schema_url(schema)
+        yield postgres_schema_url(schema, base)
     finally:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))

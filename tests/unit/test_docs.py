@@ -8,7 +8,8 @@ documented (or the docs name something the code no longer has).
   from (app_components/kpi_help.py);
 - the permissions (`Action`): the role-by-action table of docs/security.md (or operations.md),
   with the code's answer for every role;
-- the relative links of README.md and docs/: to a file that exists, and a heading it has.
+- the relative links of README.md, docs/ and deploy/README.md: to a file that exists, and a
+  heading it has.
 """
 
 from __future__ import annotations
@@ -285,7 +286,7 @@ def test_documented_permission_exists(row: str) -> None:
 # -- links -----------------------------------------------------------------------------------
 
 LINK = re.compile(r"\]\(([^)\s]+)\)")
-MARKDOWN_FILES = [README, *sorted(DOCS.glob("*.md"))]
+MARKDOWN_FILES = [README, *sorted(DOCS.glob("*.md")), ROOT / "deploy" / "README.md"]
 
 
 def _anchor(heading: str) -> str:

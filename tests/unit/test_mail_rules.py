@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ticketdesk.config import mail_config
+from ticketdesk.config import mail_config, webhook_settings
 from ticketdesk.domain.mail import (
     MAX_ATTEMPTS,
     DeskAddress,
@@ -102,6 +102,11 @@ def test_mail_settings_and_their_defaults() -> None:
         None,
     )
     assert (settings.max_bytes, settings.retry_seconds, settings.in_app) == (26214400, 60, True)
+    assert settings.retention == timedelta(days=30)
+    assert mail_config({"TICKETDESK_OUTBOX_RETENTION_DAYS": "7"}).retention == timedelta(days=7)
+    assert mail_config({"TICKETDESK_OUTBOX_RETENTION_DAYS": "0"}).retention is None  # kept
+    assert webhook_settings({}).retention == timedelta(days=30)
+    assert webhook_settings({"TICKETDESK_OUTBOX_RETENTION_DAYS": "0"}).retention is None
     smtp = mail_config(
         {"TICKETDESK_SMTP_URL": "smtp://a%40b.example:p%3Aw@mx.example?starttls=required"}
     ).smtp
@@ -135,6 +140,8 @@ def test_mail_settings_and_their_defaults() -> None:
         ({"TICKETDESK_MAIL_ADDRESS": "support"}, "TICKETDESK_MAIL_ADDRESS must be an address"),
         ({"TICKETDESK_MAIL_MAX_BYTES": "big"}, "must be a whole number, not 'big'"),
         ({"TICKETDESK_MAIL_RETRY_SECONDS": "0"}, "must be more than 0"),
+        ({"TICKETDESK_OUTBOX_RETENTION_DAYS": "1.5"}, "a whole number of days, not '1.5'"),
+        ({"TICKETDESK_OUTBOX_RETENTION_DAYS": "-1"}, "cannot be negative"),
     ],
 )
 def test_a_malformed_setting_is_named(env: dict[str, str], message: str) -> None:

@@ -25,3 +25,8 @@ class DeskBusy(TicketDeskError):
 
 class FileNotFound(TicketDeskError):
     """No such file, or not one the asker may read (the same answer for both)."""
+
+
+class FileStoreUnavailable(TicketDeskError):
+    """The file store (a directory or an S3 bucket) cannot be written right now; nothing was
+    recorded."""

@@ -124,3 +124,73 @@ def too_much(limit: int = MAX_MESSAGE_BYTES) -> ValidationError:
         "Nothing was saved; your text and files are still in the form: remove some and "
         "submit again."
     )
+
+
+# -- files of incoming mail ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MailFile:
+    """A file found in an incoming mail (an attachment, or an inline image of its HTML): the
+    name the mail gives it (or one made from its type) and its decoded bytes. The mail is in
+    memory whole anyway (TICKETDESK_MAIL_MAX_BYTES caps it), so its files are too."""
+
+    name: str
+    data: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+NOTE_NAMES = 10
+"""Refused files of a mail named in its message's text; more are counted."""
+
+
+@dataclass(frozen=True)
+class MailFiles:
+    """Which files of a mail become attachments (`kept`, in the mail's order) and which do
+    not, each with the reason (`refused`, for the message's text). The mail is filed all the
+    same: unlike a person at the form, its sender cannot remove a file and send again."""
+
+    kept: tuple[MailFile, ...]
+    refused: tuple[str, ...]
+
+    def note(self) -> str:
+        """The line the message's text ends with when files were refused ('' when none): the
+        first NOTE_NAMES of them by name, how many others there were."""
+        if not self.refused:
+            return ""
+        named = "; ".join(self.refused[:NOTE_NAMES])
+        if len(self.refused) > NOTE_NAMES:
+            named += f"; and {len(self.refused) - NOTE_NAMES} more"
+        return f"\n\n[Not attached (still in the original mail, which staff can open): {named}]"
+
+
+def choose_mail_files(
+    files: list[MailFile],
+    file_limit: int = MAX_FILE_BYTES,
+    message_limit: int = MAX_MESSAGE_BYTES,
+    max_files: int = MAX_FILES_PER_MESSAGE,
+) -> MailFiles:
+    """The same limits as the form's, applied file by file in the mail's order: a file over
+    `file_limit` is refused, as is one that would take the files kept so far over
+    `message_limit`, or one past the `max_files`-th kept; the others are kept."""
+    kept: list[MailFile] = []
+    refused: list[str] = []
+    total = 0
+    for file in files:
+        what = f"{safe_name(file.name)} ({size_label(file.size)})"
+        if file.size > file_limit:
+            refused.append(f"{what}, larger than {size_label(file_limit)}, the limit per file")
+        elif total + file.size > message_limit:
+            refused.append(
+                f"{what}, the files together would pass {size_label(message_limit)}, the "
+                "limit per message"
+            )
+        elif len(kept) >= max_files:
+            refused.append(f"{what}, a message takes at most {max_files} files")
+        else:
+            kept.append(file)
+            total += file.size
+    return MailFiles(tuple(kept), tuple(refused))

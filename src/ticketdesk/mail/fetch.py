@@ -21,7 +21,7 @@ from imapclient.exceptions import IMAPClientError
 from sqlalchemy import Engine
 
 from ticketdesk.config import MailConfig, ServerUrl
-from ticketdesk.domain.errors import DatabaseUnavailable
+from ticketdesk.domain.errors import DatabaseUnavailable, FileStoreUnavailable
 from ticketdesk.mail.intake import handle
 from ticketdesk.services import outbox as outbox_service
 
@@ -166,8 +166,10 @@ class Fetcher:
                 continue
             try:
                 self._serve(client, stop)
-            except DatabaseUnavailable as exc:
+            except (DatabaseUnavailable, FileStoreUnavailable) as exc:
+                # The mail stays in the box (it is moved only once stored) for the next try.
                 log.warning("mail-fetch: %s", exc)
+                self._report(f"{exc} ({self.clock():%Y-%m-%d %H:%M:%S} UTC)")
                 stop.wait(self.retry_seconds)
             except (OSError, IMAPClientError) as exc:
                 text = f"lost {self.url.redacted()}: {exc or type(exc).__name__}"

@@ -2,8 +2,8 @@
 server forwards the desk's mail to. It accepts mail for TICKETDESK_MAIL_ADDRESS (and its
 plus-forms) only, and answers after the mail is stored: 250 once it is a ticket, a message or
 an entry of the rejected-mail list; 552 for a mail over the size limit (kept on the list, and
-the sender's server tells the sender); 451 while the database is away (the sending server
-tries again later, so nothing is lost)."""
+the sender's server tells the sender); 451 while the database is away or the file store
+cannot be written (the sending server tries again later, so nothing is lost)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from anyio import to_thread
 from sqlalchemy import Engine
 
 from ticketdesk.config import MailConfig
-from ticketdesk.domain.errors import DatabaseUnavailable
+from ticketdesk.domain.errors import DatabaseUnavailable, FileStoreUnavailable
 from ticketdesk.domain.mail import DeskAddress, InboundOutcome
 from ticketdesk.mail.intake import handle
 
@@ -55,6 +55,9 @@ class DeskHandler:
         except DatabaseUnavailable as exc:
             log.warning("gateway: %s", exc)
             status = "451 4.3.0 The desk's database is unavailable; try again later"
+        except FileStoreUnavailable as exc:
+            log.warning("gateway: %s", exc)
+            status = "451 4.3.0 The desk cannot store files right now; try again later"
         else:
             log.info("gateway: %s", receipt.describe())
             too_large = receipt.reason is not None and receipt.reason.startswith("too large")

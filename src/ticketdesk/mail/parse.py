@@ -1,14 +1,16 @@
-"""Reading an incoming mail: its sender, Message-ID, threading headers and subject, and the text
+"""Reading an incoming mail: its sender, Message-ID, threading headers and subject, the text
 a person wrote in it (any charset and transfer encoding decoded, HTML-only mail turned into
-text, quoted history and signatures cut with mail-parser-reply)."""
+text, quoted history and signatures cut with mail-parser-reply), and its files (attachments,
+inline images, attached mails), decoded, for the desk's file store."""
 
 from __future__ import annotations
 
 import codecs
 import hashlib
+import mimetypes
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.errors import (
@@ -22,6 +24,7 @@ from html.parser import HTMLParser
 
 from mailparser_reply import EmailMessage as ReplyText
 
+from ticketdesk.domain.files import MailFile
 from ticketdesk.domain.mail import normalise_message_id, referenced_ids
 
 REPLY_LANGUAGES = ["en", "de", "fr", "es", "it", "nl", "pl", "sv", "da", "cs", "ja"]
@@ -48,7 +51,7 @@ class ParsedMail:
     headers: dict[str, str]  # lower-case name -> first value, for the loop checks
     text: str  # a reply's new part: quoted history and signature cut
     full_text: str  # the whole text, decoded, without a "-- " signature (a new ticket's text)
-    attachments: list[str] = field(default_factory=list)  # their file names
+    attachments: list[MailFile] = field(default_factory=list)  # in the mail's order
 
 
 def _header(message: Message, name: str) -> str:
@@ -109,31 +112,117 @@ def _defects(message: Message) -> Iterable[object]:
         yield from part.defects
 
 
-def _body(message: EmailMessage) -> tuple[str, list[str]]:
-    """The text of the mail (the plain part; else the HTML part as text) and the names of
-    its attachments."""
-    attachments = []
-    plain: Message | None = None
-    html: Message | None = None
-    for part in message.walk():
-        if part.is_multipart():
-            continue
+SIGNATURES = frozenset(
+    {"application/pkcs7-signature", "application/x-pkcs7-signature", "application/pgp-signature"}
+)
+"""S/MIME and OpenPGP signature parts: proof for a mail client, no file for a ticket (they
+stay in the original mail)."""
+
+
+def _attached_mail(part: Message) -> bool:
+    """A mail attached to this one as a file (Outlook's "forward as attachment"), not a
+    forwarded mail shown inline."""
+    if part.get_content_type() != "message/rfc822":
+        return False
+    return (part.get_content_disposition() or "").lower() == "attachment" or bool(
+        part.get_filename()
+    )
+
+
+def _leaves(part: Message) -> Iterator[Message]:
+    """The mail's parts that hold content, in order (depth first, as Message.walk); a mail
+    attached as a file is one of them, its own parts are not."""
+    if _attached_mail(part):
+        yield part
+        return
+    payload = part.get_payload() if part.is_multipart() else None
+    if isinstance(payload, list):
+        for sub in payload:
+            if isinstance(sub, Message):
+                yield from _leaves(sub)
+        return
+    yield part
+
+
+def _body(message: EmailMessage) -> tuple[str, list[MailFile]]:
+    """The text of the mail (the first plain part with text; else the first HTML part as
+    text) and its files, in the mail's order: every part marked as an attachment (or with a
+    file name and not marked inline), every other part that is not text (inline images that
+    the HTML shows by Content-ID, Apple Mail's inline PDFs), named text parts that are not the
+    text, and attached mails (as .eml). Signatures, the alternative forms of the text and
+    machine parts (delivery status) are not files."""
+    files: list[tuple[int, MailFile]] = []
+    texts: list[tuple[int, Message]] = []  # candidates for the text, with their position
+    unnamed = 0
+
+    def add(position: int, part: Message, data: bytes | None = None) -> None:
+        nonlocal unnamed
+        name = _clean(part.get_filename() or "").strip()
+        if data is None:
+            payload = part.get_payload(decode=True)
+            data = payload if isinstance(payload, bytes) else b""
+        if not name:
+            unnamed += 1
+            extension = mimetypes.guess_extension(part.get_content_type()) or ""
+            name = f"{part.get_content_maintype()}-{unnamed}{extension}"
+        files.append((position, MailFile(name, data)))
+
+    for position, part in enumerate(_leaves(message)):
+        kind = part.get_content_type()
         disposition = (part.get_content_disposition() or "").lower()
-        filename = part.get_filename()
-        if disposition == "attachment" or (filename and disposition != "inline"):
-            attachments.append(_clean(filename or "(unnamed)"))
+        if kind in SIGNATURES:
             continue
-        if part.get_content_type() == "message/rfc822":
+        if _attached_mail(part):
+            inner = _attached_bytes(part)
+            if inner is not None:
+                files.append((position, MailFile(_attached_name(part), inner)))
             continue
-        if part.get_content_type() == "text/plain" and plain is None:
-            plain = part
-        elif part.get_content_type() == "text/html" and html is None:
-            html = part
-    if plain is not None and _decoded(plain).strip():
-        return _decoded(plain), attachments
-    if html is not None:
-        return html_to_text(_decoded(html)), attachments
-    return "", attachments
+        if disposition == "attachment" or (part.get_filename() and disposition != "inline"):
+            add(position, part)
+        elif kind in ("text/plain", "text/html"):
+            texts.append((position, part))
+        elif part.get_content_maintype() == "text":
+            if part.get_filename():  # e.g. a named .csv or .ics shown inline
+                add(position, part)
+        elif part.get_content_maintype() not in ("message", "multipart"):
+            add(position, part)
+    chosen: tuple[int, Message] | None = next(
+        (t for t in texts if t[1].get_content_type() == "text/plain" and _decoded(t[1]).strip()),
+        None,
+    ) or next((t for t in texts if t[1].get_content_type() == "text/html"), None)
+    for position, part in texts:
+        if part.get_filename() and (chosen is None or position != chosen[0]):
+            add(position, part)  # a named text part beside the text: a file of its own
+    ordered = [file for _, file in sorted(files, key=lambda pair: pair[0])]
+    if chosen is None:
+        return "", ordered
+    part = chosen[1]
+    if part.get_content_type() == "text/plain":
+        return _decoded(part), ordered
+    return html_to_text(_decoded(part)), ordered
+
+
+def _attached_bytes(part: Message) -> bytes | None:
+    """An attached mail as a file of its own: RFC 5322 text (CRLF line ends, as mail is sent),
+    written again from what the parser read."""
+    payload = part.get_payload()
+    inner = payload[0] if isinstance(payload, list) and payload else None
+    if not isinstance(inner, Message):
+        return None
+    try:
+        return inner.as_bytes(policy=inner.policy.clone(linesep="\r\n"))
+    except Exception:  # a header it cannot write again: the original mail still holds it
+        return None
+
+
+def _attached_name(part: Message) -> str:
+    name = _clean(part.get_filename() or "").strip()
+    if name:
+        return name
+    payload = part.get_payload()
+    inner = payload[0] if isinstance(payload, list) and payload else None
+    subject = _header(inner, "Subject") if isinstance(inner, Message) else ""
+    return f"{_clean(subject)[:100].strip() or 'attached mail'}.eml"
 
 
 def _decoded(part: Message) -> str:

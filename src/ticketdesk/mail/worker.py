@@ -2,6 +2,10 @@
 `ticketdesk worker` runs it (with the IMAP fetcher) in a process of its own; the app server
 runs it in a thread of its lifespan unless TICKETDESK_MAIL_IN_APP=0.
 
+Every PRUNE_EVERY (and when it starts) it also deletes the mail sent longer ago than
+TICKETDESK_OUTBOX_RETENTION_DAYS (services.outbox.prune_sent; the Message-IDs stay for
+threading).
+
 Delivery is at least once: a mail is marked sent right after the server's acknowledgement. A
 worker killed between the server's acknowledgement and that mark leaves its claim behind; the
 claim goes back to the queue (at once when the dead worker was a process of this machine,
@@ -33,6 +37,8 @@ POLL_SECONDS = 1.0
 LEASE = timedelta(minutes=10)
 """How long a claim lasts: far longer than a batch takes (10 mails, 30 s timeouts)."""
 BATCH = 10
+PRUNE_EVERY = timedelta(hours=1)
+"""How often a worker prunes the outbox (several workers may each do it: harmless)."""
 
 
 def utc_now() -> datetime:
@@ -81,6 +87,7 @@ class OutboxWorker:
         lease: timedelta = LEASE,
         batch: int = BATCH,
         clock: Callable[[], datetime] = utc_now,
+        prune_every: timedelta = PRUNE_EVERY,
     ) -> None:
         self.engine = engine
         self.config = config
@@ -88,8 +95,25 @@ class OutboxWorker:
         self.lease = lease
         self.batch = batch
         self.clock = clock
+        self.prune_every = prune_every
         self.name = worker_name()
         self._told_unconfigured = False
+        self._pruned_at: datetime | None = None
+
+    def prune_if_due(self) -> int:
+        """Delete the sent mail past the retention, the first time at once, then at most once
+        every `prune_every`; returns how many mails were deleted."""
+        keep = self.config.retention
+        now = self.clock()
+        if keep is None or (
+            self._pruned_at is not None and now - self._pruned_at < self.prune_every
+        ):
+            return 0
+        pruned = outbox_service.prune_sent(self.engine, now, keep)
+        self._pruned_at = now
+        if pruned:
+            log.info("pruned %d sent mail(s) older than %d days", pruned, keep.days)
+        return pruned
 
     def run_once(self) -> int:
         """Send what is due now; returns how many mails were tried."""
@@ -145,6 +169,7 @@ class OutboxWorker:
         log.info("outbox worker %s started", self.name)
         while not stop.is_set():
             try:
+                self.prune_if_due()
                 handled = self.run_once()
             except DatabaseUnavailable as exc:
                 log.warning("outbox worker: %s", exc)

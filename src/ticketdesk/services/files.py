@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine
 from ticketdesk.config import files_location
 from ticketdesk.domain import tickets as rules
 from ticketdesk.domain.accounts import Account, Action, require
-from ticketdesk.domain.errors import FileNotFound
+from ticketdesk.domain.errors import FileNotFound, FileStoreUnavailable
 from ticketdesk.domain.files import (
     MAX_FILE_BYTES,
     MAX_MESSAGE_BYTES,
@@ -48,7 +48,8 @@ def store_uploads(
 ) -> tuple[NewAttachment, ...]:
     """Write each upload's blob (before the transaction that will name it) and return what
     to record. A file over the limit refuses the whole message (ValidationError); blobs of
-    the files before it stay behind unreferenced, for files-gc."""
+    the files before it stay behind unreferenced, for files-gc. A store that cannot be
+    written (a full disk, S3 away) is FileStoreUnavailable: nothing is recorded."""
     check_uploads(list(uploads))
     stored: list[NewAttachment] = []
     total = 0
@@ -63,6 +64,11 @@ def store_uploads(
                 else too_much(message_limit)
             )
             raise refusal from None
+        except Exception as exc:  # OSError from a directory, botocore's errors from S3
+            raise FileStoreUnavailable(
+                f"The files cannot be stored right now ({type(exc).__name__}: "
+                f"{str(exc)[:200]}). Nothing was saved; try again later."
+            ) from exc
         total += blob.size
         stored.append(
             NewAttachment(blob.sha256, safe_name(upload.name), blob.size, detect_type(blob.head))

@@ -3,10 +3,12 @@ it answers, or an entry of the rejected-mail list with the reason; never a loop,
 
 The mail channel (ticketdesk.mail) reads the MIME and calls `receive` with what it found;
 tickets and messages are made by services.tickets (create_ticket, add_message), like the
-web's, with the mail kept alongside."""
+web's, with the mail kept alongside and its files attached as the form's are (blobs written
+to the file store before the transaction that records them with the message)."""
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ticketdesk.domain.accounts import Account, Role, email_key, validate_name
 from ticketdesk.domain.errors import TicketDeskError, ValidationError
+from ticketdesk.domain.files import MailFile, MailFiles, Upload, choose_mail_files
 from ticketdesk.domain.mail import (
     DeskAddress,
     DuplicateMail,
@@ -57,7 +60,7 @@ class IncomingMail:
     plus_tokens: list[str]  # the +parts of the desk's address it was sent to
     text: str  # a reply's new part (quotes and signature cut)
     full_text: str  # all of it but the signature
-    attachments: list[str]
+    attachments: list[MailFile]  # attachments and inline images, decoded, in the mail's order
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,9 @@ def reject(engine: Engine, origin: MailOrigin, reason: str, outcome: InboundOutc
     """Keep a mail that files nothing on the rejected-mail list (once per Message-ID)."""
 
     def work(conn: Connection) -> Receipt:
-        if mail_store.known_message(conn, origin.message_id) is not None:
+        # Received before: stored once. (A Message-ID the desk sent is no reason to drop the
+        # mail unrecorded: that is the desk's own mail coming back, listed as ignored.)
+        if mail_store.known_message(conn, origin.message_id) == "in":
             return DUPLICATE
         _record(conn, origin, outcome, reason)
         return Receipt(outcome, None, reason)
@@ -186,10 +191,11 @@ def _answer(
             f"{mail.origin.sender} answered {ticket.code}, whose requester they are not",
             InboundOutcome.REJECTED,
         )
-    body = _fit(_message_text(mail.text or mail.full_text, mail), MESSAGE_MAX_CHARS)
+    files = choose_mail_files(mail.attachments)
+    body = _message_text(mail.text or mail.full_text, files, MESSAGE_MAX_CHARS)
     try:
         ticket_service.add_message(
-            engine, sender, ticket_id, kind.value, body, now, mail=mail.origin
+            engine, sender, ticket_id, kind.value, body, now, _uploads(files), mail=mail.origin
         )
     except ValidationError as exc:
         return reject(engine, mail.origin, str(exc), InboundOutcome.REJECTED)
@@ -198,25 +204,41 @@ def _answer(
 
 def _file(engine: Engine, mail: IncomingMail, sender: Account, now: datetime) -> Receipt:
     subject = mail.origin.subject.strip()
-    text = _message_text(mail.full_text, mail)
-    issue = f"{subject}\n\n{text}".strip() if subject else text
+    files = choose_mail_files(mail.attachments)
     try:
         ticket = ticket_service.create_ticket(
-            engine, sender, _fit(issue, ISSUE_MAX_CHARS), "Medium", now, mail=mail.origin
+            engine,
+            sender,
+            _message_text(mail.full_text, files, ISSUE_MAX_CHARS, subject),
+            "Medium",
+            now,
+            _uploads(files),
+            mail=mail.origin,
         )
     except ValidationError as exc:
         return reject(engine, mail.origin, str(exc), InboundOutcome.REJECTED)
     return Receipt(InboundOutcome.FILED, ticket.id)
 
 
-def _message_text(text: str, mail: IncomingMail) -> str:
-    """A reply's new part, or a new ticket's whole text (a forwarded mail is the point of
-    its ticket), with the names of the attachments kept with the original."""
+def _message_text(text: str, files: MailFiles, limit: int, subject: str = "") -> str:
+    """A reply's new part, or a new ticket's subject and whole text (a forwarded mail is the
+    point of its ticket), cut to `limit` characters, ending with the files that were not
+    attached (too large, too many: they stay in the original mail)."""
     text = text.strip()
-    if mail.attachments:
-        names = ", ".join(mail.attachments[:10])
-        text += f"\n\n[Attachments kept with the original mail: {names}]"
-    return text.strip() or "(The mail had no text; the original is kept with the ticket.)"
+    if not text:
+        text = (
+            "(The mail had no text, only its files.)"
+            if files.kept
+            else "(The mail had no text; the original is kept with the ticket.)"
+        )
+    text = f"{subject}\n\n{text}" if subject else text
+    note = files.note()
+    return _fit(text, limit - len(note)) + note
+
+
+def _uploads(files: MailFiles) -> list[Upload]:
+    """The kept files as the form's uploads are: services.tickets stores them."""
+    return [Upload(file.name, io.BytesIO(file.data)) for file in files.kept]
 
 
 def _fit(text: str, limit: int) -> str:

@@ -87,6 +87,23 @@ def next_due(engine: Engine) -> datetime | None:
     return read(engine, mail_store.next_due)
 
 
+PRUNE_BATCH = 2000
+"""Rows pruned per transaction: a backlog (the first prune of a desk that has sent mail for
+years) goes in short transactions, never one long write lock."""
+
+
+def prune_sent(engine: Engine, now: datetime, keep: timedelta, batch: int = PRUNE_BATCH) -> int:
+    """Delete the mail sent more than `keep` ago (never queued, sending or failed mail); its
+    Message-ID stays for threading (store.mail.prune_sent). Returns how many were deleted."""
+    before = now - keep
+    pruned = 0
+    while True:
+        done = run_transaction(engine, lambda conn: mail_store.prune_sent(conn, before, batch))
+        pruned += done
+        if done < batch:
+            return pruned
+
+
 # -- the Outbox page -----------------------------------------------------------------------
 
 

@@ -30,6 +30,7 @@ from standardwebhooks import Webhook
 
 from ticketdesk.config import WebhookSettings
 from ticketdesk.domain.errors import TicketDeskError
+from ticketdesk.services import webhooks as webhook_service
 from ticketdesk.store import webhooks as store
 from ticketdesk.store.db import run_transaction
 
@@ -143,12 +144,24 @@ def make_client(settings: WebhookSettings) -> httpx.Client:
     return httpx.Client(timeout=settings.timeout_s, follow_redirects=False, trust_env=False)
 
 
+PRUNE_EVERY = timedelta(hours=1)
+"""How often a worker deletes the deliveries delivered longer ago than the retention."""
+
+
 def run(engine: Engine, settings: WebhookSettings, stop: threading.Event) -> None:
-    """Deliver until `stop` is set: a pass, then a pause of `poll_s` when it found nothing.
-    A database that cannot be reached is waited for, never a crash."""
+    """Deliver until `stop` is set: a pass, then a pause of `poll_s` when it found nothing;
+    when it starts and every PRUNE_EVERY, prune the delivered deliveries past
+    `settings.retention`. A database that cannot be reached is waited for, never a crash."""
+    pruned_at: datetime | None = None
     with make_client(settings) as client:
         while not stop.is_set():
             try:
+                now = datetime.now(UTC)
+                if settings.retention is not None and (
+                    pruned_at is None or now - pruned_at >= PRUNE_EVERY
+                ):
+                    webhook_service.prune_delivered(engine, now, settings.retention)
+                    pruned_at = now
                 busy = deliver_due(engine, client, settings)
             except TicketDeskError as exc:
                 print(f"ticketdesk webhooks: {exc}", file=sys.stderr, flush=True)

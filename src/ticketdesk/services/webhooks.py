@@ -9,7 +9,7 @@ import base64
 import ipaddress
 import secrets
 import socket
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, Engine
@@ -92,3 +92,21 @@ def redeliver(engine: Engine, by: Account, delivery_id: int, now: datetime) -> N
     require(by, Action.CHANGE_SETTINGS)
     if not run_transaction(engine, lambda conn: store.redeliver(conn, delivery_id, now)):
         raise ValidationError(f"There is no webhook delivery {delivery_id}.")
+
+
+PRUNE_BATCH = 2000
+"""Deliveries pruned per transaction (a backlog goes in short transactions)."""
+
+
+def prune_delivered(
+    engine: Engine, now: datetime, keep: timedelta, batch: int = PRUNE_BATCH
+) -> int:
+    """Delete the deliveries delivered more than `keep` ago (never a pending one). Returns
+    how many were deleted."""
+    before = now - keep
+    pruned = 0
+    while True:
+        done = run_transaction(engine, lambda conn: store.prune_delivered(conn, before, batch))
+        pruned += done
+        if done < batch:
+            return pruned

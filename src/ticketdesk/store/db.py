@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,6 +30,7 @@ MIGRATIONS_DIR = Path(__file__).parent.parent / "migrations"
 _RETRIES = 5
 WRITE_OPTION = "ticketdesk_writes"
 MIGRATION_LOCK_KEY = 0x7469636B  # "tick": the advisory lock that serialises migrations
+SETUP_LOCK_KEY = 0x64656D6F  # "demo": the advisory lock that serialises a new desk's setup
 
 
 def make_engine(url: str) -> Engine:
@@ -90,6 +93,31 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
     run_transaction(engine, upgrade)
+
+
+@contextmanager
+def setup_lock(engine: Engine) -> Iterator[None]:
+    """Held while one process sets up a desk (migrations, then the demo accounts and tickets
+    of a new one), so that servers started together on a new database do not each decide it
+    is empty and both seed it: the others wait and then find it set up. PostgreSQL: a
+    session advisory lock on a connection of its own (the setup spans many transactions);
+    SQLite: an exclusive lock on a file beside the database (`<file>.setup.lock`)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"SELECT pg_advisory_lock({SETUP_LOCK_KEY})")
+            try:
+                yield
+            finally:
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({SETUP_LOCK_KEY})")
+                conn.commit()
+        return
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield  # one process only
+        return
+    with open(f"{database}.setup.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        yield
 
 
 def _unavailable(engine: Engine) -> DatabaseUnavailable:

@@ -1,6 +1,7 @@
-"""SQL of the mail tables: the outbox (queue, claims, delivery states), the inbox (every mail
-received, with its raw form), people's notification opt-outs and the desk settings. Every
-function takes an open connection; the caller owns the transaction."""
+"""SQL of the mail tables: the outbox (queue, claims, delivery states, pruning), the Message-IDs
+of pruned sent mail, the inbox (every mail received, with its raw form), people's notification
+opt-outs and the desk settings. Every function takes an open connection; the caller owns the
+transaction."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from ticketdesk.store.schema import (
     desk_settings,
     mail_inbox,
     mail_outbox,
+    mail_sent_ids,
     notification_optouts,
     ticket_messages,
 )
@@ -155,7 +157,8 @@ def release_expired(conn: Connection, now: datetime) -> int:
 
 
 def recently_mailed(conn: Connection, recipient: str, kind: str, since: datetime) -> bool:
-    """Whether a mail of `kind` went (or waits to go) to `recipient` since `since`."""
+    """Whether a mail of `kind` went (or waits to go) to `recipient` since `since` (the
+    outbox keeps sent mail at least a day: config.outbox_retention)."""
     query = select(mail_outbox.c.id).where(
         func.lower(mail_outbox.c.recipient) == recipient.lower(),
         mail_outbox.c.kind == kind,
@@ -281,10 +284,37 @@ def next_due(conn: Connection) -> datetime | None:
     return conn.execute(query).scalar_one_or_none()
 
 
+def prune_sent(conn: Connection, sent_before: datetime, limit: int) -> int:
+    """Delete up to `limit` sent mails (oldest first) sent before `sent_before`, keeping
+    what threading needs of each in mail_sent_ids; returns how many. Queued, sending and
+    failed mail is never pruned. PostgreSQL: rows another pruner holds are skipped (SKIP
+    LOCKED) and a Message-ID kept already is kept once (ON CONFLICT DO NOTHING)."""
+    o = mail_outbox.c
+    due = (
+        select(o.id)
+        .where(o.state == MailState.SENT.value, o.sent_at < sent_before)
+        .order_by(o.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    ids = list(conn.execute(due).scalars())
+    if not ids:
+        return 0
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    keep = dialect.insert(mail_sent_ids).from_select(
+        ["message_id", "outbox_id", "ticket_id", "created_at"],
+        select(o.message_id, o.id, o.ticket_id, o.created_at).where(o.id.in_(ids)),
+    )
+    conn.execute(keep.on_conflict_do_nothing(index_elements=["message_id"]))
+    return conn.execute(delete(mail_outbox).where(o.id.in_(ids))).rowcount
+
+
 def thread_of(conn: Connection, ticket_id: int) -> list[tuple[str, str, int]]:
-    """Every Message-ID of a ticket's mail, sent and received, in the order they happened:
-    (message_id, 'in' or 'out', row id). Mail received at the same moment as a mail sent
-    (a ticket filed by mail and its confirmation) comes first."""
+    """Every Message-ID of a ticket's mail, sent (pruned from the outbox or not) and received,
+    in the order they happened: (message_id, 'in' or 'out', row id; a sent mail's is its
+    outbox row's). Mail received at the same moment as a mail sent (a ticket filed by mail
+    and its confirmation) comes first."""
     received = select(
         mail_inbox.c.message_id,
         mail_inbox.c.received_at.label("at"),
@@ -300,7 +330,13 @@ def thread_of(conn: Connection, ticket_id: int) -> list[tuple[str, str, int]]:
         literal("out").label("direction"),
         mail_outbox.c.id,
     ).where(mail_outbox.c.ticket_id == ticket_id)
-    both = union_all(received, sent).subquery()
+    pruned = select(
+        mail_sent_ids.c.message_id,
+        mail_sent_ids.c.created_at.label("at"),
+        literal("out").label("direction"),
+        mail_sent_ids.c.outbox_id.label("id"),
+    ).where(mail_sent_ids.c.ticket_id == ticket_id)
+    both = union_all(received, sent, pruned).subquery()
     rows = conn.execute(
         select(both.c.message_id, both.c.direction, both.c.id).order_by(
             both.c.at, both.c.direction, both.c.id
@@ -336,21 +372,25 @@ def thread_headers(conn: Connection, mail: OutgoingRow) -> tuple[str | None, lis
 
 
 def known_message(conn: Connection, message_id: str) -> str | None:
-    """'in' if this Message-ID was received before, 'out' if the desk sent it, else None."""
+    """'in' if this Message-ID was received before, 'out' if the desk sent it (pruned from the
+    outbox since or not), else None."""
     if conn.execute(select(mail_inbox.c.id).where(mail_inbox.c.message_id == message_id)).first():
         return "in"
     if conn.execute(select(mail_outbox.c.id).where(mail_outbox.c.message_id == message_id)).first():
+        return "out"
+    pruned = select(mail_sent_ids.c.outbox_id).where(mail_sent_ids.c.message_id == message_id)
+    if conn.execute(pruned).first():
         return "out"
     return None
 
 
 def ticket_of_messages(conn: Connection, message_ids: Sequence[str]) -> int | None:
-    """The ticket of the first of `message_ids` (in their order) that the desk sent or
-    received on a ticket, else None."""
+    """The ticket of the first of `message_ids` (in their order) that the desk sent (pruned
+    from the outbox since or not) or received on a ticket, else None."""
     if not message_ids:
         return None
     found: dict[str, int] = {}
-    for table in (mail_outbox, mail_inbox):
+    for table in (mail_outbox, mail_sent_ids, mail_inbox):
         rows = conn.execute(
             select(table.c.message_id, table.c.ticket_id).where(
                 table.c.message_id.in_(list(message_ids)), table.c.ticket_id.is_not(None)

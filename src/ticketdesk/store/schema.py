@@ -467,6 +467,9 @@ webhook_deliveries = Table(
 )
 Index("ix_webhook_deliveries_due", webhook_deliveries.c.state, webhook_deliveries.c.next_try_at)
 Index("ix_webhook_deliveries_sub", webhook_deliveries.c.subscription_id, webhook_deliveries.c.id)
+Index(  # the pruning's
+    "ix_webhook_deliveries_delivered", webhook_deliveries.c.state, webhook_deliveries.c.delivered_at
+)
 
 
 # -- mail (docs/email.md) ------------------------------------------------------------------
@@ -505,6 +508,25 @@ mail_outbox = Table(
 )
 Index("ix_mail_outbox_due", mail_outbox.c.state, mail_outbox.c.next_attempt_at)
 Index("ix_mail_outbox_ticket", mail_outbox.c.ticket_id, mail_outbox.c.created_at)
+Index("ix_mail_outbox_sent", mail_outbox.c.state, mail_outbox.c.sent_at)  # the pruning's
+
+mail_sent_ids = Table(
+    "mail_sent_ids",
+    metadata,
+    # What threading needs of a sent mail that the outbox no longer holds (pruned after
+    # TICKETDESK_OUTBOX_RETENTION_DAYS): its Message-ID, which answers name in In-Reply-To
+    # and References, its ticket, and its place in the thread (the outbox row's id and time).
+    Column("message_id", String(255), primary_key=True),
+    Column("outbox_id", Integer, nullable=False),
+    Column(
+        "ticket_id",
+        Integer,
+        ForeignKey("tickets.id", ondelete="CASCADE", name="fk_mail_sent_ids_ticket"),
+        nullable=True,
+    ),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+Index("ix_mail_sent_ids_ticket", mail_sent_ids.c.ticket_id, mail_sent_ids.c.created_at)
 
 mail_inbox = Table(
     "mail_inbox",

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from ticketdesk.domain.tickets import MessageKind, Outcome, Ticket, ticket_code
 from ticketdesk.store.schema import webhook_deliveries, webhook_subscriptions
@@ -322,3 +322,24 @@ def redeliver(conn: Connection, delivery_id: int, now: datetime) -> bool:
         .values(state="pending", next_try_at=now, delivered_at=None)
     )
     return bool(done.rowcount)
+
+
+def prune_delivered(conn: Connection, delivered_before: datetime, limit: int) -> int:
+    """Delete up to `limit` deliveries (oldest first) delivered before `delivered_before`;
+    returns how many. Pending ones are never pruned, whatever their age. PostgreSQL: rows
+    another pruner (or a redelivery) holds are skipped."""
+    d = webhook_deliveries.c
+    due = (
+        select(d.id)
+        .where(d.state == "delivered", d.delivered_at < delivered_before)
+        .order_by(d.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    ids = list(conn.execute(due).scalars())
+    if not ids:
+        return 0
+    return conn.execute(
+        delete(webhook_deliveries).where(d.id.in_(ids), d.state == "delivered")
+    ).rowcount
