@@ -147,6 +147,7 @@ def ticketdesk(code: Path, *arguments: str) -> None:
         env={**os.environ, "PYTHONPATH": str(code / "src")},
         check=True,
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,  # its progress bar
     )
 
 
