@@ -1,7 +1,8 @@
 """Ticket desk: `streamlit run ticket.py`.
 
 Streamlit imports this file to find `app` (the ASGI server with our sign-in routes, the
-middleware that requires a session for everything else, and the CSV export) and runs it as
+middleware that requires a session for everything else, the CSV export and the live view's
+watcher) and runs it as
 the app's script, where `__name__` is "__main__", for every browser session."""
 
 import streamlit as st
@@ -47,9 +48,15 @@ if __name__ == "__main__":
     with whole_page_run():
         navigation.run()
 else:
+    from app_components import live
     from ticketdesk import api
     from ticketdesk.web import lifespan, middleware, routes
 
+    # The live view's watcher runs while the server serves: it wakes open pages when what
+    # they show changes (app_components/live.py).
     app = st.App(
-        "ticket.py", lifespan=lifespan, routes=routes() + api.routes(), middleware=middleware()
+        "ticket.py",
+        lifespan=live.serving(lifespan),
+        routes=routes() + api.routes(),
+        middleware=middleware(),
     )

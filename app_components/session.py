@@ -1,13 +1,12 @@
 """What every page needs: the engine, the clock, the signed-in account (checked against the
 database on every run), the sign-out form, error display and the live view that redraws a
-page when someone else changed the desk.
+page when someone else changed what it shows (app_components.live).
 
 Other components call `session.now()` through the module, so a test that sets the app's
 clock (monkeypatch of app_components.session.now) sets it everywhere."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, tzinfo
@@ -16,17 +15,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import streamlit as st
 from sqlalchemy import Engine
 
-from app_components import keys
+from app_components import keys, live
+from app_components.live_plan import WAKE_EVERY
 from app_components.text import escape_markdown
 from ticketdesk.domain.accounts import Account, PermissionDenied, SessionEnded
 from ticketdesk.domain.errors import DatabaseUnavailable
 from ticketdesk.services import accounts as account_service
 from ticketdesk.services import tickets as ticket_service
+from ticketdesk.services.live import Watch
 from ticketdesk.web.engine import SESSION_COOKIE
 from ticketdesk.web.engine import engine as process_engine
-
-LIVE_SECONDS = float(os.environ.get("TICKETDESK_LIVE_SECONDS", "3"))
-"""How often a page asks whether anyone changed the desk (one indexed read)."""
 
 
 def now() -> datetime:
@@ -50,6 +48,7 @@ def page_errors() -> Iterator[None]:
         st.stop()
     except DatabaseUnavailable:
         st.session_state[keys.DATABASE_DOWN] = True  # follow_changes() said so, keeps asking
+        live.showing(None, None)  # woken when the database is back
         st.stop()
 
 
@@ -136,24 +135,39 @@ def whole_page_run() -> Iterator[None]:
         st.session_state[keys.WHOLE_PAGE_RUN] = False
 
 
-def remember_revision(revision: int) -> None:
-    """The desk revision this page was drawn from; follow_changes() compares against it."""
+def remember_revision(revision: int, watch: Watch | None = None, every: float = WAKE_EVERY) -> None:
+    """The desk revision this page was drawn from, and what it shows (services.live; None:
+    anything any change may change), at most redrawn every `every` seconds: follow_changes()
+    and the live view compare against them."""
     st.session_state[keys.SEEN_REVISION] = revision
+    live.showing(revision, watch, every)
 
 
-@st.fragment(run_every=LIVE_SECONDS)
 def follow_changes() -> None:
-    """Redraw the page when someone else changed the desk, or when the database is back
-    after an outage (saying so while it is away, at the top of the page). Costs one indexed
-    read every LIVE_SECONDS while nothing changes. Pages call it first."""
+    """Redraw the page when someone else changed what it shows, or when the database is back
+    after an outage (saying so while it is away, at the top of the page); the session is
+    checked too (signed out elsewhere, deactivated). Pages call it first.
+
+    With the server's live view (app_components.live) this costs nothing while nothing
+    changes: the fragment runs when the server wakes it. Without (AppTest) it reruns itself
+    every live.LIVE_SECONDS, one indexed read each time."""
+    if live.running():
+        _woken_by_server()
+    else:
+        _polling()
+
+
+def _follow() -> None:
     state = st.session_state
+    token = session_token()
     try:
         revision = ticket_service.desk_revision(engine())
-        account_service.session_account(engine(), session_token(), now())
+        account_service.session_account(engine(), token, now())
     except SessionEnded:
         st.rerun(scope="app")  # signed out elsewhere, deactivated...: the page says so
     except DatabaseUnavailable as exc:
         state[keys.DATABASE_DOWN] = True
+        live.follow(token, None)  # woken when the database is back
         st.warning(escape_markdown(str(exc)), icon=":material/cloud_off:")
         return
     if state.get(keys.WHOLE_PAGE_RUN):
@@ -162,6 +176,7 @@ def follow_changes() -> None:
         # run here redrew the page twice after each of one's own submits.)
         state.pop(keys.DATABASE_DOWN, None)
         state[keys.SEEN_REVISION] = revision
+        live.follow(token, revision)  # until the page says what it shows
         return
     if state.pop(keys.DATABASE_DOWN, False):
         st.rerun(scope="app")
@@ -169,3 +184,7 @@ def follow_changes() -> None:
     if seen is not None and revision != seen:
         state[keys.SEEN_REVISION] = revision  # the rerun draws it (and notes what it drew)
         st.rerun(scope="app")
+
+
+_woken_by_server = st.fragment(_follow)
+_polling = st.fragment(run_every=live.LIVE_SECONDS)(_follow)

@@ -21,6 +21,7 @@ from ticketdesk.domain.tickets import (
     TicketChange,
 )
 from ticketdesk.services import accounts as account_service
+from ticketdesk.services import live as live_service
 from ticketdesk.services import tickets as ticket_service
 
 KINDS = {
@@ -116,7 +117,7 @@ def render_detail(code: str) -> None:
         st.error(escape_markdown(str(exc)), icon=":material/search_off:")
         return
     ticket = detail.ticket
-    session.remember_revision(detail.revision)
+    session.remember_revision(detail.revision, live_service.watch_ticket(detail))
     st.title(f"{ticket.code}")
     # Internal notes move the version too: shown only to those who read notes (staff, whose
     # Save form checks it); a requester's last change is the latest she may see.

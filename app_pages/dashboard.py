@@ -12,6 +12,7 @@ import streamlit as st
 from app_components import keys
 from app_components.charts import show_charts
 from app_components.kpi_help import kpi_help
+from app_components.live_plan import DASHBOARD_EVERY
 from app_components.session import (
     engine,
     follow_changes,
@@ -230,7 +231,7 @@ if period is not None:
         require(viewer, Action.VIEW_DASHBOARD)
         minute = now().replace(second=0, microsecond=0)
         data = dashboard_at(viewer, ticket_service.desk_revision(engine()), minute, period)
-        remember_revision(data.revision)
+        remember_revision(data.revision, every=DASHBOARD_EVERY)  # redrawn on any change
         previous = period.previous()
         st.caption(
             f"{period.first:%b %d, %Y} – {period.last:%b %d, %Y} ({period.days} UTC days), "

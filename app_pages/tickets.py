@@ -24,6 +24,7 @@ from app_components.ticket_detail import render_detail
 from ticketdesk.domain.accounts import Account, Action
 from ticketdesk.domain.errors import TicketDeskError
 from ticketdesk.domain.tickets import ISSUE_MAX_CHARS, PRIORITIES, STATUSES
+from ticketdesk.services import live as live_service
 from ticketdesk.services import tickets as ticket_service
 from ticketdesk.services.tickets import Sort, SortColumn, TicketFilter
 
@@ -138,7 +139,7 @@ def show_table() -> None:
     if not ticket_grid.edits_still_shown_right(result.tickets):
         ticket_grid.replace_grid()
         st.rerun(scope="app")  # see ticket_grid.redraw_page_if_replaced
-    remember_revision(result.revision)
+    remember_revision(result.revision, live_service.watch_list(by, flt, sort, result))
     more = "+" if result.matching_is_lower_bound else ""
     st.write(f"Number of tickets: `{result.matching:,}{more}`")
     editable = by.may(Action.EDIT_TICKET)

@@ -1,6 +1,7 @@
 """Several people at once, in real browsers: a stale edit is refused with a message naming
-the change, others' changes appear without a reload, two app servers share one PostgreSQL,
-and a page rides out a database outage."""
+the change, others' changes appear on idle pages by themselves (the server's live view wakes
+them), two app servers share one PostgreSQL and hear each other's changes, and a page rides
+out a database outage."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.support import databases
-from tests.support.app_server import AppServer, run_app
+from tests.support.app_server import AppServer, run_app, utc_now
 from tests.support.browser import Desk
 from tests.support.server import free_port
-from ticketdesk.domain.tickets import EventKind, parse_ticket_code
+from ticketdesk.domain.tickets import EventKind, MessageKind, parse_ticket_code
 from ticketdesk.services import tickets as ticket_service
 
 pytestmark = pytest.mark.e2e
@@ -26,7 +27,8 @@ needs_postgres = pytest.mark.skipif(
     not databases.POSTGRES_URL, reason="TICKETDESK_TEST_POSTGRES_URL unset"
 )
 LIVE_TIMEOUT_MS = 12_000
-"""A change must show within this long: the 1 s poll, a rerun, and a loaded machine."""
+"""A change must show within this long: the server's 1 s read (or its announcement), the
+page's rerun, and a loaded machine."""
 
 
 def pick(desk: Desk, code: str, column: str, value: str) -> None:
@@ -101,6 +103,50 @@ def test_others_changes_appear_without_a_reload(
     ben.screenshot("change-seen-live")
 
 
+@pytest.fixture
+def default_app(chromium: Path, tmp_path: Path) -> Iterator[AppServer]:
+    """The app as deployed: the live view's own settings."""
+    with run_app(tmp_path, 0) as server:
+        yield server
+
+
+def test_idle_pages_show_others_changes_by_themselves(
+    default_app: AppServer, new_desk: Callable[..., Desk]
+) -> None:
+    """Ben's list and Cleo's page of one ticket are left alone: each change Ana makes shows on
+    the page that shows it, without a click, a reload or a timer in the page."""
+    ana, ben, cleo = new_desk(default_app), new_desk(default_app), new_desk(default_app)
+    ana.load_tickets()
+    ben.load_tickets()
+    code = ana.add_ticket("Wi-Fi in meeting room 3 keeps dropping", "Medium")
+    expect(ben.grid().locator("td").filter(has_text=re.compile(rf"^{code}$"))).to_have_count(
+        1, timeout=LIVE_TIMEOUT_MS
+    )
+    cleo.page.goto(f"{default_app.url}/?ticket={code}")
+    expect(cleo.page.get_by_role("heading", name=code)).to_be_visible()
+    cleo.wait_idle()
+    expect(cleo.page.get_by_text("version 1", exact=False)).to_be_visible()
+
+    ana.edit_choice(code, "Status", "In Progress")
+    expect(ben.cell("Status", ben.row_of(code))).to_have_text(
+        "In Progress", timeout=LIVE_TIMEOUT_MS
+    )
+    expect(cleo.page.get_by_text("version 2", exact=False)).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    ticket_service.add_message(
+        default_app.engine,
+        ana.person.account,
+        parse_ticket_code(code),
+        MessageKind.REPLY,
+        "The access point was replaced this morning.",
+        utc_now(),
+    )
+    expect(cleo.page.get_by_text("The access point was replaced this morning.")).to_be_visible(
+        timeout=LIVE_TIMEOUT_MS
+    )
+    cleo.screenshot("ticket-page-follows-changes")
+    assert ben.page_errors == cleo.page_errors == []
+
+
 def test_a_saved_edit_stays_in_the_grid_until_someone_changes_that_ticket(
     live_app: AppServer, new_desk: Callable[..., Desk]
 ) -> None:
@@ -154,10 +200,12 @@ def test_two_app_servers_on_one_postgres(
     postgres_schema: str,
     new_desk: Callable[..., Desk],
 ) -> None:
-    live = {"TICKETDESK_LIVE_SECONDS": "1"}
+    # Neither server reads the desk by itself within the test (every 300 s, and a fallback
+    # every 3000 s): what each shows of the other's changes came with their announcements.
+    announced_only = {"TICKETDESK_LIVE_SECONDS": "300"}
     with (
-        run_app(tmp_path, 0, postgres_schema, live, "server-1.log") as one,
-        run_app(tmp_path, 0, postgres_schema, live, "server-2.log") as two,
+        run_app(tmp_path, 0, postgres_schema, announced_only, "server-1.log") as one,
+        run_app(tmp_path, 0, postgres_schema, announced_only, "server-2.log") as two,
     ):
         assert one.url != two.url
         ana, ben = new_desk(one), new_desk(two)
@@ -173,6 +221,12 @@ def test_two_app_servers_on_one_postgres(
             "High", timeout=LIVE_TIMEOUT_MS
         )
         ana.screenshot("server-1-sees-server-2")
+        ben.page.goto(f"{two.url}/?ticket={code}")  # a ticket's page follows it too
+        expect(ben.page.get_by_text("version 2", exact=False)).to_be_visible()
+        ana.edit_choice(code, "Status", "Closed")
+        expect(ben.page.get_by_text("version 3", exact=False)).to_be_visible(
+            timeout=LIVE_TIMEOUT_MS
+        )
 
 
 class Proxy:

@@ -39,9 +39,9 @@ def skip_unless_possible() -> None:
 @contextlib.contextmanager
 def run_proxied(workdir: Path, count: int = 2, live_seconds: int = 1) -> Iterator[ProxiedDesk]:
     """`count` app servers on a new PostgreSQL schema behind the proxy, over https (the
-    proxy's self-signed certificate in cluster.certificate), with pages that look for others'
-    changes every `live_seconds`; the proxy's log traces each request's server and the first
-    characters of its desk session cookie (Cluster.routes)."""
+    proxy's self-signed certificate in cluster.certificate), whose live view reads the desk
+    every `live_seconds` besides hearing announcements; the proxy's log traces each request's
+    server and the first characters of its desk session cookie (Cluster.routes)."""
     skip_unless_possible()
     env = {"TICKETDESK_DEMO_TICKETS": "0", "TICKETDESK_LIVE_SECONDS": str(live_seconds)}
     with databases.postgres_schema("proxy") as url, contextlib.ExitStack() as stack:

@@ -18,6 +18,12 @@ def list_tickets(conn: Connection, limit: int | None = None) -> list[Ticket]:
     return [ticket_from_row(row) for row in conn.execute(query)]
 
 
+def versions_of(conn: Connection, ticket_ids: list[int]) -> dict[int, int]:
+    """The version of each of these tickets that exists, by its ID (one primary-key read)."""
+    query = select(tickets.c.id, tickets.c.version).where(tickets.c.id.in_(ticket_ids))
+    return {row.id: row.version for row in conn.execute(query)}
+
+
 def count_tickets(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(tickets)).scalar_one())
 

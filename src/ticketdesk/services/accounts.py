@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -178,6 +179,21 @@ def session_account(engine: Engine, token: str | None, now: datetime) -> Account
     if account is None:
         raise SessionEnded("Your session has ended. Please sign in again.")
     return account
+
+
+def open_sessions(engine: Engine, tokens: Collection[str], now: datetime) -> dict[str, datetime]:
+    """Which of these session cookies still open an active account's session, with when
+    each expires (the live view checks every open page of a server at once)."""
+    hashes = {token_hash(t): t for t in tokens if isinstance(t, str) and 0 < len(t) <= 200}
+    listed = list(hashes)
+
+    def work(conn: Connection) -> dict[str, datetime]:
+        found: dict[str, datetime] = {}
+        for start in range(0, len(listed), 500):  # well below any bound-parameter limit
+            found.update(store.open_sessions(conn, listed[start : start + 500], now))
+        return found
+
+    return {hashes[h]: at for h, at in read(engine, work).items()} if listed else {}
 
 
 def sign_out_token(token: str) -> str:

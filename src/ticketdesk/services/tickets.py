@@ -337,20 +337,29 @@ def ticket_page(
     of the page shown before to step from it cheaply; a page past the end shows the last.
     Requesters get only their own tickets."""
     flt = visible_to(by, flt)
+    return read(engine, lambda conn: read_page(conn, flt, sort, page, anchor, size))
 
-    def work(conn: Connection) -> TicketPage:
-        matching, capped = ticket_table.count(conn, flt)
-        pages = max(1, -(-matching // size))
-        shown = min(max(page, 1), pages)
-        usable = anchor if anchor is not None and anchor.page <= pages else None
-        rows, new_anchor = ticket_table.fetch_page(
-            conn, flt, sort, shown, size, None if capped else matching, usable
-        )
-        at_revision = desk.current_revision(conn)
-        targets = target_store.load_targets(conn)
-        return TicketPage(rows, shown, pages, matching, capped, new_anchor, at_revision, targets)
 
-    return read(engine, work)
+def read_page(
+    conn: Connection,
+    flt: TicketFilter,
+    sort: Sort,
+    page: int,
+    anchor: PageAnchor | None,
+    size: int = PAGE_SIZE,
+) -> TicketPage:
+    """ticket_page's read, of a filter already narrowed to what its viewer may see (the live
+    view reads a shown page again with it, services.live)."""
+    matching, capped = ticket_table.count(conn, flt)
+    pages = max(1, -(-matching // size))
+    shown = min(max(page, 1), pages)
+    usable = anchor if anchor is not None and anchor.page <= pages else None
+    rows, new_anchor = ticket_table.fetch_page(
+        conn, flt, sort, shown, size, None if capped else matching, usable
+    )
+    at_revision = desk.current_revision(conn)
+    targets = target_store.load_targets(conn)
+    return TicketPage(rows, shown, pages, matching, capped, new_anchor, at_revision, targets)
 
 
 def export_tickets(engine: Engine, by: Account, flt: TicketFilter, sort: Sort) -> Iterator[Ticket]:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from ticketdesk.domain.accounts import Account, Role
+from ticketdesk.store import changes
 from ticketdesk.store.schema import accounts, auth_sessions, signin_failures
 
 _ACCOUNT_COLUMNS = (
@@ -120,6 +121,8 @@ def set_role(conn: Connection, account_id: int, role: Role) -> None:
 
 def set_active(conn: Connection, account_id: int, active: bool) -> None:
     conn.execute(update(accounts).where(accounts.c.id == account_id).values(active=active))
+    if not active:  # its sessions no longer open anything
+        changes.announce(conn, changes.SESSIONS)
 
 
 def insert_session(
@@ -147,8 +150,24 @@ def session_account(conn: Connection, token_hash: str, now: datetime) -> Account
     return None if row is None else _account(row)
 
 
+def open_sessions(conn: Connection, token_hashes: list[str], now: datetime) -> dict[str, datetime]:
+    """Which of these sessions still open an active account (unexpired), with when each
+    expires: one indexed read for every open page of a server."""
+    query = (
+        select(auth_sessions.c.token_hash, auth_sessions.c.expires_at)
+        .select_from(auth_sessions.join(accounts))
+        .where(
+            auth_sessions.c.token_hash.in_(token_hashes),
+            auth_sessions.c.expires_at > now,
+            accounts.c.active.is_(True),
+        )
+    )
+    return {row.token_hash: row.expires_at for row in conn.execute(query)}
+
+
 def delete_session(conn: Connection, token_hash: str) -> None:
     conn.execute(delete(auth_sessions).where(auth_sessions.c.token_hash == token_hash))
+    changes.announce(conn, changes.SESSIONS)
 
 
 def delete_sessions_of(conn: Connection, account_id: int, keep: str | None = None) -> int:
@@ -156,7 +175,10 @@ def delete_sessions_of(conn: Connection, account_id: int, keep: str | None = Non
     query = delete(auth_sessions).where(auth_sessions.c.account_id == account_id)
     if keep is not None:
         query = query.where(auth_sessions.c.token_hash != keep)
-    return conn.execute(query).rowcount
+    ended = conn.execute(query).rowcount
+    if ended:
+        changes.announce(conn, changes.SESSIONS)
+    return ended
 
 
 def delete_expired_sessions(conn: Connection, now: datetime) -> None:

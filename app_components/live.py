@@ -1,0 +1,348 @@
+"""The live view: open pages redraw when what they show changes, without asking themselves.
+
+One watcher thread per app server (started by the server's lifespan, `serving`) asks the
+database for every open page of the server at once, and wakes only the pages whose view
+changed (app_components.live_plan has the rules):
+- SQLite: it reads the desk revision every TICKETDESK_LIVE_SECONDS (1 s), and the open pages'
+  sign-in sessions every 3 times that, in one indexed read each, while any page is open;
+- PostgreSQL: it LISTENs for the announcements that every write sends with its commit
+  (store.changes), from any app server on the database, and reads at once; it also reads
+  every 10 times TICKETDESK_LIVE_SECONDS in case announcements stop (a lost connection is
+  reopened every TICKETDESK_LIVE_SECONDS, with a read right after).
+A page follows the desk by calling session.follow_changes() (a fragment) at its top, and says
+what it shows through session.remember_revision(). Waking a page is a rerun of that fragment,
+asked of the page's Streamlit session on the server's event loop, as if the browser had asked
+for it: the fragment checks the session and the database and redraws the page.
+
+Streamlit has no public API for a rerun asked by the server (streamlit/streamlit#2838): this
+uses `Runtime.instance().get_app_session(id).request_rerun(ClientState)`, the call the
+browser's own rerun requests go through, with the page's query string, page and browser
+context as its latest run saw them. Without the watcher (AppTest: no server, no lifespan)
+follow_changes() is a fragment that reruns itself every TICKETDESK_LIVE_SECONDS instead,
+which is also how every page followed the desk before."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from app_components.live_plan import WAKE_EVERY, Follower, Plan, Reason
+from ticketdesk.domain.errors import DatabaseUnavailable
+from ticketdesk.services import accounts as account_service
+from ticketdesk.services import live as live_service
+from ticketdesk.services.live import Watch
+from ticketdesk.store.changes import Listener
+from ticketdesk.web.engine import engine as process_engine
+
+LIVE_SECONDS = float(os.environ.get("TICKETDESK_LIVE_SECONDS", "1"))
+"""How often the server reads the desk revision (SQLite; PostgreSQL is told at once)."""
+SESSIONS_EVERY = 3 * LIVE_SECONDS
+"""How often the server checks its open pages' sign-in sessions (SQLite)."""
+FALLBACK_EVERY = 10 * LIVE_SECONDS
+"""PostgreSQL: how often the server reads anyway, should announcements stop coming."""
+PRUNE_EVERY = 10.0
+GONE_AFTER = 300.0
+"""A page whose browser went away is forgotten after this long (Streamlit keeps its session
+for a reconnect meanwhile)."""
+IDLE_WAIT = 60.0
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a page's live-view fragment is, to rerun it: what the browser would send."""
+
+    session: str
+    fragment: str
+    page: str  # the page script's hash
+    query: str
+    context: Any  # the browser's ContextInfo (timezone, locale...), or None
+
+
+class Watcher:
+    """The thread that watches the database for the open pages of this server."""
+
+    def __init__(
+        self,
+        engine: Callable[[], Engine],
+        wake: Callable[[Follower, Reason], None],
+        reachable: Callable[[Follower], bool],
+    ) -> None:
+        self.plan = Plan()
+        self._engine = engine
+        self._wake = wake
+        self._reachable = reachable
+        self._stop = threading.Event()
+        self._followed = threading.Event()  # set when a page follows: the thread may be idle
+        self._away_since: dict[str, float] = {}
+        self._listener: Listener | None = None  # PostgreSQL
+        # When the next read of the revision and of the sessions is due, the next attempt to
+        # listen, the next look for pages gone (monotonic seconds):
+        self._next_desk = self._next_sessions = self._next_listen = self._next_prune = 0.0
+        self._thread = threading.Thread(target=self._run, name="live-view", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._followed.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the thread to end (after stop(): at the end of its current pass)."""
+        self._thread.join(timeout)
+
+    def follow(self, follower: Follower) -> None:
+        self.plan.follow(follower)
+        self._followed.set()
+
+    # -- the thread
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                if not self.plan.followers():  # no open page: no reads at all
+                    self._close_listener()  # nor announcements queued up for nobody
+                    self._followed.wait(IDLE_WAIT)
+                    self._followed.clear()
+                    continue
+                try:
+                    self._step()
+                except Exception:  # a bug, not the database: say so, and carry on
+                    log.exception("the live view failed; trying again")
+                    self._close_listener()
+                    self._stop.wait(LIVE_SECONDS)
+        finally:
+            self._close_listener()
+
+    def _step(self) -> None:
+        """Wait for the next thing to do (a read due, an announcement, a wake due), do it."""
+        try:
+            engine = self._engine()
+        except DatabaseUnavailable:  # not even connected once yet
+            self.plan.database_down()
+            self._stop.wait(LIVE_SECONDS)
+            return
+        postgres = engine.dialect.name == "postgresql"
+        now = time.monotonic()
+        heard: set[str] = set()
+        if postgres and self._listener is None and now >= self._next_listen:
+            self._next_listen = now + LIVE_SECONDS
+            with contextlib.suppress(DatabaseUnavailable):  # the read below says what is up
+                self._listener = live_service.listen(engine)
+                heard = {live_service.DESK, live_service.SESSIONS}  # missed while not listening
+        if not heard:
+            due = [self._next_desk, self._next_sessions, self._next_prune, self.plan.next_due()]
+            if postgres and self._listener is None:
+                due.append(self._next_listen)
+            wait = min(max(min(t for t in due if t is not None) - now, 0.0), FALLBACK_EVERY)
+            if self._listener is not None:
+                try:
+                    heard = self._listener.wait(wait)
+                except DatabaseUnavailable:
+                    self._listener = None
+                    heard = {live_service.DESK, live_service.SESSIONS}
+            elif self._stop.wait(wait):
+                return
+        now = time.monotonic()
+        told = self._listener is not None  # else poll
+        try:
+            if live_service.DESK in heard or now >= self._next_desk:
+                self._next_desk = now + LIVE_SECONDS  # until the database answers
+                self._check_desk(engine)
+                self._next_desk = now + (FALLBACK_EVERY if told else LIVE_SECONDS)
+            if live_service.SESSIONS in heard or now >= self._next_sessions:
+                self._next_sessions = now + LIVE_SECONDS
+                expiry = self._check_sessions(engine)
+                self._next_sessions = now + min(FALLBACK_EVERY if told else SESSIONS_EVERY, expiry)
+        except DatabaseUnavailable:
+            self.plan.database_down()
+        if now >= self._next_prune:
+            self._next_prune = now + PRUNE_EVERY
+            self._prune(now)
+        for follower, reason in self.plan.due(time.monotonic(), self._reachable):
+            log.debug("waking %s: %s", follower.session, reason.value)
+            self._wake(follower, reason)
+
+    def _close_listener(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+
+    def _check_desk(self, engine: Engine) -> None:
+        revision = live_service.desk_revision(engine)
+        views = {v for v in self.plan.desk_at(revision) if isinstance(v, live_service.View)}
+        if views:
+            self.plan.measured(revision, views, live_service.measure(engine, views))
+
+    def _check_sessions(self, engine: Engine) -> float:
+        """Check the open pages' sign-in sessions; the seconds until the first of them
+        expires."""
+        now = datetime.now(UTC)
+        asked = self.plan.tokens()
+        found = account_service.open_sessions(engine, asked, now)
+        self.plan.sessions_checked(asked, set(found))
+        soonest = min(found.values(), default=None)
+        return math.inf if soonest is None else (soonest - now).total_seconds() + 0.1
+
+    def _prune(self, now: float) -> None:
+        """Forget pages that no longer follow the desk: gone to a page without a live view,
+        or whose browser has been away for GONE_AFTER."""
+        runtime = _runtime()
+        if runtime is None:
+            return
+        for follower in self.plan.followers():
+            session = runtime.get_app_session(follower.session)
+            if session is None:
+                away = self._away_since.setdefault(follower.session, now)
+                if now - away > GONE_AFTER:
+                    self.plan.drop(follower.session)
+                    self._away_since.pop(follower.session, None)
+                continue
+            self._away_since.pop(follower.session, None)
+            if not session.has_fragment(follower.target.fragment):
+                self.plan.drop(follower.session)
+
+
+def _runtime() -> Any:
+    from streamlit.runtime import Runtime
+
+    return Runtime.instance() if Runtime.exists() else None
+
+
+def _reachable(follower: Follower) -> bool:
+    runtime = _runtime()
+    return runtime is not None and bool(runtime.is_active_session(follower.session))
+
+
+def _rerun_fragment(target: Target) -> None:
+    """On the server's event loop: ask the page's session for a run of its live-view
+    fragment, as the browser asks for a fragment run."""
+    from streamlit.proto.ClientState_pb2 import ClientState
+
+    runtime = _runtime()
+    session = None if runtime is None else runtime.get_app_session(target.session)
+    if session is None or not session.has_fragment(target.fragment):
+        return
+    state = ClientState()
+    state.query_string = target.query
+    state.page_script_hash = target.page
+    state.fragment_id = target.fragment
+    state.is_auto_rerun = True
+    if target.context is not None:
+        state.context_info.CopyFrom(target.context)
+    session.request_rerun(state)
+
+
+# -- the one watcher of this process
+
+_watcher: Watcher | None = None
+_lock = threading.Lock()
+
+
+def start(loop: asyncio.AbstractEventLoop, engine: Callable[[], Engine] = process_engine) -> None:
+    """Start this server's watcher, waking pages through `loop` (the server's event loop)."""
+    global _watcher
+
+    def wake(follower: Follower, _reason: Reason) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the server is stopping
+            loop.call_soon_threadsafe(_rerun_fragment, follower.target)
+
+    with _lock:
+        if _watcher is None:
+            _watcher = Watcher(engine, wake, _reachable)
+            _watcher.start()
+
+
+def stop() -> None:
+    global _watcher
+    with _lock:
+        watcher, _watcher = _watcher, None
+    if watcher is not None:
+        watcher.stop()
+
+
+def running() -> bool:
+    """Whether pages are woken by this server's watcher (else they poll by themselves)."""
+    return _watcher is not None
+
+
+def serving(
+    lifespan: Callable[[Any], AbstractAsyncContextManager[Any]],
+) -> Callable[[Any], AbstractAsyncContextManager[Any]]:
+    """`lifespan` (the app's), with the watcher running while the server serves."""
+
+    @asynccontextmanager
+    async def with_live_view(app: Any) -> AsyncIterator[Any]:
+        async with lifespan(app) as state:
+            start(asyncio.get_running_loop())
+            try:
+                yield state
+            finally:
+                stop()
+
+    return with_live_view
+
+
+# -- what page runs tell it (in the script's thread)
+
+
+def follow(token: str | None, drawn: int | None) -> None:
+    """This page, in a run of its live-view fragment (follow_changes), follows the desk from
+    revision `drawn` (None: it could not reach the database) until it says what it shows."""
+    watcher = _watcher
+    target = _here() if watcher is not None else None
+    if watcher is None or target is None:
+        return
+    watcher.follow(Follower(target.session, token or "", drawn, target=target))
+
+
+def showing(drawn: int | None, watch: Watch | None, every: float = WAKE_EVERY) -> None:
+    """This page drew `watch` (None: something any change may change) at revision `drawn`
+    (None: it could not reach the database)."""
+    watcher = _watcher
+    if watcher is None:
+        return
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx(suppress_warning=True)
+    if ctx is None:
+        return
+    view, mark = (None, None) if watch is None else (watch.view, watch.mark)
+    watcher.plan.showing(ctx.session_id, drawn, view, mark, every)
+
+
+def _here() -> Target | None:
+    """The live-view fragment running now, and what the browser sent for this run."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+    from streamlit.runtime.scriptrunner_utils.script_run_context import ThreadState
+
+    ctx = get_script_run_ctx(suppress_warning=True)
+    if ctx is None:
+        return None
+    try:  # Streamlit's own record of the fragment running (no public API gives it)
+        fragment = ThreadState.get().fragment_id
+    except (RuntimeError, AttributeError):
+        return None
+    if not fragment:
+        return None
+    context = None
+    if ctx.context_info is not None:
+        from streamlit.proto.ClientState_pb2 import ContextInfo
+
+        context = ContextInfo()
+        context.CopyFrom(ctx.context_info)
+    return Target(ctx.session_id, fragment, ctx.page_script_hash, ctx.query_string, context)

@@ -1,0 +1,228 @@
+"""Which open pages the live view redraws, and when: its rules, without Streamlit or a
+database, so that they can be tested alone (app_components.live runs them in the one watcher
+thread of an app server, and feeds them what the database says).
+
+Each open page that follows the desk is a `Follower`: its Streamlit session, its sign-in
+session's cookie, the desk revision its data was read at, and what it shows (a view and the
+mark the view had then; services.live). A page is woken (its live-view fragment is rerun,
+which then redraws the page) when:
+- the desk moved past the revision it drew and its view, read again, has another mark (each
+  distinct view is read once per check, however many pages show it); a page that does not
+  say what it shows (the dashboard) is woken on any move;
+- its sign-in session ended (signed out elsewhere, deactivated, expired): once, then it is
+  forgotten (its page asks to sign in and follows nothing);
+- the database could not be reached (the page then says so), and again when it is back.
+Wakes are coalesced: a page is woken at most once per `every` seconds for changes (2 s, the
+dashboard 5 s) and once per 2 s for the rest; a change that comes sooner is owed and woken
+when that time has passed, however many more changes come meanwhile. The first change after a
+quiet spell wakes at once: the spacing only bounds what a busy desk costs (each wake is a run
+of the whole page; 200 pages of the newest tickets on a desk that changes every second are
+100 runs a second, where polling every 3 s made 67 and woke idle pages too)."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Collection, Hashable, Mapping
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Any
+
+WAKE_EVERY = 2.0
+"""The shortest time between two wakes of one page, in seconds."""
+DASHBOARD_EVERY = 5.0
+"""The dashboard's (it redraws on any change, and its figures cost the most to compute)."""
+
+
+class Reason(Enum):
+    CHANGED = "what it shows changed"
+    ENDED = "its sign-in session ended"
+    DATABASE_DOWN = "the database cannot be reached"
+    DATABASE_BACK = "the database can be reached again"
+
+
+@dataclass(frozen=True)
+class Follower:
+    """One open page, as its latest run left it."""
+
+    session: str
+    """Its Streamlit session."""
+    token: str
+    """Its sign-in session's cookie."""
+    drawn: int | None
+    """The desk revision its data was read at; None: the database could not be reached."""
+    view: Hashable | None = None
+    """What it shows, to be read again; None: any change of the desk may change it."""
+    mark: Hashable = None
+    """The view's mark when the page read it."""
+    every: float = WAKE_EVERY
+    target: Any = None
+    """How to wake it: the runner's business."""
+
+
+@dataclass
+class _Entry:
+    follower: Follower
+    known: int  # nothing it shows changed up to this revision
+    owed: Reason | None = None
+    woken_at: float = -math.inf  # when it was last woken (or found not reachable)
+
+
+_GONE = object()  # the mark of a view that no longer exists
+
+
+class Plan:
+    """The open pages of one app server and what is owed to each. Safe to call from any
+    thread (page runs register, the watcher decides)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._entries: dict[str, _Entry] = {}
+        self.revision: int | None = None
+        """The latest desk revision read."""
+        self.down = False
+        """Whether the latest read of the database failed."""
+
+    # -- what pages say, from their runs
+
+    def follow(self, follower: Follower) -> None:
+        """A page drew itself (a whole run), or could not (`drawn` None): it replaces what
+        its session followed before; what was owed to it is settled by this run."""
+        with self._lock:
+            old = self._entries.get(follower.session)
+            self._entries[follower.session] = _Entry(
+                follower,
+                known=-1 if follower.drawn is None else follower.drawn,
+                woken_at=-math.inf if old is None else old.woken_at,
+            )
+
+    def showing(
+        self, session: str, drawn: int | None, view: Hashable | None, mark: Hashable, every: float
+    ) -> None:
+        """A run of a part of the page drew `view` (with `mark`) at revision `drawn` (None:
+        it could not reach the database). Nothing if the session does not follow the desk
+        (yet): its next whole run says everything."""
+        with self._lock:
+            entry = self._entries.get(session)
+            if entry is None:
+                return
+            entry.follower = replace(entry.follower, drawn=drawn, view=view, mark=mark, every=every)
+            entry.known = -1 if drawn is None else drawn
+            if entry.owed is not Reason.ENDED:  # that is about the session, not the page
+                entry.owed = None
+
+    def drop(self, session: str) -> None:
+        with self._lock:
+            self._entries.pop(session, None)
+
+    # -- what the database says, from the watcher
+
+    def followers(self) -> list[Follower]:
+        with self._lock:
+            return [e.follower for e in self._entries.values()]
+
+    def tokens(self) -> set[str]:
+        with self._lock:
+            return {e.follower.token for e in self._entries.values()}
+
+    def desk_at(self, revision: int) -> set[Hashable]:
+        """The database answered, at `revision`: the views to read again (for `measured`) to
+        know which pages changed. Pages that redraw on any change are owed a wake now, and
+        pages that could not reach the database are owed one to redraw."""
+        with self._lock:
+            self.revision, self.down = revision, False
+            views: set[Hashable] = set()
+            for entry in self._entries.values():
+                follower = entry.follower
+                if entry.owed is Reason.DATABASE_DOWN:  # not told yet, and back already
+                    entry.owed = None
+                if entry.owed is not None:
+                    continue
+                if follower.drawn is None:
+                    entry.owed = Reason.DATABASE_BACK
+                elif max(entry.known, follower.drawn) < revision:
+                    if follower.view is None:
+                        entry.owed = Reason.CHANGED
+                    else:
+                        views.add(follower.view)
+            return views
+
+    def measured(
+        self, revision: int, views: Collection[Hashable], marks: Mapping[Any, Hashable]
+    ) -> None:
+        """The `views` that desk_at(`revision`) asked for, read again (at `revision` or
+        later): `marks` has the mark of each that still exists. Pages whose view has another
+        mark are owed a wake; the others are known unchanged up to `revision`."""
+        with self._lock:
+            for entry in self._entries.values():
+                follower = entry.follower
+                if (
+                    entry.owed is not None
+                    or follower.drawn is None
+                    or follower.view not in views
+                    or max(entry.known, follower.drawn) >= revision
+                ):
+                    continue  # settled meanwhile, or registered after desk_at
+                if marks.get(follower.view, _GONE) != follower.mark:
+                    entry.owed = Reason.CHANGED
+                else:
+                    entry.known = revision
+
+    def database_down(self) -> None:
+        """A read of the database failed: pages that do not say so yet are owed a wake (to
+        say so); wakes owed because it was back are no longer."""
+        with self._lock:
+            if self.down:
+                return
+            self.down = True
+            for entry in self._entries.values():
+                if entry.owed is Reason.DATABASE_BACK:
+                    entry.owed = None
+                elif entry.follower.drawn is not None and entry.owed is not Reason.ENDED:
+                    entry.owed = Reason.DATABASE_DOWN
+
+    def sessions_checked(self, asked: Collection[str], still_open: Collection[str]) -> None:
+        """Of the sign-in sessions `asked` about (tokens), those `still_open` are: pages of the
+        others are owed a wake (they then ask to sign in). Pages that followed since, with a
+        session not asked about, wait for the next check."""
+        with self._lock:
+            for entry in self._entries.values():
+                token = entry.follower.token
+                if token in asked and token not in still_open:
+                    entry.owed = Reason.ENDED
+
+    # -- waking
+
+    def due(
+        self, now: float, reachable: Callable[[Follower], bool] = lambda _f: True
+    ) -> list[tuple[Follower, Reason]]:
+        """The wakes to send at `now` (monotonic seconds): what is owed to pages that were
+        not woken for long enough, if `reachable` (a page whose browser is away is tried
+        again later). A page woken because its session ended is forgotten."""
+        wakes: list[tuple[Follower, Reason]] = []
+        with self._lock:
+            for session, entry in list(self._entries.items()):
+                reason = entry.owed
+                if reason is None or now - entry.woken_at < self._spacing(entry):
+                    continue
+                entry.woken_at = now
+                if not reachable(entry.follower):
+                    continue
+                wakes.append((entry.follower, reason))
+                entry.owed = None
+                if reason is Reason.ENDED:
+                    del self._entries[session]
+                elif self.revision is not None:  # its run redraws what the desk is now
+                    entry.known = max(entry.known, self.revision)
+        return wakes
+
+    def next_due(self) -> float | None:
+        """When the earliest owed wake may be sent (monotonic seconds), if any is owed."""
+        with self._lock:
+            times = [e.woken_at + self._spacing(e) for e in self._entries.values() if e.owed]
+        return min(times, default=None)
+
+    @staticmethod
+    def _spacing(entry: _Entry) -> float:
+        every = entry.follower.every if entry.owed is Reason.CHANGED else WAKE_EVERY
+        return max(every, WAKE_EVERY)
