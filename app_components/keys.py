@@ -17,6 +17,7 @@ NOTICES = "notices"  # what to tell the person in a coming run, per place on the
 NEW_ISSUE = "new_issue"
 NEW_PRIORITY = "new_priority"
 NEW_FILES = "new_files"  # + the round (attachments.uploader_key): the new ticket's files
+NEW_TICKET = "new_ticket"  # the new-ticket form's popover is open
 SEARCH = "search"
 FILTER_WHO = "filter_who"
 FILTER_STATUS = "filter_status"
