@@ -47,6 +47,7 @@ REMOVE_FILE = "remove_file_"  # + an attachment's ID: an admin's Remove button
 # Dashboard ------------------------------------------------------------------------------------
 PERIOD = "period"
 PERIOD_DATES = "period_dates"
+BREACH_LIST = "breach_list"  # the expander of the breached tickets' list is open
 
 # Settings: the SLA targets form ---------------------------------------------------------------
 SLA_FORM_TARGETS = "sla_form_targets"  # the stored targets the form was drawn from
