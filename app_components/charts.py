@@ -1,10 +1,17 @@
-"""The dashboard's charts (Altair): tickets per month and status, current priorities, and
-open tickets per assignee, split by whether they are past a target. They receive the
-aggregated rows only (ticketdesk.services.dashboard)."""
+"""The dashboard's charts: tickets per month and status, current priorities, and open tickets
+per assignee, split by whether they are past a target. They receive the aggregated rows only
+(ticketdesk.services.dashboard).
+
+Written as Vega-Lite specifications, which the browser draws (vega-embed), rather than built
+with Altair: Altair checks every chart against the Vega-Lite JSON schema when it is built and
+again when it is turned into the same specification, which cost more than everything else
+in a warm Dashboard run (see bench/README.md). Each spec names its rows as one dataset,
+which Streamlit sends as Arrow."""
 
 from __future__ import annotations
 
-import altair as alt
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -14,44 +21,94 @@ from ticketdesk.services.dashboard import Dashboard
 STATUS_COLOURS = ["#f97316", "#3b82f6", "#22c55e"]  # Open, In Progress, Closed
 PRIORITY_COLOURS = ["#dc2626", "#f59e0b", "#94a3b8"]  # High, Medium, Low
 LOAD_COLOURS = ["#dc2626", "#3b82f6"]  # past a target, within targets
+LOAD_STATES = ["Past a target", "Within targets"]
+CHART_HEIGHT = 320
+WHOLE_NUMBERS = {"format": "d", "tickMinStep": 1}
+
+
+def spec(rows: pd.DataFrame, mark: dict[str, Any], encoding: dict[str, Any], height: int) -> Any:
+    """A Vega-Lite chart of `rows` (sent as the dataset "rows")."""
+    return {
+        "data": {"name": "rows"},
+        "datasets": {"rows": rows},
+        "mark": mark,
+        "encoding": encoding,
+        "height": height,
+    }
+
+
+def field(name: str, kind: str, **more: Any) -> dict[str, Any]:
+    """An encoding channel on the column `name` ("quantitative", "nominal", "ordinal")."""
+    return {"field": name, "type": kind, **more}
+
+
+def by_month_spec(data: Dashboard) -> Any:
+    rows = pd.DataFrame(data.status_per_month, columns=["Month", "Status", "Tickets"])
+    statuses = list(STATUSES)
+    encoding = {
+        "x": field("Month", "ordinal", title="Month submitted", axis={"labelAngle": 0}),
+        # Every status keeps its slot, so bars do not change width as statuses come and go.
+        "xOffset": field("Status", "nominal", scale={"domain": statuses}),
+        "y": field("Tickets", "quantitative", axis=WHOLE_NUMBERS),
+        "color": field("Status", "nominal", scale={"domain": statuses, "range": STATUS_COLOURS}),
+        "tooltip": [
+            field("Month", "ordinal"),
+            field("Status", "nominal"),
+            field("Tickets", "quantitative"),
+        ],
+    }
+    return spec(rows, {"type": "bar"}, encoding, CHART_HEIGHT)
+
+
+def priorities_spec(data: Dashboard) -> Any:
+    rows = pd.DataFrame(data.priority_counts, columns=["Priority", "Tickets"])
+    encoding = {
+        "theta": field("Tickets", "quantitative"),
+        "color": field(
+            "Priority",
+            "nominal",
+            scale={"domain": list(PRIORITIES), "range": PRIORITY_COLOURS},
+        ),
+        "tooltip": [field("Priority", "nominal"), field("Tickets", "quantitative")],
+    }
+    return spec(rows, {"type": "arc", "innerRadius": 0}, encoding, CHART_HEIGHT)
+
+
+def assignees_spec(data: Dashboard) -> Any:
+    order = [load.assignee or "Unassigned" for load in data.by_assignee]
+    rows = pd.DataFrame(
+        [
+            (load.assignee or "Unassigned", state, n, load.open)
+            for load in data.by_assignee
+            for state, n in zip(
+                LOAD_STATES, (load.past_target, load.open - load.past_target), strict=True
+            )
+            if n
+        ],
+        columns=["Assignee", "SLA", "Tickets", "Open"],
+    )
+    encoding = {
+        "y": field("Assignee", "nominal", sort=order, title=None),
+        "x": field("Tickets", "quantitative", title="Open tickets", axis=WHOLE_NUMBERS),
+        "color": field("SLA", "nominal", scale={"domain": LOAD_STATES, "range": LOAD_COLOURS}),
+        "order": field("SLA", "nominal", sort="descending"),
+        "tooltip": [
+            field("Assignee", "nominal"),
+            field("SLA", "nominal"),
+            field("Tickets", "quantitative"),
+            field("Open", "quantitative"),
+        ],
+    }
+    return spec(rows, {"type": "bar"}, encoding, max(120, 32 * len(order) + 40))
 
 
 def show_charts(data: Dashboard) -> None:
     st.subheader("Ticket status per month")
-    by_month = pd.DataFrame(data.status_per_month, columns=["Month", "Status", "Tickets"])
-    st.altair_chart(
-        alt.Chart(by_month)
-        .mark_bar()
-        .encode(
-            x=alt.X("Month:O", title="Month submitted", axis=alt.Axis(labelAngle=0)),
-            # Every status keeps its slot, so bars do not change width as statuses come and go.
-            xOffset=alt.XOffset("Status:N", scale=alt.Scale(domain=list(STATUSES))),
-            y=alt.Y("Tickets:Q", axis=alt.Axis(format="d", tickMinStep=1)),
-            color=alt.Color(
-                "Status:N", scale=alt.Scale(domain=list(STATUSES), range=STATUS_COLOURS)
-            ),
-            tooltip=["Month:O", "Status:N", "Tickets:Q"],
-        )
-        .properties(height=320),
-        width="stretch",
-    )
+    st.vega_lite_chart(spec=by_month_spec(data), width="stretch")
     left, right = st.columns(2)
     with left:
         st.subheader("Current ticket priorities")
-        by_priority = pd.DataFrame(data.priority_counts, columns=["Priority", "Tickets"])
-        st.altair_chart(
-            alt.Chart(by_priority)
-            .mark_arc(innerRadius=0)
-            .encode(
-                theta=alt.Theta("Tickets:Q"),
-                color=alt.Color(
-                    "Priority:N", scale=alt.Scale(domain=list(PRIORITIES), range=PRIORITY_COLOURS)
-                ),
-                tooltip=["Priority:N", "Tickets:Q"],
-            )
-            .properties(height=320),
-            width="stretch",
-        )
+        st.vega_lite_chart(spec=priorities_spec(data), width="stretch")
     with right:
         st.subheader("Open tickets by assignee")
         show_assignees(data)
@@ -61,29 +118,4 @@ def show_assignees(data: Dashboard) -> None:
     if not data.by_assignee:
         st.info("No open tickets.", icon=":material/inbox:")
         return
-    order = [load.assignee or "Unassigned" for load in data.by_assignee]
-    states = ["Past a target", "Within targets"]
-    rows = pd.DataFrame(
-        [
-            (load.assignee or "Unassigned", state, n, load.open)
-            for load in data.by_assignee
-            for state, n in zip(
-                states, (load.past_target, load.open - load.past_target), strict=True
-            )
-            if n
-        ],
-        columns=["Assignee", "SLA", "Tickets", "Open"],
-    )
-    st.altair_chart(
-        alt.Chart(rows)
-        .mark_bar()
-        .encode(
-            y=alt.Y("Assignee:N", sort=order, title=None),
-            x=alt.X("Tickets:Q", title="Open tickets", axis=alt.Axis(format="d", tickMinStep=1)),
-            color=alt.Color("SLA:N", scale=alt.Scale(domain=states, range=LOAD_COLOURS)),
-            order=alt.Order("SLA:N", sort="descending"),
-            tooltip=["Assignee:N", "SLA:N", "Tickets:Q", "Open:Q"],
-        )
-        .properties(height=max(120, 32 * len(order) + 40)),
-        width="stretch",
-    )
+    st.vega_lite_chart(spec=assignees_spec(data), width="stretch")

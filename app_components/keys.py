@@ -17,6 +17,7 @@ NOTICES = "notices"  # what to tell the person in a coming run, per place on the
 NEW_ISSUE = "new_issue"
 NEW_PRIORITY = "new_priority"
 NEW_FILES = "new_files"  # + the round (attachments.uploader_key): the new ticket's files
+NEW_TICKET = "new_ticket"  # the new-ticket form's popover is open
 SEARCH = "search"
 FILTER_WHO = "filter_who"
 FILTER_STATUS = "filter_status"
@@ -46,6 +47,7 @@ REMOVE_FILE = "remove_file_"  # + an attachment's ID: an admin's Remove button
 # Dashboard ------------------------------------------------------------------------------------
 PERIOD = "period"
 PERIOD_DATES = "period_dates"
+BREACH_LIST = "breach_list"  # the expander of the breached tickets' list is open
 
 # Settings: the SLA targets form ---------------------------------------------------------------
 SLA_FORM_TARGETS = "sla_form_targets"  # the stored targets the form was drawn from

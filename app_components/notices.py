@@ -19,6 +19,7 @@ Kind = Literal["success", "info", "warning", "error", "toast"]
 
 PAGE = "page"  # the page's own notices, under its title
 TABLE = "table"  # the ticket list's table (a fragment of its own)
+NEW_TICKET = "new_ticket"  # the new-ticket form (a refused ticket)
 
 ICONS: dict[Kind, str] = {
     "success": ":material/check_circle:",

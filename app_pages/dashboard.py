@@ -190,6 +190,19 @@ def show_breaches(data: Dashboard, may_change_targets: bool) -> None:
     if not data.breaches:
         st.success("No ticket is past a deadline.", icon=":material/task_alt:")
         return
+    # The list is drawn only while its expander is open (it stays open across runs): a second
+    # grid on the page cost the browser about as much as everything else but the charts.
+    with st.expander(
+        f"List the {len(data.breaches):,} tickets furthest past a deadline",
+        key=keys.BREACH_LIST,
+        on_change="rerun",
+        icon=":material/list:",
+    ) as listed:
+        if listed.open:
+            show_breach_list(data)
+
+
+def show_breach_list(data: Dashboard) -> None:
     rows = pd.DataFrame(
         [
             {

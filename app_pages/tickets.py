@@ -20,6 +20,7 @@ from app_components.session import (
     remember_revision,
     signed_in,
 )
+from app_components.text import escape_markdown
 from app_components.ticket_detail import render_detail
 from ticketdesk.domain.accounts import Account, Action
 from ticketdesk.domain.errors import TicketDeskError
@@ -30,10 +31,12 @@ from ticketdesk.services.tickets import Sort, SortColumn, TicketFilter
 
 ORDERS = {True: "Descending", False: "Ascending"}
 WHO = {"anyone": "Anyone", "mine": "Assigned to me", "unassigned": "Unassigned"}
+FORM_PX = 560  # the new-ticket form's width (a popover is as wide as what it holds)
 
 
 def submit_ticket() -> None:
-    """Form callback: store the ticket with its files; keep the text and the files if it was
+    """Form callback: store the ticket with its files and close the form (the page shows the
+    ticket above the table); keep the text and the files in the open form if it was
     refused."""
     state = st.session_state
     files = attachments.chosen(keys.NEW_FILES)
@@ -47,10 +50,11 @@ def submit_ticket() -> None:
             files,
         )
     except TicketDeskError as exc:
-        notices.push("error", str(exc))
+        notices.push("error", str(exc), place=notices.NEW_TICKET)
         return
     state[keys.NEW_ISSUE] = ""
     attachments.forget(keys.NEW_FILES)
+    state[keys.NEW_TICKET] = False  # closes the form's popover
     notices.push(
         "success",
         f"Ticket {ticket.code} submitted.{attachments.attached(files)} Here are its details:",
@@ -58,30 +62,47 @@ def submit_ticket() -> None:
     )
 
 
-def read_view(by: Account) -> tuple[TicketFilter, Sort]:
-    """The filter and sort widgets, as plain values (requesters have no assignee filter:
-    they see only their own tickets)."""
-    widths = [3, 2, 2, 2, 2, 2, 2] if by.is_staff else [3, 2, 2, 2, 2, 2]
-    columns = iter(st.columns(widths, vertical_alignment="bottom"))
-    search_col = next(columns)
-    who = "anyone"
-    if by.is_staff:
-        who = next(columns).selectbox(
-            "Assigned", list(WHO), format_func=WHO.__getitem__, key=keys.FILTER_WHO
+def new_ticket_form() -> None:
+    notices.show(notices.NEW_TICKET)
+    with st.form("add_ticket", border=False):
+        st.text_area(
+            "Describe the issue",
+            key=keys.NEW_ISSUE,
+            help=f"Plain text, up to {ISSUE_MAX_CHARS:,} characters.",
+            width=FORM_PX,
         )
-    status_col, priority_col, dates_col, sort_col, order_col = columns
-    search = search_col.text_input(
-        "Search", key=keys.SEARCH, placeholder="Words in the issue…", max_chars=200
+        st.selectbox("Priority", PRIORITIES, key=keys.NEW_PRIORITY, index=1)
+        attachments.uploader(keys.NEW_FILES)
+        st.form_submit_button("Submit", on_click=submit_ticket, type="primary")
+
+
+def read_view(by: Account) -> tuple[TicketFilter, Sort]:
+    """The search box and, in the Filters popover, the filter and sort widgets, as plain
+    values (requesters have no assignee filter: they see only their own tickets). The
+    popover's widgets run in every run (their values stay), but the browser draws them only
+    while it is open."""
+    search = st.text_input(
+        "Search",
+        key=keys.SEARCH,
+        placeholder="Words in the issue…",
+        max_chars=200,
+        width="stretch",
     )
-    statuses = status_col.multiselect("Status", STATUSES, key=keys.FILTER_STATUS)
-    priorities = priority_col.multiselect("Priority", PRIORITIES, key=keys.FILTER_PRIORITY)
-    days: Any = dates_col.date_input(
-        "Submitted (UTC days)", value=[], key=keys.FILTER_DAYS, format="YYYY-MM-DD"
-    )
-    column = sort_col.selectbox("Sort by", list(SortColumn), key=keys.SORT_BY)
-    descending = order_col.selectbox(
-        "Order", list(ORDERS), format_func=ORDERS.__getitem__, key=keys.SORT_DESCENDING
-    )
+    with st.popover("Filters", icon=":material/filter_list:"):
+        who = "anyone"
+        if by.is_staff:
+            who = st.selectbox(
+                "Assigned", list(WHO), format_func=WHO.__getitem__, key=keys.FILTER_WHO
+            )
+        statuses = st.multiselect("Status", STATUSES, key=keys.FILTER_STATUS)
+        priorities = st.multiselect("Priority", PRIORITIES, key=keys.FILTER_PRIORITY)
+        days: Any = st.date_input(
+            "Submitted (UTC days)", value=[], key=keys.FILTER_DAYS, format="YYYY-MM-DD"
+        )
+        column = st.selectbox("Sort by", list(SortColumn), key=keys.SORT_BY)
+        descending = st.selectbox(
+            "Order", list(ORDERS), format_func=ORDERS.__getitem__, key=keys.SORT_DESCENDING
+        )
     chosen: list[date] = list(days) if isinstance(days, tuple | list) else [days]
     flt = TicketFilter(
         statuses=tuple(statuses),
@@ -95,40 +116,69 @@ def read_view(by: Account) -> tuple[TicketFilter, Sort]:
     return flt, Sort(SortColumn(column or SortColumn.ID), bool(descending))
 
 
+def describe_view(flt: TicketFilter, sort: Sort) -> str:
+    """What the Filters popover holds, in a line (its widgets are out of sight until it is
+    opened): the filters set and the order, or "" for all tickets by ID, newest first."""
+    parts = []
+    if flt.assignee is not None:
+        parts.append(WHO["mine"])
+    if flt.unassigned:
+        parts.append(WHO["unassigned"])
+    if flt.statuses:
+        parts.append("Status " + ", ".join(flt.statuses))
+    if flt.priorities:
+        parts.append("Priority " + ", ".join(flt.priorities))
+    if flt.submitted_from is not None:
+        days = f"{flt.submitted_from:%Y-%m-%d}"
+        if flt.submitted_to not in (None, flt.submitted_from):
+            days += f" – {flt.submitted_to:%Y-%m-%d}"
+        parts.append(f"submitted {days}")
+    if sort != Sort():
+        parts.append(f"sorted by {sort.column}, {ORDERS[sort.descending].lower()}")
+    return " · ".join(parts)
+
+
 @st.fragment
 def render_list() -> None:
-    """The form, the filters, one page of the grid, the pager and the export link: a
-    fragment, so that a submit reruns this part of the page and not the navigation, the
-    sidebar and the live view (the table is a fragment of its own inside it)."""
-    st.header("Add a ticket")
-    with st.form("add_ticket"):
-        st.text_area(
-            "Describe the issue",
-            key=keys.NEW_ISSUE,
-            help=f"Plain text, up to {ISSUE_MAX_CHARS:,} characters.",
-        )
-        st.selectbox("Priority", PRIORITIES, key=keys.NEW_PRIORITY, index=1)
-        attachments.uploader(keys.NEW_FILES)
-        st.form_submit_button("Submit", on_click=submit_ticket, type="primary")
+    """The new-ticket form, the page's notices (a ticket just filed, with its details) and
+    the table: a fragment, so that a submit reruns this part of the page and not the
+    navigation, the sidebar and the live view (the table is a fragment of its own inside it).
+
+    The form is in a popover drawn only while it is open (opening it reruns this fragment):
+    the list then loads without it (its text area and uploader were a good part of the
+    page's drawing in the browser). A filed ticket closes it."""
+    with st.popover(
+        "New ticket",
+        icon=":material/add:",
+        type="primary",
+        key=keys.NEW_TICKET,
+        on_change="rerun",
+        help="Describe an issue to file a ticket",
+    ) as new_ticket:
+        if new_ticket.open:
+            new_ticket_form()
     with st.container():  # one slot, whatever it shows: the table below keeps its place
         notices.show(show_ticket=ticket_grid.show_filed)
-    st.header("Existing tickets")
     ticket_table()
 
 
 @st.fragment
 def ticket_table() -> None:
-    """The filters, one page of the grid, the pager and the export link: a fragment, so that
-    paging, searching and editing cells rerun only this part of the page."""
+    """The search box and the filters, one page of the grid, the pager and the export link: a
+    fragment, so that paging, searching, filtering and editing cells rerun only this part of
+    the page."""
     ticket_grid.redraw_page_if_replaced()
     with page_errors():
         show_table()
 
 
 def show_table() -> None:
-    notices.show(notices.TABLE)
     by = signed_in()
-    flt, sort = read_view(by)
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        flt, sort = read_view(by)
+    if view := describe_view(flt, sort):
+        st.caption(f"Filters: {escape_markdown(view)}")
+    notices.show(notices.TABLE)
     state = st.session_state
     if state.get(keys.VIEW) != (flt, sort):  # a new view starts on its first page
         state[keys.VIEW], state[keys.PAGE], state[keys.ANCHOR] = (flt, sort), 1, None

@@ -24,6 +24,7 @@ from tests.support.signin import HTML, Person, add_person, new_database
 from ticketdesk.domain.tickets import TicketChange
 from ticketdesk.services import accounts as account_service
 from ticketdesk.services import tickets as ticket_service
+from ticketdesk.web import page_shell
 from ticketdesk.web.engine import SESSION_COOKIE
 
 
@@ -86,6 +87,28 @@ def test_every_response_forbids_images_from_other_hosts(
         # Scripts: the app's files and the inline script of Streamlit's page, by its hash.
         assert found["script-src"][0] == "'self'", what
         assert all(s.startswith("'sha256-") for s in found["script-src"][1:]), what
+
+
+def test_the_page_says_where_the_app_is_and_the_policy_allows_it(
+    server: tuple[AppServer, Engine],
+) -> None:
+    """Streamlit's page, at the main page's address and at another page's, carries the
+    script that tells it the app is at the root (page_shell.py), allowed by its hash; the
+    sign-in page and the export are not touched."""
+    app, engine = server
+    tag = page_shell.TAG.decode()
+    with signed_in_client(app, engine, "agent") as client:
+        pages = [client.get("/"), client.get("/dashboard"), client.get("/?ticket=TICKET-1")]
+        export = client.get("/export.csv")
+    for page in pages:
+        assert page.status_code == 200
+        assert page.text.count(tag) == 1
+        assert page.text.index(tag) < page.text.index('<script type="module"')
+        assert int(page.headers["content-length"]) == len(page.content)
+        assert page_shell.SCRIPT_HASH in policy(page)["script-src"]
+    assert tag not in export.text
+    with httpx.Client(base_url=app.url, headers=HTML, timeout=20) as stranger:
+        assert tag not in stranger.get("/signin").text
 
 
 # --------------------------------------------------------------------------- the CSV export

@@ -19,7 +19,15 @@ from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from app_components.keys import SESSION_TOKEN
-from tests.support.apptest import PASSWORD, ROOT, open_app, person, session_of
+from tests.support.apptest import (
+    PASSWORD,
+    ROOT,
+    open_app,
+    open_new_ticket_form,
+    person,
+    session_of,
+    submit_new_ticket,
+)
 from ticketdesk.domain.accounts import (
     Account,
     Role,
@@ -217,8 +225,9 @@ def test_an_agents_grid_is_editable_where_a_requesters_is_not(
 def test_a_requester_files_a_ticket_of_their_own(app_engine: Engine) -> None:
     rita = person(app_engine, "Rita Requester", "requester", email="rita@example.com")
     at = app(session_of(app_engine, rita))
+    open_new_ticket_form(at)
     at.text_area(key="new_issue").input("Keyboard missing the letter Q")
-    at.button[0].click().run()
+    submit_new_ticket(at)
     assert not at.exception
     (ticket,) = ticket_service.list_tickets(app_engine, rita)
     assert (ticket.issue, ticket.requester, ticket.requester_id) == (

@@ -7,7 +7,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine
 
-from tests.support.apptest import open_app, person, session_of
+from tests.support.apptest import (
+    open_app,
+    open_new_ticket_form,
+    person,
+    session_of,
+    submit_new_ticket,
+)
 from tests.support.awkward_input import CORPUS
 from ticketdesk.services import accounts as account_service
 
@@ -20,8 +26,9 @@ def test_the_form_and_search_box_through_the_app(value: str, app_engine: Engine)
     password = account_service.generate_password()
     agent = person(app_engine, "Agent", "agent", email="a@example.com", password=password)
     at = open_app(session_of(app_engine, agent, password))
+    open_new_ticket_form(at)
     at.text_area(key="new_issue").input(value)
-    at.button[0].click().run()
+    submit_new_ticket(at)
     assert not at.exception
     refused = dict(CORPUS)[value]
     if refused:

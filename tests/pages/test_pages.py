@@ -12,7 +12,14 @@ from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from app_components.session import sign_out_form
-from tests.support.apptest import ROOT, open_app, person, session_of
+from tests.support.apptest import (
+    ROOT,
+    open_app,
+    open_new_ticket_form,
+    person,
+    session_of,
+    submit_new_ticket,
+)
 from ticketdesk.domain.accounts import Account
 from ticketdesk.domain.tickets import TicketChange
 from ticketdesk.services import tickets as ticket_service
@@ -37,9 +44,10 @@ def test_adding_a_ticket_stores_it_and_shows_its_details(
     at = open_app(token)
     assert not at.exception
     assert number_of_tickets(at) == "Number of tickets: `0`"
+    open_new_ticket_form(at)
     at.text_area(key="new_issue").input("Wi-Fi drops every ten minutes")
     at.selectbox(key="new_priority").select("High")
-    at.button[0].click().run()
+    submit_new_ticket(at)
     assert not at.exception
     assert "submitted" in at.success[0].value
     ticket = ticket_service.list_tickets(app_engine, ana)[0]
@@ -66,6 +74,8 @@ def test_adding_a_ticket_stores_it_and_shows_its_details(
     assert grid.iloc[0]["SLA"] in ("Response 4 h left", "Response 3 h 59 min left")
     assert grid.iloc[0]["Open"] == f"?ticket={ticket.code}"
     assert grid.iloc[0]["ID"] == ticket.code
+    assert not at.text_area  # filed: the form closed
+    open_new_ticket_form(at)
     assert at.text_area(key="new_issue").value == ""  # ready for the next ticket
 
 
@@ -78,8 +88,9 @@ def test_a_refused_ticket_keeps_the_text_and_stores_nothing(
 ) -> None:
     ana, token = agent
     at = open_app(token)
+    open_new_ticket_form(at)
     at.text_area(key="new_issue").input(text)
-    at.button[0].click().run()
+    submit_new_ticket(at)
     assert not at.exception
     assert message in at.error[0].value
     assert at.text_area(key="new_issue").value == text
@@ -92,8 +103,9 @@ def test_html_is_stored_exactly_and_never_rendered(
     text = "<img src=x onerror=alert(1)> **not bold**"
     ana, token = agent
     at = open_app(token)
+    open_new_ticket_form(at)
     at.text_area(key="new_issue").input(text)
-    at.button[0].click().run()
+    submit_new_ticket(at)
     assert ticket_service.list_tickets(app_engine, ana)[0].issue == text
     assert at.data_editor[0].value.iloc[0]["Issue"] == text
     # Nothing goes through st.html but the app's own sign-out form; no unsafe markdown.

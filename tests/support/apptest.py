@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from app_components.keys import SESSION_TOKEN
+from app_components.keys import NEW_TICKET, SESSION_TOKEN
 from ticketdesk.domain.accounts import Account
 from ticketdesk.services import accounts as account_service
 
@@ -59,3 +59,16 @@ def open_app(token: str | None, *, page: str | None = None, ticket: str | None =
     if page is not None:
         at.switch_page(page)
     return at.run()
+
+
+def open_new_ticket_form(at: AppTest) -> AppTest:
+    """Open the Tickets page's "New ticket" popover: the form is drawn only while it is
+    open."""
+    at.session_state[NEW_TICKET] = True
+    return at.run()
+
+
+def submit_new_ticket(at: AppTest) -> AppTest:
+    """Click the new-ticket form's Submit button."""
+    (submit,) = [b for b in at.button if b.form_id == "add_ticket"]
+    return submit.click().run()

@@ -233,7 +233,15 @@ class Desk:
         return int(match.group(1).replace(",", ""))
 
     def form(self) -> Locator:
-        return self.page.get_by_test_id("stForm")
+        """The new-ticket form, in the "New ticket" popover; the popover is opened first when
+        the form is not showing (the page must be idle)."""
+        form = self.page.get_by_test_id("stForm").filter(
+            has=self.page.get_by_role("textbox", name="Describe the issue")
+        )
+        if form.count() == 0:
+            self.page.get_by_role("button", name="New ticket").click()
+        expect(form).to_be_visible()
+        return form
 
     def issue_box(self) -> Locator:
         return self.form().get_by_role("textbox", name="Describe the issue")
@@ -251,8 +259,9 @@ class Desk:
         expect(box).to_have_value(priority)
 
     def submit(self, issue: str, priority: str | None = None) -> str | None:
-        """Fill in and submit the form; returns once the run it caused has finished, with the
-        TICKET-<n> code of the new ticket, or None if it was refused.
+        """Fill in and submit the new-ticket form (opening its popover first if needed);
+        returns once the run it caused has finished, with the TICKET-<n> code of the new
+        ticket, or None if it was refused (the form then stays open, with the message).
 
         That run is recognised by its outcome, a success message naming a new code or an
         error message (the app also reruns by itself every few seconds to follow other

@@ -26,6 +26,7 @@ from .engine import engine, now
 from .guard import SignInRequired
 from .headers import ContentSecurityPolicy
 from .origin import same_origin_only
+from .page_shell import PageShellBaseUrl
 
 
 def prepare_database() -> None:
@@ -98,5 +99,10 @@ def routes() -> list[BaseRoute]:
 
 
 def middleware() -> list[Middleware]:
-    """Outermost first: the policy also covers the sign-in middleware's own responses."""
-    return [Middleware(ContentSecurityPolicy), Middleware(SignInRequired)]
+    """Outermost first: the policy also covers the sign-in middleware's own responses; the
+    page is rewritten only once the sign-in middleware let it through."""
+    return [
+        Middleware(ContentSecurityPolicy),
+        Middleware(PageShellBaseUrl),
+        Middleware(SignInRequired),
+    ]

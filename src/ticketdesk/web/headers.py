@@ -9,8 +9,9 @@ the browser's own guarantee for everything the app renders, whatever renders it.
 What Streamlit's own page needs was found in Chromium (the e2e tests count what the policy
 refused as a page error): inline styles (emotion injects <style> elements; Streamlit's
 elements and the sign-in page use style attributes), and the one inline script of its
-index.html, allowed by its hash. Images, fonts and workers also come from data: and blob:
-URLs that the page makes itself. The dashboard's charts need no `eval`."""
+index.html and the one page_shell.py adds to it, allowed by their hashes. Images, fonts and
+workers also come from data: and blob: URLs that the page makes itself. The dashboard's
+charts need no `eval`."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from pathlib import Path
 import streamlit
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import page_shell
 
 STREAMLIT_PAGE = Path(streamlit.__file__).parent / "static" / "index.html"
 _INLINE_SCRIPT = re.compile(r"<script\b(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DOTALL)
@@ -47,7 +50,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "media-src 'self' data: blob:",
         "font-src 'self' data:",
         "style-src 'self' 'unsafe-inline'",
-        " ".join(("script-src 'self'", *inline_script_hashes())),
+        " ".join(("script-src 'self'", *inline_script_hashes(), page_shell.SCRIPT_HASH)),
         "worker-src 'self' blob:",
         "connect-src 'self'",  # the page's WebSocket: same origin, ws: or wss:
         "frame-src 'self'",
