@@ -7,9 +7,10 @@ from the end of one action to the next; random, seeded per agent) one of
 - on a ticket: change its status (pick another one and Save), reply (write and Send), or go
   back to the list (the "All tickets" button).
 
-Each action is timed and checked: a page load must show its grid or ticket, a save "Saved.",
-a reply "... added.", and no page may show an exception or an error alert; an action that
-fails is recorded as such (and the agent reloads the list), never silently as fast."""
+Each action lasts until its result is drawn, as a person looks for it: the grid (with other
+tickets, after paging or searching), the ticket's title, "Saved.", the reply in the
+conversation. An exception or error alert instead, or nothing within the time limit, and the
+action is recorded as failed (and the agent reloads the list), never silently as fast."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ import httpx
 
 from bench.harness.common import JS, js
 from bench.load.protocol import Element, Page
-from bench.load.tab import ActionFailed, Tab, client_address, new_http, sign_in
+from bench.load.tab import ActionFailed, Shown, Tab, client_address, new_http, sign_in
 
 LIST_MIX: Sequence[tuple[str, int]] = (
     ("open_ticket", 40),
@@ -41,7 +42,6 @@ KINDS = ("load_list", "open_ticket", "search", "page", "status", "reply", "back_
 SEARCH_WORDS = ("printer", "VPN", "backup", "Berlin", "crashing", "storage", "finance", "email")
 BACK_LABELS = ("All tickets", "My tickets")
 SAVED = re.compile(r"^Saved\.$")
-ADDED = re.compile(r"(Public reply|Internal note|Requester's message) added\.")
 LEFT = -1.0
 """The delay recorded for a change whose watcher acted before its grid was drawn again."""
 
@@ -151,12 +151,11 @@ class Agent(ABC):
         except Exception as exc:
             outcome = "timeout" if is_timeout(exc) else f"error: {type(exc).__name__}: {exc}"
             sample = Sample(self.client, self.name, kind, started, None, None, outcome[:300])
-        finally:
-            self.busy = False
         self.record(sample)
         if sample.outcome != "ok" and kind != "load_list":
             with contextlib.suppress(Exception):  # start afresh, as a person would
                 await asyncio.wait_for(self.perform("load_list"), self.timeout_s)
+        self.busy = False
         return sample
 
     async def run(self, control: Control) -> None:
@@ -192,24 +191,58 @@ def is_timeout(exc: BaseException) -> bool:
 # --------------------------------------------------------------------------- the protocol
 
 
-def grid_codes(page: Page) -> list[str]:
-    """The ticket codes of the grid on the page (its ID column, from the Arrow data)."""
-    grids = [e for e in page.of_kind("dataframe") if (e.key or "").startswith("grid")]
-    if not grids:
-        grids = page.of_kind("dataframe")
-    if not grids:
+def the_grid(elements: list[Element]) -> Element | None:
+    """The ticket grid among `elements` (the latest dataframe keyed grid-..., or any)."""
+    grids = [e for e in elements if e.kind == "dataframe"]
+    keyed = [e for e in grids if (e.key or "").startswith("grid")]
+    return (keyed or grids)[-1] if grids else None
+
+
+def codes_of(grid: Element | None) -> list[str]:
+    """The ticket codes a grid shows (its ID column, from its Arrow data)."""
+    if grid is None:
         return []
     try:
         import pyarrow as pa
 
-        table = pa.ipc.open_stream(grids[-1].proto.arrow_data.data).read_all()
+        table = pa.ipc.open_stream(grid.proto.arrow_data.data).read_all()
         return [str(code) for code in table.column("ID").to_pylist() if code]
     except Exception:  # no pyarrow, no ID column: the caller picks a code at random
         return []
 
 
+def grid_codes(page: Page) -> list[str]:
+    """The ticket codes of the grid on the page."""
+    return codes_of(the_grid(page.since(0)))
+
+
+def grid_shown(before: list[str] | None = None) -> Shown:
+    """The ticket grid drawn by the answer, with other tickets than `before` (the page or
+    search changed what it lists), or an error."""
+
+    def shown(page: Page, seq: int) -> bool:
+        if page.errors(seq):
+            return True
+        grid = the_grid(page.since(seq))
+        return grid is not None and (not before or codes_of(grid) != before)
+
+    return shown
+
+
+def text_shown(wanted: Callable[[str], bool]) -> Shown:
+    """A text element the answer drew for which `wanted` holds, or an error."""
+
+    def shown(page: Page, seq: int) -> bool:
+        return bool(page.errors(seq)) or any(wanted(t) for t in page.texts(seq))
+
+    return shown
+
+
 class ProtocolAgent(Agent):
-    """An agent over Streamlit's protocol (tab.py)."""
+    """An agent over Streamlit's protocol (tab.py). Each action waits until its result is
+    drawn, as a person looks for it: the grid (with other tickets, after paging or a search),
+    the ticket's title, "Saved.", or the reply in the conversation; an error drawn instead
+    ends it as failed."""
 
     client = "protocol"
 
@@ -230,27 +263,24 @@ class ProtocolAgent(Agent):
     async def perform(self, kind: str) -> tuple[float, float | None]:
         page = self.tab.page
         if kind == "load_list":
-            timing = await self.tab.load("")
-            self._check_list()
+            timing = await self.tab.load("", grid_shown())
+            self.where = "list"
         elif kind == "open_ticket":
             code = self.rng.choice(grid_codes(page) or [self.random_code()])
-            timing = await self.tab.load(f"ticket={code}")
-            self._check(lambda p: any(t == code for t in p.texts()), f"{code}'s page")
+            timing = await self.tab.load(f"ticket={code}", text_shown(lambda t: t == code))
             self.where = "ticket"
         elif kind == "back_to_list":
             button = self._need(page.find(labels=BACK_LABELS, kinds=("button",)), "back button")
-            timing = await self.tab.act(
-                page.rerun(trigger=button, fragment_id=button.fragment_id), button.fragment_id
-            )
-            self._check_list()
+            msg = page.rerun(trigger=button, fragment_id=button.fragment_id)
+            timing = await self.tab.act(msg, grid_shown())
+            self.where = "list"
         elif kind == "page":
             pager = self._need(page.find(keys=("page",), kinds=("pagination",)), "pager")
             current = page.value(pager) or 1
             target = current + 1 if current < pager.proto.num_pages else 1
+            before = grid_codes(page) if target != current else None
             msg = page.rerun({pager: target}, fragment_id=pager.fragment_id)
-            timing = await self.tab.act(msg, pager.fragment_id)
-            pager = self._need(page.find(keys=("page",), kinds=("pagination",)), "pager")
-            self._check(lambda p: p.value(pager) == target, f"page {target}")
+            timing = await self.tab.act(msg, grid_shown(before))
         elif kind == "search":
             box = self._need(
                 page.find(keys=("search",), labels=("Search",), kinds=("text_input",)), "search"
@@ -258,61 +288,38 @@ class ProtocolAgent(Agent):
             term = "" if page.value(box) else self.rng.choice(SEARCH_WORDS)
             submit = page.submit_button(box)  # a search inside a form needs its button
             fragment = (submit or box).fragment_id
-            timing = await self.tab.act(
-                page.rerun({box: term}, trigger=submit, fragment_id=fragment), fragment
-            )
-            self._check_list()
+            msg = page.rerun({box: term}, trigger=submit, fragment_id=fragment)
+            timing = await self.tab.act(msg, grid_shown(grid_codes(page)))
         elif kind == "status":
-            timing = await self._status(page)
+            field = self._need(
+                page.find(keys=("detail_status",), labels=("Status",), kinds=("selectbox",)),
+                "status field",
+            )
+            save = self._need(page.submit_button(field), "Save button")
+            current = page.value(field)
+            target = self.rng.choice([o for o in field.proto.options if o != current])
+            msg = page.rerun({field: target}, trigger=save, fragment_id=save.fragment_id)
+            timing = await self.tab.act(msg, text_shown(lambda t: bool(SAVED.match(t))))
         elif kind == "reply":
-            timing = await self._reply(page)
+            box = self._need(
+                page.find(keys=("message_body",), labels=("Message",), kinds=("text_area",)),
+                "message box",
+            )
+            send = self._need(page.submit_button(box), "Send button")
+            self.replies += 1
+            text = f"Load test reply {self.replies} from {self.name}"
+            msg = page.rerun({box: text}, trigger=send, fragment_id=send.fragment_id)
+            timing = await self.tab.act(msg, text_shown(lambda t: text in t))
         else:
             raise ValueError(f"no action {kind!r}")
+        if errors := self.tab.page.errors(timing.sent_seq):
+            raise ActionFailed(f"the page shows an error: {errors[0][:200]}")
         return timing.seconds, timing.run
-
-    async def _status(self, page: Page) -> Any:
-        field = self._need(
-            page.find(keys=("detail_status",), labels=("Status",), kinds=("selectbox",)),
-            "status field",
-        )
-        save = self._need(page.submit_button(field), "Save button")
-        current = page.value(field)
-        target = self.rng.choice([o for o in field.proto.options if o != current])
-        msg = page.rerun({field: target}, trigger=save, fragment_id=save.fragment_id)
-        timing = await self.tab.act(msg, save.fragment_id)
-        self._check(lambda p: any(SAVED.match(t) for t in p.texts()), '"Saved."')
-        return timing
-
-    async def _reply(self, page: Page) -> Any:
-        box = self._need(
-            page.find(keys=("message_body",), labels=("Message",), kinds=("text_area",)),
-            "message box",
-        )
-        send = self._need(page.submit_button(box), "Send button")
-        self.replies += 1
-        text = f"Load test reply {self.replies} from {self.name}"
-        msg = page.rerun({box: text}, trigger=send, fragment_id=send.fragment_id)
-        timing = await self.tab.act(msg, send.fragment_id)
-        self._check(lambda p: any(ADDED.search(t) for t in p.texts()), '"... added."')
-        return timing
 
     def _need(self, element: Element | None, what: str) -> Element:
         if element is None:
             raise ActionFailed(f"no {what} on the page")
         return element
-
-    def _check(self, holds: Callable[[Page], bool], what: str) -> None:
-        page = self.tab.page
-        if errors := page.errors():
-            raise ActionFailed(f"the page shows an error: {errors[0][:200]}")
-        if not holds(page):
-            alerts = [e.text for e in page.of_kind("alert")]  # e.g. "the database is busy"
-            said = f" (it says: {alerts[-1][:150]!r})" if alerts else ""
-            raise ActionFailed(f"the page does not show {what}{said}")
-
-    def _check_list(self) -> None:
-        self._check(lambda p: bool(p.of_kind("dataframe")), "the ticket grid")
-        self.where = "list"
 
 
 # --------------------------------------------------------------------------- Chromium
@@ -321,10 +328,10 @@ POLL_MS = 25
 
 
 class BrowserAgent(Agent):
-    """An agent in a real Chromium page (Playwright), timed inside the page by
-    bench/js/init.js and done.js as bench/run.py times it: from the click or key press (or
-    navigation start, for page loads) until the result is drawn and the app is idle; `run` is
-    until the answering run's script_finished reached the page."""
+    """An agent in a real Chromium page (Playwright), timed inside the page (bench/js/init.js
+    and shown.js): from the click or key press (or navigation start, for page loads) until the
+    result is on screen, after a script run begun after the action ended, as the protocol
+    agents wait for it; `run` is until the script_finished the page had then received."""
 
     client = "browser"
 
@@ -357,17 +364,35 @@ class BrowserAgent(Agent):
             with contextlib.suppress(Exception):
                 await self.context.close()
 
-    async def _done(self, since: str, want: list[str], **extra: Any) -> tuple[float, float]:
-        spec = {"name": "load", "since": since, "want": want, "text": [], "cell": [], **extra}
-        spec["name"] = f"a{time.perf_counter()}"  # marks per action
+    async def _shown(
+        self,
+        since: str,
+        *,
+        text: Sequence[str] = (),
+        grid: bool = False,
+        grid_not: str | None = None,
+        fail_on_alert: bool = False,
+    ) -> tuple[float, float]:
+        """(seconds until the result was on screen, until the script_finished received
+        then, or the first one after it)."""
+        spec = {
+            "since": since,
+            "text": list(text),
+            "grid": grid,
+            "gridNot": grid_not,
+            "failOnAlert": fail_on_alert,
+        }
         handle = await self.page.wait_for_function(
-            js("done.js"), arg=spec, polling=POLL_MS, timeout=self.timeout_s * 1000
+            js("shown.js"), arg=spec, polling=POLL_MS, timeout=self.timeout_s * 1000
         )
         marks: dict[str, Any] = await handle.json_value()
         if marks.get("app_error"):
             raise ActionFailed(f"the page shows an error: {marks['app_error']}")
-        shown = max(marks[w] for w in want) if want else marks["run_end"]
-        return shown / 1000, marks["run_end"] / 1000
+        shown: float = marks["shown"]
+        finishes: list[float] = marks["finishes"]
+        before = [f for f in finishes if f <= shown]
+        run_end = before[-1] if before else finishes[0]
+        return shown / 1000, run_end / 1000
 
     async def _codes(self) -> list[str]:
         with contextlib.suppress(Exception):
@@ -379,32 +404,34 @@ class BrowserAgent(Agent):
         page = self.page
         if kind == "load_list":
             await page.goto(f"{self.base_url}/", wait_until="commit")
-            result = await self._done("navigation", ["grid"], failOnAlert=True)
+            result = await self._shown("navigation", grid=True, fail_on_alert=True)
             self.where = "list"
         elif kind == "open_ticket":
             code = self.rng.choice(await self._codes() or [self.random_code()])
             await page.goto(f"{self.base_url}/?ticket={code}", wait_until="commit")
-            result = await self._done(
-                "navigation", ["text"], text=[rf"{code}(?!\d)", "Conversation"], failOnAlert=True
+            result = await self._shown(
+                "navigation", text=[rf"{code}(?!\d)", "Conversation"], fail_on_alert=True
             )
             self.where = "ticket"
         elif kind == "back_to_list":
             await page.get_by_role("button", name=re.compile("^(All|My) tickets$")).click()
-            result = await self._done("input", ["grid"])
+            result = await self._shown("input", grid=True)
             self.where = "list"
-        elif kind == "page":
-            after = page.get_by_test_id("stPaginationNext")
-            if await after.is_disabled():
-                await page.get_by_role("button", name="Page 1", exact=True).click()
+        elif kind in ("page", "search"):
+            codes = await self._codes()
+            first = codes[0] if codes else None
+            if kind == "page":
+                after = page.get_by_test_id("stPaginationNext")
+                if await after.is_disabled():
+                    await page.get_by_role("button", name="Page 1", exact=True).click()
+                else:
+                    await after.click()
             else:
-                await after.click()
-            result = await self._done("input", ["grid"])
-        elif kind == "search":
-            box = page.get_by_role("textbox", name="Search", exact=True)
-            term = "" if await box.input_value() else self.rng.choice(SEARCH_WORDS)
-            await box.fill(term)
-            await box.press("Enter")
-            result = await self._done("input", ["text"], text=["Number of tickets"])
+                box = page.get_by_role("textbox", name="Search", exact=True)
+                term = "" if await box.input_value() else self.rng.choice(SEARCH_WORDS)
+                await box.fill(term)
+                await box.press("Enter")
+            result = await self._shown("input", grid=True, grid_not=first)
         elif kind == "status":
             combo = page.get_by_role("combobox", name="Status", exact=True)
             current = await combo.input_value()
@@ -414,14 +441,13 @@ class BrowserAgent(Agent):
             target = self.rng.choice([o for o in options if o and o != current])
             await page.get_by_role("option", name=target, exact=True).click()
             await page.get_by_role("button", name="Save", exact=True).click()
-            result = await self._done("input", ["text"], text=[r"Saved\."], failOnAlert=True)
+            result = await self._shown("input", text=[r"Saved\."], fail_on_alert=True)
         elif kind == "reply":
             self.replies += 1
-            await page.get_by_label("Message", exact=True).fill(
-                f"Load test reply {self.replies} from {self.name}"
-            )
+            text = f"Load test reply {self.replies} from {self.name}"
+            await page.get_by_label("Message", exact=True).fill(text)
             await page.get_by_role("button", name="Send", exact=True).click()
-            result = await self._done("input", ["text"], text=[ADDED.pattern], failOnAlert=True)
+            result = await self._shown("input", text=[re.escape(text)], fail_on_alert=True)
         else:
             raise ValueError(f"no action {kind!r}")
         return result

@@ -128,18 +128,6 @@ class Finished:
         return self.status in FINAL
 
 
-def answers(finished: Finished, sent_seq: int, fragment_id: str) -> bool:
-    """Whether `finished` is the end of what a rerun request sent after message `sent_seq`
-    asked for: a run that started after it and ended for good, of the whole page, or of the
-    request's fragment (a fragment request may be merged into a run of the whole page; a run of
-    another fragment, such as a timer's, is not the answer)."""
-    if not finished.final or finished.started_seq <= sent_seq:
-        return False
-    if not finished.fragment_ids:
-        return True
-    return bool(fragment_id) and fragment_id in finished.fragment_ids
-
-
 # --------------------------------------------------------------------------- widget values
 
 
@@ -441,16 +429,23 @@ class Page:
     def of_kind(self, kind: str) -> list[Element]:
         return sorted((e for e in self.elements.values() if e.kind == kind), key=lambda e: e.seq)
 
-    def texts(self) -> list[str]:
-        """The text of every text element on the page (markdown, alerts, headings...)."""
-        return [e.text for e in self.elements.values() if e.text]
+    def since(self, seq: int) -> list[Element]:
+        """The elements drawn after message `seq` (e.g. by the runs answering a request sent
+        then), in the order they came."""
+        return sorted((e for e in self.elements.values() if e.seq > seq), key=lambda e: e.seq)
 
-    def errors(self) -> list[str]:
-        """What the page shows as an error: exceptions and error alerts."""
+    def texts(self, since: int = 0) -> list[str]:
+        """The text of every text element on the page (markdown, alerts, headings...), or of
+        those drawn after message `since`."""
+        return [e.text for e in self.since(since) if e.text]
+
+    def errors(self, since: int = 0) -> list[str]:
+        """What the page shows as an error (exceptions and error alerts), or drawn so after
+        message `since`."""
         error_format = 1  # Alert.Format.ERROR
         return [
             e.text
-            for e in self.elements.values()
+            for e in self.since(since)
             if e.kind == "exception" or (e.kind == "alert" and e.proto.format == error_format)
         ]
 

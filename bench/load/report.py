@@ -271,7 +271,8 @@ def freshness_table(result: Result) -> str:
             for x in in_phase(result.samples, p)
             if x.kind in WRITES and x.client == "protocol" and x.outcome == "ok"
         ]
-        inside = [d for t, d in result.freshness if t is not None and p.start <= t <= p.end]
+        # Changes of the window's last 10 s may not be redrawn before the step (or run) ends.
+        inside = [d for t, d in result.freshness if t is not None and p.start <= t <= p.end - 10]
         seen = sorted(d for d in inside if d is not None and d >= 0)
         lines.append(
             f"| {p.name} | {len(changes)} | {len(seen)} | {fmt_s(seen, 0.5)} | "
@@ -327,7 +328,8 @@ def report(result: Result) -> str:
         "For each status change or reply saved by a protocol agent: every other protocol "
         "agent's page that was open on the list and idle then, and how long after the save "
         "(its `script_finished` at the saver) that page received the ticket grid again from a "
-        "run begun after the save; pages used meanwhile are left out. Seconds.\n\n"
+        "run begun after the save; pages used meanwhile are left out, and so are changes of "
+        "a step's last 10 s. Seconds.\n\n"
         f"{freshness_table(result)}\n\n"
         "## Idle open pages\n\n"
         f"Signed-in Tickets pages left open, nobody acting, {s.idle_seconds:.0f} s each; "

@@ -23,11 +23,15 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Origin, Subprotocol
 
-from bench.load.protocol import Finished, Page, answers
+from bench.load.protocol import Finished, Page
 
 SESSION_COOKIE = "ticketdesk_session"
 XSRF_COOKIE = "_streamlit_xsrf"
 HTML = "text/html,application/xhtml+xml"
+
+
+Shown = Callable[[Page, int], bool]
+"""Whether the page shows an action's result (or an error), drawn after message `seq`."""
 
 
 class ActionFailed(RuntimeError):
@@ -37,12 +41,13 @@ class ActionFailed(RuntimeError):
 @dataclass(frozen=True)
 class Timing:
     """An action's time: `seconds` from its first request (the document's GET for a page
-    load, the BackMsg otherwise) to the script_finished of the run that answered it; `run`
-    from the rerun request alone to that message."""
+    load, the BackMsg otherwise) to the script_finished of the run that drew its result;
+    `run` from the rerun request alone to that message."""
 
     seconds: float
     run: float
     finished: Finished
+    sent_seq: int  # the last message received before the request
 
 
 async def sign_in(http: httpx.AsyncClient, email: str, password: str) -> None:
@@ -97,7 +102,7 @@ class Tab:
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._timers: dict[str, tuple[float, asyncio.Task[None]]] = {}
-        self._waiter: tuple[int, str, asyncio.Future[tuple[float, Finished]]] | None = None
+        self._waiter: tuple[int, Shown, asyncio.Future[tuple[float, Finished]]] | None = None
         self.closed_reason: str | None = None
         self.runs = 0  # script runs that ended, timers' included
         self.run_started = 0.0  # when the current run's new_session arrived
@@ -106,9 +111,9 @@ class Tab:
 
     # ----------------------------------------------------------------- page loads
 
-    async def load(self, query: str = "") -> Timing:
+    async def load(self, query: str, shown: Shown) -> Timing:
         """Open the desk at /?<query> in this tab: the document, /_stcore/health and
-        /_stcore/host-config, the WebSocket, and the first run."""
+        /_stcore/host-config, the WebSocket, and the first runs, until `shown`."""
         await self.close()
         started = time.perf_counter()
         document = await self.http.get(
@@ -139,20 +144,24 @@ class Tab:
         )
         self.closed_reason = None
         self._reader = asyncio.create_task(self._read(self._ws), name="tab-reader")
-        timing = await self._request(self.page.first_rerun(), "")
-        return Timing(time.perf_counter() - started, timing.run, timing.finished)
+        timing = await self.act(self.page.first_rerun(), shown)
+        return Timing(time.perf_counter() - started, timing.run, timing.finished, timing.sent_seq)
 
-    async def act(self, msg: BackMsg, fragment_id: str) -> Timing:
-        """Send a rerun request (made by self.page.rerun) and wait for the run answering it."""
-        return await self._request(msg, fragment_id)
-
-    async def _request(self, msg: BackMsg, fragment_id: str) -> Timing:
+    async def act(self, msg: BackMsg, shown: Shown) -> Timing:
+        """Send a rerun request (made by self.page.rerun) and wait until the end of a run
+        begun after it at which `shown(page, seq)` holds, `seq` being the number of the last
+        message received before the request (so that `page.since(seq)` is what the answer
+        drew). Not simply the first run to end: the server may merge the request into a run
+        it was starting anyway, stop the request's run for another (FINISHED_EARLY_FOR_RERUN,
+        after it drew its result) or lose a click in a merge; the person sees the result, or
+        does not."""
         if self._ws is None or self.closed_reason:
             raise ActionFailed(f"the connection is closed ({self.closed_reason})")
         if self._waiter is not None:
             raise RuntimeError("one action at a time per tab")
         future: asyncio.Future[tuple[float, Finished]] = asyncio.get_running_loop().create_future()
-        self._waiter = (self.page.seq, fragment_id, future)
+        sent_seq = self.page.seq
+        self._waiter = (sent_seq, shown, future)
         started = time.perf_counter()
         try:
             await self._ws.send(msg.SerializeToString())
@@ -160,7 +169,7 @@ class Tab:
         finally:
             self._waiter = None
         run = ended - started
-        return Timing(run, run, finished)
+        return Timing(run, run, finished, sent_seq)
 
     # ----------------------------------------------------------------- receiving
 
@@ -195,8 +204,8 @@ class Tab:
             self.runs += 1
         if self._waiter is None:
             return
-        sent_seq, fragment_id, future = self._waiter
-        if not future.done() and answers(finished, sent_seq, fragment_id):
+        sent_seq, shown, future = self._waiter
+        if not future.done() and finished.started_seq > sent_seq and shown(self.page, sent_seq):
             future.set_result((time.perf_counter(), finished))
 
     # ----------------------------------------------------------------- timers

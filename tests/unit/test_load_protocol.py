@@ -1,7 +1,8 @@
 """The load generator's model of Streamlit's browser protocol (bench/load/protocol.py), on
 ForwardMsgs built here by hand: widgets found by key or label, their values as a browser keeps
-them, what a finished run drops, the message cache, the rerun requests, and which run answers
-a request. tests/unit/test_load_recorded.py checks the same model against what Chromium sent."""
+them, what a finished run drops, the message cache, the rerun requests, and what the runs
+after a request drew. tests/unit/test_load_recorded.py checks the same model against what
+Chromium sent."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from bench.load.protocol import (
     Finished,
     Page,
     ProtocolError,
-    answers,
     state_value,
 )
 
@@ -235,18 +235,23 @@ def test_a_run_stopped_for_a_rerun_drops_nothing() -> None:
     assert page.texts() == ["kept"]
 
 
-def test_which_run_answers_a_request() -> None:
-    whole = Finished("r", (), FINISHED, started_seq=5, seq=9)
-    table = Finished("r", ("table",), FRAGMENT_FINISHED, started_seq=5, seq=9)
-    timer = Finished("r", ("live",), FRAGMENT_FINISHED, started_seq=5, seq=9)
-    stopped = Finished("r", (), STOPPED_FOR_RERUN, started_seq=5, seq=9)
-    assert answers(whole, sent_seq=4, fragment_id="")
-    assert answers(whole, sent_seq=4, fragment_id="table")  # merged into a whole-page run
-    assert not answers(whole, sent_seq=5, fragment_id="")  # it started before the request
-    assert answers(table, sent_seq=4, fragment_id="table")
-    assert not answers(table, sent_seq=4, fragment_id="")
-    assert not answers(timer, sent_seq=4, fragment_id="table")
-    assert not answers(stopped, sent_seq=4, fragment_id="")
+def test_what_the_runs_after_a_request_drew() -> None:
+    page = new_page()
+    feed(page, started("r1"), drawn((0, 0), "alert", body="Saved.", format=4), finished("r1"))
+    sent = page.seq  # a request now: the old "Saved." is not its answer
+    assert page.texts(sent) == []
+    feed(page, started("r2", "live"), finished("r2", "live", status=FRAGMENT_FINISHED))
+    assert page.texts(sent) == [] and page.texts() == ["Saved."]
+    feed(
+        page,
+        started("r3"),
+        drawn((0, 0), "alert", body="Saved.", format=4),
+        drawn((0, 1), "alert", body="Refused.", format=1),
+        finished("r3", status=STOPPED_FOR_RERUN),
+    )
+    assert page.texts(sent) == ["Saved.", "Refused."]
+    assert page.errors(sent) == ["Refused."]
+    assert [e.path for e in page.since(sent)] == [(0, 0), (0, 1)]
 
 
 # --------------------------------------------------------------------------- requests
