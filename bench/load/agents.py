@@ -59,10 +59,13 @@ class Sample:
     at: float
     seconds: float | None
     run: float | None
+    run_started: float | None  # protocol: when the run that drew the result began
     outcome: str
 
 
 Record = Callable[[Sample], None]
+Done = tuple[float, float | None, float | None]
+"""What an action took: (seconds, run seconds, when the run that drew its result began)."""
 
 
 class Control:
@@ -146,11 +149,11 @@ class Agent(ABC):
         self.watching.clear()
         started = time.perf_counter()
         try:
-            seconds, run = await asyncio.wait_for(self.perform(kind), self.timeout_s)
-            sample = Sample(self.client, self.name, kind, started, seconds, run, "ok")
+            done = await asyncio.wait_for(self.perform(kind), self.timeout_s)
+            sample = Sample(self.client, self.name, kind, started, *done, "ok")
         except Exception as exc:
             outcome = "timeout" if is_timeout(exc) else f"error: {type(exc).__name__}: {exc}"
-            sample = Sample(self.client, self.name, kind, started, None, None, outcome[:300])
+            sample = Sample(self.client, self.name, kind, started, None, None, None, outcome[:300])
         self.record(sample)
         if sample.outcome != "ok" and kind != "load_list":
             with contextlib.suppress(Exception):  # start afresh, as a person would
@@ -177,8 +180,8 @@ class Agent(ABC):
         """Sign in and open the Tickets page (not recorded)."""
 
     @abstractmethod
-    async def perform(self, kind: str) -> tuple[float, float | None]:
-        """Do `kind`; (seconds, run seconds). Raises ActionFailed when it did not work."""
+    async def perform(self, kind: str) -> Done:
+        """Do `kind` (see Done). Raises ActionFailed when it did not work."""
 
     @abstractmethod
     async def close(self) -> None: ...
@@ -260,7 +263,7 @@ class ProtocolAgent(Agent):
         await self.tab.close()
         await self.http.aclose()
 
-    async def perform(self, kind: str) -> tuple[float, float | None]:
+    async def perform(self, kind: str) -> Done:
         page = self.tab.page
         if kind == "load_list":
             timing = await self.tab.load("", grid_shown())
@@ -314,7 +317,7 @@ class ProtocolAgent(Agent):
             raise ValueError(f"no action {kind!r}")
         if errors := self.tab.page.errors(timing.sent_seq):
             raise ActionFailed(f"the page shows an error: {errors[0][:200]}")
-        return timing.seconds, timing.run
+        return timing.seconds, timing.run, timing.run_started
 
     def _need(self, element: Element | None, what: str) -> Element:
         if element is None:
@@ -400,7 +403,7 @@ class BrowserAgent(Agent):
             return [c.strip() for c in await cells.all_text_contents() if c.strip()]
         return []
 
-    async def perform(self, kind: str) -> tuple[float, float | None]:
+    async def perform(self, kind: str) -> Done:
         page = self.page
         if kind == "load_list":
             await page.goto(f"{self.base_url}/", wait_until="commit")
@@ -450,4 +453,4 @@ class BrowserAgent(Agent):
             result = await self._shown("input", text=[re.escape(text)], fail_on_alert=True)
         else:
             raise ValueError(f"no action {kind!r}")
-        return result
+        return (*result, None)

@@ -123,6 +123,16 @@ def header(*columns: str) -> list[str]:
     return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
 
 
+def idle_cost(result: Result) -> float | None:
+    """CPU of one idle open page, % of a core: from the largest idle window."""
+    none = phase(result, "none")
+    idles = [p for p in result.phases if p.name.startswith("idle ") and p.meter and p.sessions]
+    if none is None or not none.meter or not idles:
+        return None
+    largest = max(idles, key=lambda p: p.sessions)
+    return (largest.meter["server_cpu"] - none.meter["server_cpu"]) / largest.sessions
+
+
 def steps_table(result: Result) -> str:
     ref = reference(result)
     none = phase(result, "none")
@@ -134,7 +144,9 @@ def steps_table(result: Result) -> str:
         "p50",
         "p95",
         "p95 ÷ single",
+        "Actions/s (all)",
         "Server CPU, % of a core (mean / p95 of 1 s)",
+        "Server CPU per action",
         "DB backends CPU %",
         "Script runs/s",
         "Server RSS",
@@ -172,10 +184,18 @@ def steps_table(result: Result) -> str:
             p95 = quantile(values, 0.95) if values else None
         protocol_row = p.name != "single browser"
         ratio = f"{p95 / ref:.2f}×" if p95 is not None and ref and protocol_row else "–"
+        everyone = in_phase(result.samples, p)  # browsers' actions too
+        idle = idle_cost(result)
+        per_action = (
+            (m["server_cpu"] - (idle or 0.0) * p.sessions) * 10 * span / len(everyone)
+            if everyone and "server_cpu" in m
+            else None
+        )
         lines.append(
             f"| {label} | {len(inside)} | {failed} | {fmt_s(values, 0.5)} s | "
-            f"{fmt(p95, '{:.3f}')} s | {ratio} | "
+            f"{fmt(p95, '{:.3f}')} s | {ratio} | {len(everyone) / span:.2f} | "
             f"{fmt(m.get('server_cpu'))} / {fmt(m.get('server_cpu_p95'))} | "
+            f"{fmt(per_action, '{:.0f}')} ms | "
             f"{fmt(m.get('db_cpu')) if result.settings.backend == 'postgresql' else '–'} | "
             f"{p.runs / span:.1f} | {fmt(m.get('rss_mb'), '{:.0f}')} MB | "
             f"{fmt(per_session, '{:.2f}')} | {fmt(m.get('generator_cpu'))} | "
@@ -316,7 +336,10 @@ def report(result: Result) -> str:
         "connections; script runs: every run the protocol tabs saw end (the 3 s live-view "
         "timers' included); generator: this process with Playwright and Chromium; loop lag: "
         "how late the generator's event loop woke up (its times are that much late too). "
-        "MB per session: (server RSS − RSS with no session) ÷ sessions.\n\n"
+        "MB per session: (server RSS − RSS with no session) ÷ sessions. Server CPU per "
+        "action: the window's server CPU less the idle pages' share (the largest idle "
+        "window's cost per page × sessions), ÷ all actions (browsers' too): what an action "
+        "costs, with what it sets off on the other pages, whatever else the machine runs.\n\n"
         f"{steps_table(result)}\n\n"
         "## Each action\n\n"
         "Seconds. Protocol: request to `script_finished`. Browser (Chromium, timed in the page "
@@ -327,9 +350,9 @@ def report(result: Result) -> str:
         "## Changes seen by the other open pages\n\n"
         "For each status change or reply saved by a protocol agent: every other protocol "
         "agent's page that was open on the list and idle then, and how long after the save "
-        "(its `script_finished` at the saver) that page received the ticket grid again from a "
-        "run begun after the save; pages used meanwhile are left out, and so are changes of "
-        "a step's last 10 s. Seconds.\n\n"
+        "that page received the ticket grid again from a run begun after the save (the save: "
+        "when the saver's run began, whose callback writes first thing); pages used "
+        "meanwhile are left out, and so are changes of a step's last 10 s. Seconds.\n\n"
         f"{freshness_table(result)}\n\n"
         "## Idle open pages\n\n"
         f"Signed-in Tickets pages left open, nobody acting, {s.idle_seconds:.0f} s each; "

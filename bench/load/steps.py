@@ -189,9 +189,11 @@ class Run:
 
     def watch(self, change: Sample) -> None:
         """Follow a saved change to every other protocol page open on the list, idle: when
-        does each draw its grid again from a run begun after the change was saved?"""
-        assert change.seconds is not None
-        saved = change.at + change.seconds
+        does each draw its grid again from a run begun after the change was saved? Saved:
+        when the run that saved it began at the saver's tab (its callbacks, which write, run
+        first thing; its end came later, and a page may have read the change before it)."""
+        saved = change.run_started
+        assert saved is not None
         for agent in self.agents:
             if agent.name == change.agent or not isinstance(agent, ProtocolAgent):
                 continue

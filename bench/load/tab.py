@@ -48,6 +48,7 @@ class Timing:
     run: float
     finished: Finished
     sent_seq: int  # the last message received before the request
+    run_started: float  # when that run's new_session arrived (its callbacks ran first thing)
 
 
 async def sign_in(http: httpx.AsyncClient, email: str, password: str) -> None:
@@ -102,7 +103,7 @@ class Tab:
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._timers: dict[str, tuple[float, asyncio.Task[None]]] = {}
-        self._waiter: tuple[int, Shown, asyncio.Future[tuple[float, Finished]]] | None = None
+        self._waiter: tuple[int, Shown, asyncio.Future[tuple[float, float, Finished]]] | None = None
         self.closed_reason: str | None = None
         self.runs = 0  # script runs that ended, timers' included
         self.run_started = 0.0  # when the current run's new_session arrived
@@ -145,7 +146,13 @@ class Tab:
         self.closed_reason = None
         self._reader = asyncio.create_task(self._read(self._ws), name="tab-reader")
         timing = await self.act(self.page.first_rerun(), shown)
-        return Timing(time.perf_counter() - started, timing.run, timing.finished, timing.sent_seq)
+        return Timing(
+            time.perf_counter() - started,
+            timing.run,
+            timing.finished,
+            timing.sent_seq,
+            timing.run_started,
+        )
 
     async def act(self, msg: BackMsg, shown: Shown) -> Timing:
         """Send a rerun request (made by self.page.rerun) and wait until the end of a run
@@ -159,17 +166,19 @@ class Tab:
             raise ActionFailed(f"the connection is closed ({self.closed_reason})")
         if self._waiter is not None:
             raise RuntimeError("one action at a time per tab")
-        future: asyncio.Future[tuple[float, Finished]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[tuple[float, float, Finished]] = (
+            asyncio.get_running_loop().create_future()
+        )
         sent_seq = self.page.seq
         self._waiter = (sent_seq, shown, future)
         started = time.perf_counter()
         try:
             await self._ws.send(msg.SerializeToString())
-            ended, finished = await asyncio.wait_for(future, self.timeout_s)
+            ended, run_started, finished = await asyncio.wait_for(future, self.timeout_s)
         finally:
             self._waiter = None
         run = ended - started
-        return Timing(run, run, finished, sent_seq)
+        return Timing(run, run, finished, sent_seq, run_started)
 
     # ----------------------------------------------------------------- receiving
 
@@ -206,7 +215,7 @@ class Tab:
             return
         sent_seq, shown, future = self._waiter
         if not future.done() and finished.started_seq > sent_seq and shown(self.page, sent_seq):
-            future.set_result((time.perf_counter(), finished))
+            future.set_result((time.perf_counter(), self.run_started, finished))
 
     # ----------------------------------------------------------------- timers
 
