@@ -7,6 +7,7 @@ that was not stored or a page that did not load would fail here, not show up as 
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sqlalchemy import select
@@ -57,7 +58,10 @@ async def act(url: str, people: list[Person]) -> tuple[list[Sample], dict[str, s
 def test_protocol_agents_sign_in_act_and_their_changes_are_stored(tmp_path: Path) -> None:
     with run_app(tmp_path, demo_tickets=TICKETS) as app:
         people = [app.person(name) for name in STAFF_NAMES[:3]]
-        samples, opened = asyncio.run(act(app.url, people))
+        # A loop of its own in a thread of its own: a browser test earlier in this worker
+        # (Playwright's sync API) can leave the main thread's event loop set as running.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            samples, opened = pool.submit(asyncio.run, act(app.url, people)).result()
         with app.engine.connect() as conn:
             replies = conn.execute(
                 select(
