@@ -149,7 +149,7 @@ def read_all_pages(
         walked: list[int] = []
         anchor = None
         for number in range(1, pages + 1):
-            rows, anchor = ticket_table.fetch_page(
+            rows, anchor, _ = ticket_table.fetch_page(
                 conn, flt, sort, number, size, total, anchor, few_matches=few
             )
             if not rows:
@@ -157,7 +157,7 @@ def read_all_pages(
             walked += [t.id for t in rows]
         jumped = {}
         for number in range(1, pages + 1):
-            rows, _ = ticket_table.fetch_page(
+            rows, _, _ = ticket_table.fetch_page(
                 conn, flt, sort, number, size, total, None, few_matches=few
             )
             if not rows:
