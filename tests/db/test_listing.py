@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -149,7 +150,7 @@ def read_all_pages(
         walked: list[int] = []
         anchor = None
         for number in range(1, pages + 1):
-            rows, anchor = ticket_table.fetch_page(
+            rows, anchor, _ = ticket_table.fetch_page(
                 conn, flt, sort, number, size, total, anchor, few_matches=few
             )
             if not rows:
@@ -157,7 +158,7 @@ def read_all_pages(
             walked += [t.id for t in rows]
         jumped = {}
         for number in range(1, pages + 1):
-            rows, _ = ticket_table.fetch_page(
+            rows, _, _ = ticket_table.fetch_page(
                 conn, flt, sort, number, size, total, None, few_matches=few
             )
             if not rows:
@@ -313,6 +314,84 @@ def test_page_numbers_past_the_end_show_the_last_page(engine: Engine, agent: Acc
     make_desk(engine, agent, 7, seed=1)
     page = ticket_service.ticket_page(engine, agent, TicketFilter(), Sort(), page=99, size=3)
     assert (page.page, page.pages, len(page.tickets)) == (3, 3, 1)
+
+
+def make_past_the_cap(engine: Engine, requester: Account, other: Account) -> None:
+    """Tickets 1 to 36: the multiples of 6 are `other`'s toner tickets, the 30 others
+    `requester`'s printer tickets; ticket n is High when n % 3 == 0, Medium at 1, Low at 2."""
+    for n in range(1, 37):
+        by, issue = (
+            (other, f"Toner low, tray {n}") if n % 6 == 0 else (requester, f"Printer jams {n}")
+        )
+        made = ticket_service.create_ticket(
+            engine, by, issue, ("High", "Medium", "Low")[n % 3], START
+        )
+        assert made.id == n
+
+
+# The 30 printer tickets: by id, newest first; by priority, High first (ties by id).
+PRINTERS_BY_ID_DESC = [n for n in range(36, 0, -1) if n % 6]
+PRINTERS_BY_PRIORITY = [
+    *[3, 9, 15, 21, 27, 33],
+    *[1, 4, 7, 10, 13, 16, 19, 22, 25, 28, 31, 34],
+    *[2, 5, 8, 11, 14, 17, 20, 23, 26, 29, 32, 35],
+]
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        (Sort(SortColumn.ID, descending=True), PRINTERS_BY_ID_DESC),
+        (Sort(SortColumn.PRIORITY, descending=False), PRINTERS_BY_PRIORITY),
+    ],
+)
+def test_following_pages_past_a_capped_count_reaches_every_match(
+    engine: Engine,
+    agent: Account,
+    requester: Account,
+    other_requester: Account,
+    sort: Sort,
+    expected: list[int],
+) -> None:
+    # The API's cursors (GET /tickets): page 1, then each page from the anchor of the one
+    # before, while `more`. With the count capped at 10 they stopped at page 3 (12 of 30).
+    make_past_the_cap(engine, requester, other_requester)
+    views = [(agent, TicketFilter(search="printer")), (requester, TicketFilter())]
+    for (by, flt), size in itertools.product(views, (4, 5)):  # 4: 30 = 7 * 4 + 2; 5: 6 * 5
+        page = ticket_service.ticket_page(engine, by, flt, sort, size=size, cap=10)
+        seen = [t.id for t in page.tickets]
+        while page.more:
+            assert (page.matching, page.matching_is_lower_bound) == (10, True)
+            assert len(page.tickets) == size and page.anchor is not None
+            assert len(seen) < len(expected)  # no endless walk
+            number = page.anchor.page + 1
+            page = ticket_service.ticket_page(
+                engine, by, flt, sort, number, page.anchor, size=size, cap=10
+            )
+            assert page.page == number
+            seen += [t.id for t in page.tickets]
+        assert page.tickets, "the last page is not an empty one"
+        assert seen == expected, (by.name, flt, size)
+
+
+def test_the_tables_pages_keep_to_a_capped_count(
+    engine: Engine, agent: Account, requester: Account, other_requester: Account
+) -> None:
+    # The Tickets page offers the pages of the count (10 of 30 matches: 3 pages of 4); a page
+    # number past them shows the last of them, but for the page right after the anchor's (as
+    # the API's cursors ask for it), which goes on past the count.
+    make_past_the_cap(engine, requester, other_requester)
+    flt, sort = TicketFilter(search="printer"), Sort()
+    last = ticket_service.ticket_page(engine, agent, flt, sort, page=9, size=4, cap=10)
+    assert (last.page, last.pages, last.matching, last.matching_is_lower_bound) == (3, 3, 10, True)
+    assert [t.id for t in last.tickets] == PRINTERS_BY_ID_DESC[8:12]
+    assert last.more and last.anchor is not None
+    jumped = ticket_service.ticket_page(engine, agent, flt, sort, 5, last.anchor, size=4, cap=10)
+    assert (jumped.page, jumped.pages) == (3, 3)
+    assert [t.id for t in jumped.tickets] == PRINTERS_BY_ID_DESC[8:12]
+    after = ticket_service.ticket_page(engine, agent, flt, sort, 4, last.anchor, size=4, cap=10)
+    assert (after.page, after.pages) == (4, 4)
+    assert [t.id for t in after.tickets] == PRINTERS_BY_ID_DESC[12:16]
 
 
 def test_filters_by_priority_and_submission_day(

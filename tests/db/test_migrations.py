@@ -224,7 +224,7 @@ def test_migration_0014_search_finds_the_tickets_filed_before_it(database: str) 
         flt = TicketFilter(search="print")
 
         def search(conn: Connection) -> tuple[tuple[int, bool], list[str]]:
-            found, _ = ticket_table.fetch_page(conn, flt, Sort(), 1, 50, 1, None)
+            found, _, _ = ticket_table.fetch_page(conn, flt, Sort(), 1, 50, 1, None)
             return ticket_table.count(conn, flt), [t.issue for t in found]
 
         assert read(engine, search) == ((1, False), ["Printer jams on the 3rd floor"])

@@ -385,7 +385,8 @@ def _ticket_routes(app: FastAPI) -> None:
         cursor: Annotated[str | None, Query(max_length=1000)] = None,
     ) -> models.TicketList:
         """The ticket table's view: filters, full-text search, sort, and pages of `limit`
-        tickets; follow `next_cursor`. Requesters get only their own tickets."""
+        tickets; follow `next_cursor` to the last matching ticket (also past a capped
+        `matching`). Requesters get only their own tickets."""
         flt = TicketFilter(
             statuses=tuple(status or ()),
             priorities=tuple(priority or ()),
@@ -407,12 +408,14 @@ def _ticket_routes(app: FastAPI) -> None:
             anchor=anchor,
             size=limit,
         )
-        more = page.page < page.pages and page.anchor is not None and bool(page.tickets)
+        # Past a capped count the pages go on from the anchor to the last match (read_page).
         return models.TicketList(
             items=[ticket_out(t, by, listed=True) for t in page.tickets],
             matching=page.matching,
             matching_is_lower_bound=page.matching_is_lower_bound,
-            next_cursor=make_cursor(page.anchor, fingerprint) if more and page.anchor else None,
+            next_cursor=make_cursor(page.anchor, fingerprint)
+            if page.more and page.anchor
+            else None,
         )
 
     @app.post(

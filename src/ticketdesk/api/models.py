@@ -38,10 +38,15 @@ class TicketOut(BaseModel):
 
 class TicketList(BaseModel):
     items: list[TicketOut]
-    matching: int = Field(description="Tickets matching the filter (capped for searches).")
+    matching: int = Field(
+        description="Tickets matching the filter. Searches, unassigned and assignee filters, "
+        "and a requester's tickets are counted up to 10,000 only (then "
+        "`matching_is_lower_bound`)."
+    )
     matching_is_lower_bound: bool
     next_cursor: str | None = Field(
-        description="Pass as `cursor` (with the same filter) for the next page; null at the end."
+        description="Pass as `cursor` (with the same filter) for the next page; null at the "
+        "end. The cursors reach every matching ticket, also past a capped `matching`."
     )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -31,7 +31,9 @@ from ticketdesk.store import tickets as ticket_store
 from ticketdesk.store.schema import ISSUE_SORT_KEY, ticket_counts, tickets
 
 SEARCH_COUNT_CAP = 10_000
-"""Matches are counted up to this many; beyond it the table says "more than 10,000"."""
+"""Matches are counted up to this many; beyond it the table says "more than 10,000". The
+pages past it are read from the anchor of the page before (fetch_page), as the API's cursors
+do to the last match."""
 FEW_MATCHES = 2_000
 """PostgreSQL: a search with at most this many matches (counted first) reads them all through
 the full-text index and sorts them; one with more walks the sort order's index and checks each
@@ -103,6 +105,15 @@ class PageAnchor:
     page: int
     first: tuple[Any, int]
     last: tuple[Any, int]
+
+
+class FetchedPage(NamedTuple):
+    """A page of tickets, its anchor (None when it is empty) and, when fetch_page was asked to
+    `peek`, whether a matching ticket follows it (None: not looked)."""
+
+    tickets: list[Ticket]
+    anchor: PageAnchor | None
+    more: bool | None = None
 
 
 def search_terms(text: str) -> list[str]:
@@ -355,11 +366,15 @@ def fetch_page(
     total: int | None,
     anchor: PageAnchor | None,
     few_matches: int = FEW_MATCHES,
-) -> tuple[list[Ticket], PageAnchor | None]:
+    peek: bool = False,
+) -> FetchedPage:
     """Page `page` (from 1) of the matching tickets in `sort` order. It is reached from the
     nearest known place (the start, the end when `total` is exact, or the `anchor` of the page
     shown before) so that its cost does not grow with its number. On PostgreSQL a search reads
-    its matches first or walks the sort order by search_plan (`few_matches` is for tests)."""
+    its matches first or walks the sort order by search_plan (`few_matches` is for tests).
+    `peek`: also tell whether a ticket follows the page, from one more row read with it (when
+    the page is read forward, as it is from the start or from the anchor of the page before;
+    read from the end or backward from an anchor, `more` stays None)."""
     # (pages to skip, preference, route): on a tie the start wins, so page 1 always shows
     # the newest tickets even when the anchor is page 1 as it was drawn before they came.
     routes: list[tuple[int, int, str]] = [(page - 1, 0, "start")]
@@ -392,7 +407,8 @@ def fetch_page(
     query, order = _ordered(conn, flt, sort, forward, few=plan is SearchPlan.MATCHES_FIRST)
     if boundary is not None:
         query = query.where(_beyond(order, boundary[0], inclusive=boundary[1]))
-    query = query.offset(skip).limit(take)
+    peeking = peek and forward
+    query = query.offset(skip).limit(take + 1 if peeking else take)
     page_query: Select[Any] = query
     if order.keys_only:
         keys = query.subquery("page")
@@ -406,12 +422,15 @@ def fetch_page(
         rows = _run_planned(conn, page_query, walk=plan is SearchPlan.WALK)
     else:
         rows = list(conn.execute(page_query))
+    more = len(rows) > take if peeking else None
+    rows = rows[:take]
     if not forward:
         rows.reverse()
     if not rows:
-        return [], None
+        return FetchedPage([], None, more)
     found = [ticket_store.ticket_from_row(r) for r in rows]
-    return found, PageAnchor(page, (rows[0].sort_key, rows[0].id), (rows[-1].sort_key, rows[-1].id))
+    first, last = (rows[0].sort_key, rows[0].id), (rows[-1].sort_key, rows[-1].id)
+    return FetchedPage(found, PageAnchor(page, first, last), more)
 
 
 def _run_planned(conn: Connection, query: Select[Any], walk: bool) -> list[Any]:

@@ -316,12 +316,13 @@ PAGE_SIZE = 50
 class TicketPage:
     tickets: list[Ticket]
     page: int
-    pages: int
+    pages: int  # by the count; with a capped count at least this many (and at least `page`)
     matching: int
     matching_is_lower_bound: bool
     anchor: PageAnchor | None
     revision: int  # the desk revision this page was read at
     targets: dict[Priority, SlaTarget]  # to show each row's time left or breach
+    more: bool = False  # whether a matching ticket follows this page (the API's next_cursor)
 
 
 def ticket_page(
@@ -332,12 +333,13 @@ def ticket_page(
     page: int = 1,
     anchor: PageAnchor | None = None,
     size: int = PAGE_SIZE,
+    cap: int = ticket_table.SEARCH_COUNT_CAP,
 ) -> TicketPage:
     """One page of the ticket table, filtered, searched and sorted in SQL. Pass the `anchor`
-    of the page shown before to step from it cheaply; a page past the end shows the last.
-    Requesters get only their own tickets."""
+    of the page shown before to step from it cheaply; a page past the end shows the last,
+    except past a capped count (read_page). Requesters get only their own tickets."""
     flt = visible_to(by, flt)
-    return read(engine, lambda conn: read_page(conn, flt, sort, page, anchor, size))
+    return read(engine, lambda conn: read_page(conn, flt, sort, page, anchor, size, cap))
 
 
 def read_page(
@@ -347,19 +349,34 @@ def read_page(
     page: int,
     anchor: PageAnchor | None,
     size: int = PAGE_SIZE,
+    cap: int = ticket_table.SEARCH_COUNT_CAP,
 ) -> TicketPage:
     """ticket_page's read, of a filter already narrowed to what its viewer may see (the live
-    view reads a shown page again with it, services.live)."""
-    matching, capped = ticket_table.count(conn, flt)
+    view reads a shown page again with it, services.live).
+
+    Matches are counted up to `cap`. Past a capped count, the page after the anchor's is read
+    from the anchor rather than shown as the last page of the count: following pages one
+    after the other (the API's cursors) reaches every match, while a page jumped to keeps to
+    the count (the table offers no more). Whether a ticket follows the page (`more`) comes
+    from the exact count or, once a page reaches past a capped one, from one more row read
+    with it; the first pages cost what they did."""
+    matching, capped = ticket_table.count(conn, flt, cap)
     pages = max(1, -(-matching // size))
-    shown = min(max(page, 1), pages)
-    usable = anchor if anchor is not None and anchor.page <= pages else None
-    rows, new_anchor = ticket_table.fetch_page(
-        conn, flt, sort, shown, size, None if capped else matching, usable
+    past_count = capped and anchor is not None and page == anchor.page + 1 and page > pages
+    shown = page if past_count else min(max(page, 1), pages)
+    usable = anchor if anchor is not None and (past_count or anchor.page <= pages) else None
+    # With more than `matching` matches, a page ending within them surely has one after it.
+    peek = capped and shown * size > matching
+    rows, new_anchor, follows = ticket_table.fetch_page(
+        conn, flt, sort, shown, size, None if capped else matching, usable, peek=peek
     )
+    # A capped count's full page not peeked at (or read backward) is followed by another.
+    more = len(rows) == size and follows is not False if capped else shown < pages
     at_revision = desk.current_revision(conn)
     targets = target_store.load_targets(conn)
-    return TicketPage(rows, shown, pages, matching, capped, new_anchor, at_revision, targets)
+    return TicketPage(
+        rows, shown, max(pages, shown), matching, capped, new_anchor, at_revision, targets, more
+    )
 
 
 def export_tickets(engine: Engine, by: Account, flt: TicketFilter, sort: Sort) -> Iterator[Ticket]:
