@@ -3,19 +3,23 @@
     .venv/bin/python bench/load_run.py                        # SQLite, 1M tickets
     .venv/bin/python bench/load_run.py --backend postgresql   # PostgreSQL, 1M tickets
     .venv/bin/python bench/load_run.py --tickets 2000 --steps 5,10 --step-seconds 30  # a try
+    .venv/bin/python bench/load_run.py --backend postgresql --servers 2  # 2 behind HAProxy
 
 Seeds (or reuses) the desk as bench/run.py does, starts the app server the same way, makes
 one agent account per session and runs the phases of bench/load/steps.py: no session, one
 session alone, then 10, 50, 100, 200 and 400 sessions, each step ramped up, measured idle
 (at --idle-at) and acting. Agents speak Streamlit's WebSocket protocol (bench/load/); a few
-are real Chromium pages doing the same. Writes bench/results/load-<backend>-<N>-<date>-
-<commit>.md and .json; see bench/README.md.
+are real Chromium pages doing the same. With --servers K (PostgreSQL), K app servers behind
+HAProxy with deploy/haproxy.cfg (bench/load/servers.py), the agents keeping its sticky cookie.
+Writes bench/results/load-<backend>-<N>[-<K>srv]-<date>-<commit>.md and .json; see
+bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import signal
@@ -29,10 +33,11 @@ if str(ROOT) not in sys.path:  # `python bench/load_run.py` puts only bench/ on 
 
 from bench.harness.common import RESULTS, log  # noqa: E402
 from bench.harness.databases import database, take_snapshot  # noqa: E402
-from bench.harness.servers import START_TIMEOUT_S, app_servers  # noqa: E402
 from bench.load.agents import Think  # noqa: E402
 from bench.load.report import machine, result_stem, write  # noqa: E402
+from bench.load.servers import app_target, proxy_description, refusal, routing  # noqa: E402
 from bench.load.steps import APPLICATION_NAME, Run, Settings, make_accounts, password  # noqa: E402
+from tests.support.cluster import haproxy_missing  # noqa: E402
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -51,6 +56,13 @@ def parse_args(argv: list[str] | None) -> Settings:
     add = parser.add_argument
     add("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     add("--tickets", type=int, default=1_000_000, help="tickets seeded (default 1000000)")
+    add(
+        "--servers",
+        type=int,
+        default=1,
+        help="app servers (default 1); more than one: on PostgreSQL only, behind HAProxy with "
+        "deploy/haproxy.cfg (sticky sessions), the agents at the proxy",
+    )
     add(
         "--steps", default="10,50,100,200,400", help="sessions per step (default 10,50,100,200,400)"
     )
@@ -79,6 +91,10 @@ def parse_args(argv: list[str] | None) -> Settings:
         "run is measured as on a machine of its own; other work on it keeps running)",
     )
     args = parser.parse_args(argv)
+    if why := refusal(args.servers, args.backend):
+        parser.error(why)
+    if args.servers > 1 and (why := haproxy_missing()):
+        parser.error(why)
     return Settings(
         backend=args.backend,
         tickets=args.tickets,
@@ -97,6 +113,7 @@ def parse_args(argv: list[str] | None) -> Settings:
         postgres_url=args.postgres_url,
         keep_going=args.keep_going,
         nice=args.nice,
+        servers=args.servers,
         argv=sys.argv[1:] if argv is None else argv,
     )
 
@@ -113,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         log(f"running at niceness {os.getpriority(os.PRIO_PROCESS, 0)}: {exc}")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # every `finally` below runs
     started = time.monotonic()
-    stem = result_stem(settings.backend, settings.tickets, dt.datetime.now(dt.UTC))
+    stem = result_stem(
+        settings.backend, settings.tickets, dt.datetime.now(dt.UTC), settings.servers
+    )
     take_snapshot()
     secret = password()
     run: Run | None = None
@@ -121,18 +140,26 @@ def main(argv: list[str] | None = None) -> int:
         with database(settings.backend, settings.tickets, settings.postgres_url) as db_url:
             make_accounts(db_url, max(settings.steps, default=0) + settings.browsers + 5, secret)
             app_url = with_application_name(db_url) if settings.backend == "postgresql" else db_url
-            server = app_servers(settings.tickets, app_url)["ours"]
-            server.start(START_TIMEOUT_S)
-            try:
-                run = Run(settings, server, db_url, secret)
+            with app_target(settings.servers, settings.tickets, app_url) as target:
+                run = Run(settings, target, db_url, secret)
                 run.result.info.update(machine(settings.backend, settings.postgres_url))
+                if settings.servers > 1:
+                    run.result.info["App servers"] = proxy_description(settings.servers)
                 run.result.info["Niceness"] = (
-                    f"{os.getpriority(os.PRIO_PROCESS, 0)} (this run: the server, the "
-                    "generator, Chromium); other work on the machine and PostgreSQL at their own"
+                    f"{os.getpriority(os.PRIO_PROCESS, 0)} (this run: the "
+                    + ("servers, the proxy" if settings.servers > 1 else "server")
+                    + ", the generator, Chromium); other work on the machine and PostgreSQL at "
+                    "their own"
                 )
-                asyncio.run(run.run())
-            finally:
-                server.stop()
+                try:
+                    asyncio.run(run.run())
+                finally:
+                    if target.proxy_log is not None:  # the agents are gone: every line is in
+                        with contextlib.suppress(OSError):
+                            time.sleep(0.5)
+                            run.result.routing = routing(
+                                target.proxy_log.read_text(errors="replace"), target.names
+                            )
     finally:  # whatever was measured is written, even after Ctrl-C or a failure
         if run is not None and run.result.phases:
             run.result.info["Wall time"] = f"{(time.monotonic() - started) / 60:.1f} min"

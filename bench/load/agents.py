@@ -29,6 +29,7 @@ import httpx
 from bench.harness.common import JS, js
 from bench.load.protocol import Element, Page
 from bench.load.tab import ActionFailed, Shown, Tab, client_address, new_http, sign_in
+from tests.support.cluster import STICKY_COOKIE
 
 LIST_MIX: Sequence[tuple[str, int]] = (
     ("open_ticket", 40),
@@ -186,6 +187,10 @@ class Agent(ABC):
     @abstractmethod
     async def close(self) -> None: ...
 
+    @abstractmethod
+    async def sticky(self) -> str | None:
+        """The app server the proxy's sticky cookie names (None: no proxy, or no cookie)."""
+
 
 def is_timeout(exc: BaseException) -> bool:
     return isinstance(exc, TimeoutError) or type(exc).__name__ == "TimeoutError"
@@ -262,6 +267,11 @@ class ProtocolAgent(Agent):
     async def close(self) -> None:
         await self.tab.close()
         await self.http.aclose()
+
+    async def sticky(self) -> str | None:
+        # The client keeps the proxy's cookie with the others: it goes with every request
+        # and with the WebSocket's upgrade (Tab.load sends all of them).
+        return self.http.cookies.get(STICKY_COOKIE)
 
     async def perform(self, kind: str) -> Done:
         page = self.tab.page
@@ -366,6 +376,16 @@ class BrowserAgent(Agent):
         if self.context is not None:
             with contextlib.suppress(Exception):
                 await self.context.close()
+
+    async def sticky(self) -> str | None:
+        # The context's cookies, which its request API (the sign-in) shares with its pages.
+        if self.context is None:
+            return None
+        try:
+            cookies = await self.context.cookies()
+        except Exception:  # the browser is gone: the session is on no server
+            return None
+        return next((c["value"] for c in cookies if c["name"] == STICKY_COOKIE), None)
 
     async def _shown(
         self,

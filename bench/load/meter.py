@@ -2,7 +2,11 @@
 and any children) and resident memory, the CPU of the PostgreSQL backends serving the app
 (found by the application_name the run gives the app's database URL), this process's own
 CPU with its children (the load generator, Playwright and Chromium), the whole machine's busy
-CPU and the load average. Windows of the series give CPU as % of one core."""
+CPU and the load average. Windows of the series give CPU as % of one core.
+
+With several app servers (behind a proxy, bench/load_run.py --servers): the servers' CPU and
+memory summed, each server's CPU too, and the proxy's CPU apart (neither a server's nor the
+generator's)."""
 
 from __future__ import annotations
 
@@ -71,22 +75,25 @@ def machine_busy() -> tuple[float, float]:
 @dataclass
 class Reading:
     at: float  # time.perf_counter()
-    server_cpu: float
-    server_rss: float
+    server_cpu: float  # all the app servers'
+    server_rss: float  # all the app servers'
     db_cpu: float
     generator_cpu: float
     machine_busy: float
     machine_total: float
     load1: float
+    server_cpus: tuple[float, ...] = ()  # each app server's, with several
+    proxy_cpu: float = 0.0
 
 
 @dataclass
 class Meter:
     """Samples every `interval_s` while `run` runs; `window` sums them up."""
 
-    server_pid: int
+    server_pids: list[int]
     db_url: str | None = None  # PostgreSQL: whose backends to count
     application_name: str = ""
+    proxy_pid: int | None = None  # the proxy in front of several app servers
     interval_s: float = 1.0
     readings: list[Reading] = field(default_factory=list)
     _db_seen: dict[int, float] = field(default_factory=dict)
@@ -95,18 +102,22 @@ class Meter:
 
     def read(self) -> Reading:
         table = processes()
-        server = tree(self.server_pid, table)
-        ours = tree(os.getpid(), table) - server
+        servers = [tree(pid, table) for pid in self.server_pids]
+        proxy = tree(self.proxy_pid, table) if self.proxy_pid else set()
+        ours = tree(os.getpid(), table).difference(proxy, *servers)
+        cpus = tuple(sum(table[p][1] for p in server) for server in servers)
         busy, total = machine_busy()
         return Reading(
             at=time.perf_counter(),
-            server_cpu=sum(table[p][1] for p in server),
-            server_rss=rss_mb(self.server_pid),
+            server_cpu=sum(cpus),
+            server_rss=sum(rss_mb(pid) for pid in self.server_pids),
             db_cpu=self._db_cpu(table),
             generator_cpu=sum(table[p][1] for p in ours),
             machine_busy=busy,
             machine_total=total,
             load1=os.getloadavg()[0],
+            server_cpus=cpus if len(cpus) > 1 else (),
+            proxy_cpu=sum(table[p][1] for p in proxy),
         )
 
     def _db_cpu(self, table: dict[int, tuple[int, float]]) -> float:
@@ -146,7 +157,8 @@ class Meter:
     def window(self, start: float, end: float) -> dict[str, float]:
         """CPU over [start, end] as % of one core (server, database backends, generator,
         machine busy as % of all cores), the p95 and max of the server's 1-s CPU, the
-        server's RSS at the end and the mean load average."""
+        server's RSS at the end and the mean load average; with several servers also each
+        one's CPU (server_cpu_1, server_cpu_2...) and, with a proxy, its CPU (proxy_cpu)."""
         inside = [r for r in self.readings if start <= r.at <= end]
         if len(inside) < 2:
             return {}
@@ -166,6 +178,12 @@ class Meter:
             * (last.machine_busy - first.machine_busy)
             / max(last.machine_total - first.machine_total, 1e-9)
         )
+        each: dict[str, float] = {
+            f"server_cpu_{i + 1}": float(100 * (b - a) / span)
+            for i, (a, b) in enumerate(zip(first.server_cpus, last.server_cpus, strict=True))
+        }
+        if self.proxy_pid:
+            each["proxy_cpu"] = pct("proxy_cpu")
         return {
             "seconds": span,
             "server_cpu": pct("server_cpu"),
@@ -176,4 +194,5 @@ class Meter:
             "machine_busy": machine,
             "rss_mb": last.server_rss,
             "load1": sum(r.load1 for r in inside) / len(inside),
+            **each,
         }

@@ -1,6 +1,7 @@
 """The report of a load run: Markdown tables (the steps, each action kind, idle pages, the
-single-session reference) and the JSON of every sample and phase, written to
-bench/results/load-<backend>-<N>-<date>-<commit>.md and .json (and latest-load.*)."""
+single-session reference; with several app servers, how the sessions and the CPU were spread
+over them) and the JSON of every sample and phase, written to
+bench/results/load-<backend>-<N>[-<K>srv]-<date>-<commit>.md and .json (and latest.load.*)."""
 
 from __future__ import annotations
 
@@ -21,10 +22,14 @@ HOLD_RATIO = 2.0
 """A step holds while its p95 action time is within this many times the single session's."""
 
 
-def result_stem(backend: str, tickets: int, started: dt.datetime) -> str:
+def result_stem(backend: str, tickets: int, started: dt.datetime, servers: int = 1) -> str:
+    """load-<backend>-<N>-<date>-<commit>, with -<K>srv after N for K app servers (e.g.
+    load-postgresql-1m-2srv-2026-12-10-ab12cd3), -dirty when the app's files differ from the
+    commit, and -2, -3... rather than overwrite an earlier run's files."""
     state = git_state()
     commit = "nogit" if state is None else state[0] + ("-dirty" if state[1] else "")
-    stem = f"load-{backend}-{size_label(tickets)}-{started:%Y-%m-%d}-{commit}"
+    several = f"-{servers}srv" if servers > 1 else ""
+    stem = f"load-{backend}-{size_label(tickets)}{several}-{started:%Y-%m-%d}-{commit}"
     unique, n = stem, 2
     while any((RESULTS / f"{unique}{suffix}").exists() for suffix in (".md", ".json")):
         unique, n = f"{stem}-{n}", n + 1
@@ -302,8 +307,67 @@ def freshness_table(result: Result) -> str:
     return "\n".join(lines)
 
 
+def servers_table(result: Result) -> str:
+    """Per phase: its sessions on each server (by their sticky cookies, at the window's end),
+    each server's CPU and the proxy's."""
+    names = list(dict.fromkeys(name for split in result.split.values() for name in split))
+    count = result.settings.servers
+    lines = header(
+        "Phase",
+        *(f"Sessions on {n}" for n in names),
+        *(f"CPU app{i + 1} %" for i in range(count)),
+        "Proxy CPU %",
+    )
+    for p in result.phases:
+        split = result.split.get(p.name, {})
+        lines.append(
+            f"| {p.name} | "
+            + " | ".join(str(split.get(n, 0)) if split else "–" for n in names)
+            + (" | " if names else "")
+            + " | ".join(fmt(p.meter.get(f"server_cpu_{i + 1}")) for i in range(count))
+            + f" | {fmt(p.meter.get('proxy_cpu'))} |"
+        )
+    return "\n".join(lines)
+
+
+def routing_lines(routing: dict[str, Any]) -> str:
+    if not routing:
+        return "(the proxy's log was not read)"
+    names = list(routing["requests"])
+
+    def each(key: str) -> str:
+        return ", ".join(f"{n} {routing[key][n]}" for n in names)
+
+    return (
+        f"- Requests: {each('requests')}\n"
+        f"- WebSocket opens (page loads): {each('websockets')}; "
+        f"{routing['websockets_without_cookie']} without a valid sticky cookie\n"
+        f"- Client addresses (one per protocol agent; the browsers share 127.0.0.1): "
+        f"{each('addresses')}; protocol agents' addresses that reached more than one server: "
+        f"{routing['addresses_on_several_servers']}"
+    )
+
+
+def servers_section(result: Result) -> str:
+    if result.settings.servers == 1:
+        return ""
+    return (
+        "## App servers\n\n"
+        f"{result.settings.servers} app servers behind HAProxy (deploy/haproxy.cfg as shipped "
+        "but for loopback), every agent at the proxy, keeping its sticky cookie. Sessions: "
+        "the open sessions on each server at the end of the window, by the server each "
+        "agent's cookie names; CPU: each server's, and the proxy's, % of one core over the "
+        "window (the Steps table's server CPU and RSS are the servers' sums; the proxy's "
+        "is in neither it nor the generator's).\n\n"
+        f"{servers_table(result)}\n\n"
+        "The proxy's log over the whole run:\n\n"
+        f"{routing_lines(result.routing)}\n\n"
+    )
+
+
 def report(result: Result) -> str:
     s = result.settings
+    several = s.servers > 1
     verdict, _ = holds(result)
     date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     machine_lines = "\n".join(f"- {k}: {v}" for k, v in result.info.items())
@@ -319,7 +383,9 @@ def report(result: Result) -> str:
             f"- {n} × {what}" for what, n in top
         )
     return (
-        f"# Load: {s.backend}, {s.tickets:,} tickets\n\n"
+        f"# Load: {s.backend}, {s.tickets:,} tickets"
+        + (f", {s.servers} app servers behind HAProxy" if several else "")
+        + "\n\n"
         f"Run of {date}: `{' '.join(['bench/load_run.py', *s.argv])}`. Sessions per step "
         f"{', '.join(map(str, s.steps))} ({s.browsers} of them Chromium pages), "
         f"{s.step_seconds:.0f} s of actions per step, think time "
@@ -331,8 +397,9 @@ def report(result: Result) -> str:
         "Protocol agents' actions (sign-in, page loads and reruns over Streamlit's WebSocket "
         "protocol), from the first request of an action to the `script_finished` of the run "
         "that answered it; the single-session rows act alone with a think time of "
-        f"{s.single_think.low:g}–{s.single_think.high:g} s. CPU: the app server process, "
-        "% of one core over the window; DB backends: the PostgreSQL backends of the app's "
+        f"{s.single_think.low:g}–{s.single_think.high:g} s. CPU: the app server process"
+        + (f"es (all {s.servers}, summed)" if several else "")
+        + ", % of one core over the window; DB backends: the PostgreSQL backends of the app's "
         "connections; script runs: every run the protocol tabs saw end (the 3 s live-view "
         "timers' included); generator: this process with Playwright and Chromium; loop lag: "
         "how late the generator's event loop woke up (its times are that much late too). "
@@ -359,6 +426,7 @@ def report(result: Result) -> str:
         "the first row has none open (the same server, before any session).\n\n"
         f"{idle_table(result)}"
         f"{failure_lines}\n\n"
+        f"{servers_section(result)}"
         f"## Machine\n\n{machine_lines}\n- Load average at end: "
         + " ".join(f"{x:.2f}" for x in os.getloadavg())
         + "\n"

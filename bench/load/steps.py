@@ -1,6 +1,6 @@
 """One load run: the app server on a seeded desk (bench/harness: the snapshot, the cached
-SQLite file or a PostgreSQL schema, the server as bench/run.py starts it), one agent account
-per session, then in order:
+SQLite file or a PostgreSQL schema, the server as bench/run.py starts it; or several behind a
+proxy, servers.py), one agent account per session, then in order:
 
 1. **none**: no session open for `idle_seconds` (the server's CPU with nobody);
 2. **single**: one protocol agent acting alone (short think time), then one browser agent
@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -29,7 +30,7 @@ from bench.harness.common import CHROMIUM, CHROMIUM_ARGS, SNAPSHOT, log
 from bench.harness.databases import snapshot_env
 from bench.load.agents import Agent, BrowserAgent, Control, ProtocolAgent, Sample, Think
 from bench.load.meter import Meter
-from tests.support.server import StreamlitServer
+from bench.load.servers import Target
 
 EMAIL = "load.agent.{}@example.com"
 WRITES = ("status", "reply")
@@ -83,6 +84,7 @@ class Settings:
     postgres_url: str
     keep_going: bool
     nice: int = 0
+    servers: int = 1  # app servers (behind a proxy when more than one)
     argv: list[str] = field(default_factory=list)
 
 
@@ -114,8 +116,15 @@ class Result:
     (None: not before the end; -1: that page was used meanwhile)], per change and page."""
     info: dict[str, str] = field(default_factory=dict)
     stopped: str = ""
+    split: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Several servers: per phase, its sessions per server (the server the proxy's sticky
+    cookie of each agent names, read at the end of the window)."""
+    routing: dict[str, Any] = field(default_factory=dict)
+    """Several servers: what the proxy's log says of the run (servers.routing)."""
 
     def to_json(self) -> dict[str, Any]:
+        several = self.settings.servers > 1
+        extra = {"split": self.split, "routing": self.routing} if several else {}
         return {
             "settings": asdict(self.settings),
             "info": self.info,
@@ -123,6 +132,7 @@ class Result:
             "phases": [asdict(p) for p in self.phases],
             "samples": [asdict(s) for s in self.samples],
             "freshness": self.freshness,
+            **extra,
         }
 
 
@@ -141,11 +151,11 @@ def make_accounts(db_url: str, count: int, password: str) -> None:
 
 
 class Run:
-    """The agents and the meter of one run against a started server."""
+    """The agents and the meter of one run against a started server (or servers)."""
 
-    def __init__(self, settings: Settings, server: StreamlitServer, db_url: str, password: str):
+    def __init__(self, settings: Settings, target: Target, db_url: str, password: str):
         self.settings = settings
-        self.server = server
+        self.target = target
         self.password = password
         self.result = Result(settings)
         self.control = Control()
@@ -153,12 +163,12 @@ class Run:
         self.tasks: list[asyncio.Task[None]] = []
         self.next_account = 0
         self.lags: list[tuple[float, float]] = []
-        pid = server.process.pid if server.process else 0
         pg = settings.backend == "postgresql"
         self.meter = Meter(
-            pid,
+            target.server_pids,
             db_url=libpq_url(settings.postgres_url) if pg else None,
             application_name=APPLICATION_NAME,
+            proxy_pid=target.proxy_pid,
         )
         self.browser: Any = None
 
@@ -171,7 +181,7 @@ class Run:
             f"{client[0]}{index}",
             EMAIL.format(index),
             self.password,
-            self.server.url,
+            self.target.url,
             self.settings.seed * 100_003 + index,
             think,
             self.settings.timeout_s,
@@ -278,6 +288,16 @@ class Run:
         phase.lag_p95_ms = 1000 * lags[int(0.95 * (len(lags) - 1))] if lags else 0.0
         self.result.phases.append(phase)
         log(f"  {phase.name}: {describe(phase, self.result.samples)}")
+        if self.target.names and self.agents:
+            self.result.split[phase.name] = split = await self.split()
+            log(f"    sessions per server: {', '.join(f'{k} {v}' for k, v in split.items())}")
+
+    async def split(self) -> dict[str, int]:
+        """The open sessions per server, by the server each agent's sticky cookie names
+        ("none": an agent without the cookie)."""
+        named = Counter([await agent.sticky() or "none" for agent in self.agents])
+        extra = sorted(set(named) - set(self.target.names))
+        return {name: named[name] for name in (*self.target.names, *extra)}
 
     async def _watch_lag(self) -> None:
         """How late this process's event loop wakes up (a busy generator skews its times)."""

@@ -2,6 +2,9 @@
 through the sign-in form, open the Tickets page and do each kind of action once, and what they
 did is in the database. So the generator cannot measure nothing: a refused save, a reply
 that was not stored or a page that did not load would fail here, not show up as a fast time.
+
+Behind the proxy (bench/load_run.py --servers 2, PostgreSQL): every agent stays on the server
+its sticky cookie names, WebSocket included, and the agents are spread over the servers.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from sqlalchemy import select
 
 from bench.load.agents import KINDS, ProtocolAgent, Sample, Think
 from tests.support.app_server import STAFF_NAMES, Person, run_app
+from tests.support.proxied import run_proxied
 from ticketdesk.store.schema import ticket_events, ticket_messages
+from ticketdesk.web.engine import SESSION_COOKIE
 
 TICKETS = 60
 ACTIONS = ("search", "page", "search", "open_ticket", "status", "reply", "back_to_list")
@@ -91,3 +96,55 @@ def test_protocol_agents_sign_in_act_and_their_changes_are_stored(tmp_path: Path
             (f"TICKET-{t}", old, new) for t, actor, old, new in changes if actor == person.name
         ]
         assert len(changed) == 1 and changed[0][0] == code and changed[0][1] != changed[0][2]
+
+
+async def through_proxy(url: str, people: list[Person]) -> list[tuple[str, str]]:
+    """Each person's agent, from its own client address, signs in and opens the Tickets page
+    (one after the other, each keeping its page open), then all reload it and search; each
+    agent's (desk session cookie, server its sticky cookie names or "")."""
+    agents = [
+        ProtocolAgent(
+            person.name,
+            person.email,
+            person.password,
+            url,
+            seed=n,
+            think=Think(0, 0),
+            timeout_s=60,
+            tickets=TICKETS,
+            record=lambda sample: None,
+            index=n,
+        )
+        for n, person in enumerate(people)
+    ]
+    try:
+        for agent in agents:
+            await agent.start()
+        for kind in ("load_list", "search"):
+            done = await asyncio.gather(*(agent.act(kind) for agent in agents))
+            assert [s.outcome for s in done] == ["ok"] * len(agents)
+        return [
+            (agent.http.cookies[SESSION_COOKIE], await agent.sticky() or "") for agent in agents
+        ]
+    finally:
+        await asyncio.gather(*(agent.close() for agent in agents))
+
+
+def test_protocol_agents_behind_the_proxy_stay_on_the_server_their_cookie_names(
+    tmp_path: Path,
+) -> None:
+    with run_proxied(tmp_path, tls=False, demo_tickets=TICKETS) as desk:
+        people = [desk.app.person(name) for name in STAFF_NAMES]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            agents = pool.submit(asyncio.run, through_proxy(desk.cluster.url, people)).result()
+        routes = {session: desk.cluster.routes(session) for session, _ in agents}
+        names = desk.cluster.names
+
+    for session, server in agents:
+        assert server in names
+        mine = routes[session]
+        # Signed in: two page loads (each a WebSocket) and the search over the last one.
+        assert [r.uri for r in mine if r.status == 101] == ["/_stcore/stream"] * 2
+        assert {route.server for route in mine} == {server}
+    # One after the other, each keeping a WebSocket open: the least busy server each time.
+    assert sorted(server for _, server in agents) == sorted(names * (len(people) // len(names)))

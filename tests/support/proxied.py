@@ -37,13 +37,25 @@ def skip_unless_possible() -> None:
 
 
 @contextlib.contextmanager
-def run_proxied(workdir: Path, count: int = 2, live_seconds: int = 1) -> Iterator[ProxiedDesk]:
+def run_proxied(
+    workdir: Path,
+    count: int = 2,
+    live_seconds: int = 1,
+    *,
+    tls: bool = True,
+    demo_tickets: int = 0,
+) -> Iterator[ProxiedDesk]:
     """`count` app servers on a new PostgreSQL schema behind the proxy, over https (the
-    proxy's self-signed certificate in cluster.certificate), whose live view reads the desk
-    every `live_seconds` besides hearing announcements; the proxy's log traces each request's
-    server and the first characters of its desk session cookie (Cluster.routes)."""
+    proxy's self-signed certificate in cluster.certificate; plain http with `tls=False`),
+    whose live view reads the desk every `live_seconds` besides hearing announcements, with
+    `demo_tickets` demo tickets (and the demo accounts, when more than 0); the proxy's log
+    traces each request's server and the first characters of its desk session cookie
+    (Cluster.routes)."""
     skip_unless_possible()
-    env = {"TICKETDESK_DEMO_TICKETS": "0", "TICKETDESK_LIVE_SECONDS": str(live_seconds)}
+    env = {
+        "TICKETDESK_DEMO_TICKETS": str(demo_tickets),
+        "TICKETDESK_LIVE_SECONDS": str(live_seconds),
+    }
     with databases.postgres_schema("proxy") as url, contextlib.ExitStack() as stack:
         # Kept with the screenshots (pytest's temporary directories are soon recycled), once
         # every process has stopped.
@@ -55,7 +67,7 @@ def run_proxied(workdir: Path, count: int = 2, live_seconds: int = 1) -> Iterato
                     workdir,
                     count,
                     env=env,
-                    tls=True,
+                    tls=tls,
                     trace_cookie=SESSION_COOKIE,
                     start_timeout_s=SERVER_START_TIMEOUT_S,
                 )
