@@ -10,9 +10,24 @@ changed (app_components.live_plan has the rules):
   every 10 times TICKETDESK_LIVE_SECONDS in case announcements stop (a lost connection is
   reopened every TICKETDESK_LIVE_SECONDS, with a read right after).
 A page follows the desk by calling session.follow_changes() (a fragment) at its top, and says
-what it shows through session.remember_revision(). Waking a page is a rerun of that fragment,
+what it shows through session.remember_revision(). Waking a page is a rerun of a fragment,
 asked of the page's Streamlit session on the server's event loop, as if the browser had asked
-for it: the fragment checks the session and the database and redraws the page.
+for it:
+- when what it shows changed and remember_revision() ran inside a fragment (the Tickets
+  table, `ticket_table`), that fragment: it reads its view again and redraws it, and nothing
+  else of the page runs;
+- otherwise (the dashboard, a ticket's page, a session that ended, the database down or
+  back) the live-view fragment: it checks the session and the database and reruns the whole
+  page.
+The rerun carries an empty set of widget states (AppSession keeps none to send: its
+`_client_state` holds the query string, the page and the browser context). Streamlit keeps the
+value of every widget a request does not mention (SessionState.on_script_will_rerun moves the
+current values to the old state, which the widgets read back as they are drawn), so the
+search box, the filters, the sort, the page and the grid's saved edits stay as they were.
+Coalesced with a request of the browser's still queued, though, the empty set would win
+(Streamlit merges queued requests, the newer one's widget states replacing the older's) and
+drop the values that request brings, a search just typed say: so a wake is sent only while no
+run of the session is under way or queued, and otherwise waits for its runs to end.
 
 Streamlit has no public API for a rerun asked by the server (streamlit/streamlit#2838): this
 uses `Runtime.instance().get_app_session(id).request_rerun(ClientState)`, the call the
@@ -38,7 +53,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from app_components.live_plan import WAKE_EVERY, Follower, Plan, Reason
+from app_components.live_plan import WAKE_EVERY, Follower, Plan, Reason, to_wake
 from ticketdesk.domain.errors import DatabaseUnavailable
 from ticketdesk.services import accounts as account_service
 from ticketdesk.services import live as live_service
@@ -57,13 +72,18 @@ GONE_AFTER = 300.0
 """A page whose browser went away is forgotten after this long (Streamlit keeps its session
 for a reconnect meanwhile)."""
 IDLE_WAIT = 60.0
+BUSY_RETRY = 0.05
+"""A wake of a session with a run under way is tried again this much later (seconds)..."""
+BUSY_TRIES = 200
+"""... up to this many times (10 s), after which it is sent anyway."""
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Target:
-    """Where a page's live-view fragment is, to rerun it: what the browser would send."""
+    """Where a fragment of a page is (its live-view fragment, or the part that draws what it
+    shows), to rerun it: what the browser would send."""
 
     session: str
     fragment: str
@@ -228,15 +248,45 @@ def _reachable(follower: Follower) -> bool:
     return runtime is not None and bool(runtime.is_active_session(follower.session))
 
 
-def _rerun_fragment(target: Target) -> None:
-    """On the server's event loop: ask the page's session for a run of its live-view
-    fragment, as the browser asks for a fragment run."""
+_waiting: dict[str, tuple[Target, Target | None]] = {}
+"""The wakes waiting for their session's runs to end, by session (on the event loop only)."""
+
+
+def _wake(target: Target, fallback: Target | None = None) -> None:
+    """On the server's event loop: rerun the fragment `target` (if the session no longer has
+    it, `fallback`) once no run of its session is under way or queued (see the module's
+    docstring). A wake that comes while another waits replaces it, unless the one waiting is
+    of the whole page (`fallback` None: the live-view fragment) and the new one is not."""
+    waiting = _waiting.get(target.session)
+    if waiting is None or waiting[1] is not None or fallback is None:
+        _waiting[target.session] = (target, fallback)
+    if waiting is None:
+        _wake_when_idle(target.session, 0)
+
+
+def _wake_when_idle(session_id: str, tries: int) -> None:
+    runtime = _runtime()
+    session = None if runtime is None else runtime.get_app_session(session_id)
+    # Streamlit's own record of the session's ScriptRunner: set from the moment a run is
+    # asked for until the last rerun queued behind it has ended (no public API says so).
+    busy = session is not None and getattr(session, "_scriptrunner", None) is not None
+    if busy and tries < BUSY_TRIES:
+        asyncio.get_running_loop().call_later(BUSY_RETRY, _wake_when_idle, session_id, tries + 1)
+        return
+    target, fallback = _waiting.pop(session_id)
+    if session is not None:
+        _rerun_fragment(session, target, fallback)
+
+
+def _rerun_fragment(session: Any, target: Target, fallback: Target | None = None) -> None:
+    """Ask the page's session for a run of the fragment `target` (if the session no longer
+    has it, of `fallback`), as the browser asks for a fragment run."""
     from streamlit.proto.ClientState_pb2 import ClientState
 
-    runtime = _runtime()
-    session = None if runtime is None else runtime.get_app_session(target.session)
-    if session is None or not session.has_fragment(target.fragment):
-        return
+    if not session.has_fragment(target.fragment):
+        if fallback is None or not session.has_fragment(fallback.fragment):
+            return
+        target = fallback
     state = ClientState()
     state.query_string = target.query
     state.page_script_hash = target.page
@@ -257,9 +307,11 @@ def start(loop: asyncio.AbstractEventLoop, engine: Callable[[], Engine] = proces
     """Start this server's watcher, waking pages through `loop` (the server's event loop)."""
     global _watcher
 
-    def wake(follower: Follower, _reason: Reason) -> None:
+    def wake(follower: Follower, reason: Reason) -> None:
+        target = to_wake(follower, reason)
+        fallback = follower.target if target is not follower.target else None
         with contextlib.suppress(RuntimeError):  # the loop is closed: the server is stopping
-            loop.call_soon_threadsafe(_rerun_fragment, follower.target)
+            loop.call_soon_threadsafe(_wake, target, fallback)
 
     with _lock:
         if _watcher is None:
@@ -312,7 +364,9 @@ def follow(token: str | None, drawn: int | None) -> None:
 
 def showing(drawn: int | None, watch: Watch | None, every: float = WAKE_EVERY) -> None:
     """This page drew `watch` (None: something any change may change) at revision `drawn`
-    (None: it could not reach the database)."""
+    (None: it could not reach the database). Called inside a fragment (the Tickets table),
+    a change of `watch` reruns that fragment alone, which must then read `watch` again and
+    say so here; called outside any fragment, a change reruns the whole page."""
     watcher = _watcher
     if watcher is None:
         return
@@ -322,11 +376,13 @@ def showing(drawn: int | None, watch: Watch | None, every: float = WAKE_EVERY) -
     if ctx is None:
         return
     view, mark = (None, None) if watch is None else (watch.view, watch.mark)
-    watcher.plan.showing(ctx.session_id, drawn, view, mark, every)
+    redraw = _here() if watch is not None else None
+    watcher.plan.showing(ctx.session_id, drawn, view, mark, every, redraw)
 
 
 def _here() -> Target | None:
-    """The live-view fragment running now, and what the browser sent for this run."""
+    """The fragment running now (None: none, a run of the whole page), and what the browser
+    sent for this run."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx
     from streamlit.runtime.scriptrunner_utils.script_run_context import ThreadState
 

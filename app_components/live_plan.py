@@ -4,20 +4,27 @@ thread of an app server, and feeds them what the database says).
 
 Each open page that follows the desk is a `Follower`: its Streamlit session, its sign-in
 session's cookie, the desk revision its data was read at, and what it shows (a view and the
-mark the view had then; services.live). A page is woken (its live-view fragment is rerun,
-which then redraws the page) when:
+mark the view had then; services.live). A page is woken when:
 - the desk moved past the revision it drew and its view, read again, has another mark (each
   distinct view is read once per check, however many pages show it); a page that does not
   say what it shows (the dashboard) is woken on any move;
 - its sign-in session ended (signed out elsewhere, deactivated, expired): once, then it is
   forgotten (its page asks to sign in and follows nothing);
 - the database could not be reached (the page then says so), and again when it is back.
+What a wake reruns (`to_wake`): for a change of what it shows, the part of the page that drew
+it, when that part is a fragment that reads its view again by itself (the Tickets table:
+`Follower.redraw`); otherwise, and for the other reasons, the page's live-view fragment, which
+then runs the whole page.
 Wakes are coalesced: a page is woken at most once per `every` seconds for changes (2 s, the
 dashboard 5 s) and once per 2 s for the rest; a change that comes sooner is owed and woken
 when that time has passed, however many more changes come meanwhile. The first change after a
-quiet spell wakes at once: the spacing only bounds what a busy desk costs (each wake is a run
-of the whole page; 200 pages of the newest tickets on a desk that changes every second are
-100 runs a second, where polling every 3 s made 67 and woke idle pages too)."""
+quiet spell wakes at once: the spacing only bounds what a busy desk costs. 200 pages of the
+newest tickets on a desk that changes every second are 100 wakes a second at 2 s: 100 runs
+of the Tickets table (about 0.04 s of server time each, the page's read shared: see
+services.live.list_page), where whole-page wakes cost about 0.15 s each and polling every
+3 s made 67 whole runs and woke idle pages too. That is still more than one server process
+runs in a second, so the spacing stays at 2 s: at 1 s the same desk would ask for twice as
+many runs, to gain at most a second on a change that closely follows another."""
 
 from __future__ import annotations
 
@@ -57,7 +64,21 @@ class Follower:
     """The view's mark when the page read it."""
     every: float = WAKE_EVERY
     target: Any = None
-    """How to wake it: the runner's business."""
+    """How to wake it (its live-view fragment, which runs the whole page): the runner's
+    business."""
+    redraw: Any = None
+    """How to redraw only what it shows, when that changed (the fragment that drew the view
+    and reads it again by itself); None: wake `target`. The runner's business too."""
+
+
+def to_wake(follower: Follower, reason: Reason) -> Any:
+    """What to rerun to wake `follower` for `reason`: only the part of the page that shows
+    the view when the view changed and that part can redraw itself, else its live-view
+    fragment (the whole page: a session that ended, the database down or back, or a page that
+    says nothing of what it shows)."""
+    if reason is Reason.CHANGED and follower.redraw is not None:
+        return follower.redraw
+    return follower.target
 
 
 @dataclass
@@ -97,16 +118,25 @@ class Plan:
             )
 
     def showing(
-        self, session: str, drawn: int | None, view: Hashable | None, mark: Hashable, every: float
+        self,
+        session: str,
+        drawn: int | None,
+        view: Hashable | None,
+        mark: Hashable,
+        every: float,
+        redraw: Any = None,
     ) -> None:
         """A run of a part of the page drew `view` (with `mark`) at revision `drawn` (None:
-        it could not reach the database). Nothing if the session does not follow the desk
-        (yet): its next whole run says everything."""
+        it could not reach the database); `redraw` reruns that part alone (None: it is no
+        part that can). Nothing if the session does not follow the desk (yet): its next whole
+        run says everything."""
         with self._lock:
             entry = self._entries.get(session)
             if entry is None:
                 return
-            entry.follower = replace(entry.follower, drawn=drawn, view=view, mark=mark, every=every)
+            entry.follower = replace(
+                entry.follower, drawn=drawn, view=view, mark=mark, every=every, redraw=redraw
+            )
             entry.known = -1 if drawn is None else drawn
             if entry.owed is not Reason.ENDED:  # that is about the session, not the page
                 entry.owed = None

@@ -138,7 +138,9 @@ def whole_page_run() -> Iterator[None]:
 def remember_revision(revision: int, watch: Watch | None = None, every: float = WAKE_EVERY) -> None:
     """The desk revision this page was drawn from, and what it shows (services.live; None:
     anything any change may change), at most redrawn every `every` seconds: follow_changes()
-    and the live view compare against them."""
+    and the live view compare against them. Called inside a fragment (the Tickets table), a
+    change of what it shows reruns that fragment alone, which must read it again and call
+    this again; called outside any, a change reruns the whole page (app_components.live)."""
     st.session_state[keys.SEEN_REVISION] = revision
     live.showing(revision, watch, every)
 

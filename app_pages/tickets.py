@@ -166,7 +166,8 @@ def render_list() -> None:
 def ticket_table() -> None:
     """The search box and the filters, one page of the grid, the pager and the export link: a
     fragment, so that paging, searching, filtering and editing cells rerun only this part of
-    the page."""
+    the page, and so does the live view when someone else changed what the grid shows (it
+    reads the page again and says what it shows: remember_revision, called in it)."""
     ticket_grid.redraw_page_if_replaced()
     with page_errors():
         show_table()
@@ -182,7 +183,9 @@ def show_table() -> None:
     state = st.session_state
     if state.get(keys.VIEW) != (flt, sort):  # a new view starts on its first page
         state[keys.VIEW], state[keys.PAGE], state[keys.ANCHOR] = (flt, sort), 1, None
-    result = ticket_service.ticket_page(
+    # Shared with the other pages of this server showing the same view at the same revision:
+    # a change wakes every page that shows it (services.live.list_page).
+    result = live_service.list_page(
         engine(), by, flt, sort, state.get(keys.PAGE, 1), state.get(keys.ANCHOR)
     )
     state[keys.ANCHOR] = result.anchor

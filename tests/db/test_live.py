@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from app_components.live import Watcher
 from app_components.live_plan import Follower, Reason
@@ -22,7 +24,7 @@ from ticketdesk.services import dashboard as dashboard_service
 from ticketdesk.services import live as live_service
 from ticketdesk.services import tickets as ticket_service
 from ticketdesk.services.live import DESK, SESSIONS, ListView, TicketView
-from ticketdesk.services.tickets import Sort, TicketFilter
+from ticketdesk.services.tickets import Sort, SortColumn, TicketFilter
 from ticketdesk.store import changes
 from ticketdesk.store.changes import Listener
 
@@ -159,6 +161,61 @@ def test_pages_of_people_who_see_the_same_tickets_share_their_view(
     requesters = live_service.watch_list(requester, TicketFilter(), Sort(), mine).view
     assert requesters != agents
     assert requesters == ListView(TicketFilter(requester_id=requester.id), Sort(), 1, None)
+
+
+def test_pages_showing_one_view_at_one_revision_share_one_read(
+    engine: Engine, agent: Account, admin: Account, requester: Account, now: datetime
+) -> None:
+    first = ticket_service.create_ticket(engine, requester, "VPN drops", "Low", now)
+    ticket_service.create_ticket(engine, agent, "Badge reader dead", "High", now)
+    everything = TicketFilter()
+    read = live_service.list_page(engine, agent, everything, Sort())
+    assert read == ticket_service.ticket_page(engine, agent, everything, Sort())
+    # Another agent's page of the same view, at the same revision: the same read.
+    assert live_service.list_page(engine, admin, everything, Sort()) is read
+    # Page 1 is page 1 from whichever page the person comes.
+    assert live_service.list_page(engine, admin, everything, Sort(), 1, read.anchor) is read
+    # Other views read their own: another sort, another filter, what a requester may see.
+    oldest_first = live_service.list_page(engine, agent, everything, Sort(SortColumn.ID, False))
+    assert [t.id for t in oldest_first.tickets] == [t.id for t in reversed(read.tickets)]
+    mine = live_service.list_page(engine, requester, everything, Sort())
+    assert [t.id for t in mine.tickets] == [first.id]
+    # A change: the page is read again, at the new revision, and shared from then on.
+    ticket_service.update_ticket(engine, agent, first.id, TicketChange(status="Closed"), now)
+    after = live_service.list_page(engine, admin, everything, Sort())
+    assert after.revision == read.revision + 1
+    assert [t.status for t in after.tickets if t.id == first.id] == ["Closed"]
+    assert live_service.list_page(engine, agent, everything, Sort()) is after
+
+
+def test_the_pages_woken_by_a_change_share_the_watchers_read(
+    engine: Engine, agent: Account, now: datetime
+) -> None:
+    ticket = ticket_service.create_ticket(engine, agent, "Screen flickers", "Low", now)
+    shown = live_service.list_page(engine, agent, TicketFilter(), Sort())
+    watch = live_service.watch_list(agent, TicketFilter(), Sort(), shown)
+    ticket_service.update_ticket(engine, agent, ticket.id, TicketChange(priority="High"), now)
+    live_service.measure(engine, [watch.view])  # the watcher, which then wakes the page
+    with statements(engine) as sent:
+        redrawn = live_service.list_page(engine, agent, TicketFilter(), Sort())
+    assert redrawn.revision == shown.revision + 1
+    assert [t.priority for t in redrawn.tickets] == ["High"]
+    assert [s for s in sent if "tickets" in s] == []  # only the revision was read
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements sent on `engine` meanwhile."""
+    sent: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
 
 
 def test_a_ticket_is_read_again_by_its_version_and_the_targets(

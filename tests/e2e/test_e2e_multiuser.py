@@ -19,7 +19,7 @@ from tests.support import databases
 from tests.support.app_server import AppServer, run_app, utc_now
 from tests.support.browser import Desk
 from tests.support.server import free_port
-from ticketdesk.domain.tickets import EventKind, MessageKind, parse_ticket_code
+from ticketdesk.domain.tickets import EventKind, MessageKind, TicketChange, parse_ticket_code
 from ticketdesk.services import tickets as ticket_service
 
 pytestmark = pytest.mark.e2e
@@ -101,6 +101,123 @@ def test_others_changes_appear_without_a_reload(
     ana.edit_choice(code, "Status", "Closed")
     expect(ben.cell("Status", ben.row_of(code))).to_have_text("Closed", timeout=LIVE_TIMEOUT_MS)
     ben.screenshot("change-seen-live")
+
+
+RUN_COUNTER = """
+(() => {
+  // The runs of this page's Streamlit session, as the server reports their ends: the
+  // ForwardMsg field script_finished (6), whose status is 0 for a run of the whole page,
+  // 2 for a run stopped early for a rerun, 3 for a run of a fragment (bench/js/init.js).
+  const finished = (window.__finishedRuns = {});
+  const varint = (bytes, at) => {
+    let value = 0, shift = 0, b;
+    do { b = bytes[at.i++]; value += (b & 0x7f) * 2 ** shift; shift += 7; }
+    while (b & 0x80 && at.i < bytes.length);
+    return value;
+  };
+  const received = (bytes) => {
+    const at = { i: 0 };
+    while (at.i < bytes.length) {
+      const key = varint(bytes, at), field = Math.floor(key / 8), wire = key & 7;
+      if (wire === 0) {
+        const value = varint(bytes, at);
+        if (field === 6) finished[value] = (finished[value] || 0) + 1;
+      } else if (wire === 2) {
+        const length = varint(bytes, at);
+        at.i += length;
+      } else if (wire === 1) at.i += 8;
+      else if (wire === 5) at.i += 4;
+      else break;
+    }
+  };
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (e) => {
+        if (e.data instanceof ArrayBuffer) received(new Uint8Array(e.data));
+      });
+    }
+  };
+})();
+"""
+WHOLE_RUN, FRAGMENT_RUN = "0", "3"  # script_finished statuses, as the page counted them
+
+
+def finished_runs(desk: Desk) -> dict[str, int]:
+    """How many runs of `desk`'s page have ended, by status, since it was loaded."""
+    counts: dict[str, int] = desk.js("({...window.__finishedRuns})")
+    return counts
+
+
+def test_a_change_redraws_only_the_table_of_a_list_page_and_keeps_its_view(
+    live_app: AppServer, new_desk: Callable[..., Desk]
+) -> None:
+    """Ben searched, filtered, sorted and went to page 2; Ana changes a ticket on that page.
+    Ben's grid shows it by itself, with his search, filters, order and page as they were, and
+    the live view ran only the table's fragment of his page, not the whole page."""
+    ana, ben = new_desk(live_app), new_desk(live_app)
+    agent = ana.person.account
+    printers = [
+        ticket_service.create_ticket(
+            live_app.engine, agent, f"Printer number {n} jams", "Low", utc_now()
+        ).code
+        for n in range(1, 61)
+    ]
+    for n in range(1, 4):
+        ticket_service.create_ticket(
+            live_app.engine, agent, f"Scanner number {n} is offline", "Low", utc_now()
+        )
+    closed = ticket_service.create_ticket(
+        live_app.engine, agent, "Printer in the lobby is gone", "Low", utc_now()
+    )
+    ticket_service.update_ticket(
+        live_app.engine, agent, closed.id, TicketChange(status="Closed"), utc_now()
+    )
+    ben.page.add_init_script(RUN_COUNTER)
+    ben.load_tickets()
+    search = ben.page.get_by_role("textbox", name="Search", exact=True)
+    search.fill("printer")
+    search.press("Enter")
+    expect(ben.ticket_count_text()).to_contain_text("Number of tickets: 61")
+    ben.wait_idle()
+    ben.page.get_by_role("button", name="Filters").click()
+    filters = ben.page.get_by_test_id("stPopoverBody")
+    filters.get_by_test_id("stMultiSelect").filter(has_text="Status").click()
+    ben.page.get_by_role("option", name="Open", exact=True).click()
+    expect(ben.ticket_count_text()).to_contain_text("Number of tickets: 60")
+    ben.wait_idle()
+    filters.get_by_test_id("stSelectbox").filter(has_text="Order").click()
+    ben.page.get_by_role("option", name="Ascending", exact=True).click()
+    view = "Filters: Status Open · sorted by ID, ascending"
+    expect(ben.page.get_by_test_id("stCaptionContainer").filter(has_text=view)).to_have_count(1)
+    ben.wait_idle()
+    ben.page.keyboard.press("Escape")  # closes the popover
+    ben.page.get_by_role("button", name="Page 2", exact=True).click()
+    page_two = printers[50:]
+    expect(ben.grid().locator('td[id^="glide-cell-0-"]').first).to_have_text(page_two[0])
+    ben.wait_idle()
+    assert ben.ticket_codes() == page_two
+    before = finished_runs(ben)
+    assert before.get(WHOLE_RUN) == 1, before  # the page load; the rest ran the table alone
+
+    changed = page_two[5]
+    ana.load_tickets()  # the newest tickets first: page 1 of Ana's shows it
+    ana.edit_choice(changed, "Priority", "High")
+    expect(ben.cell("Priority", ben.row_of(changed))).to_have_text("High", timeout=LIVE_TIMEOUT_MS)
+    ben.wait_idle()
+    ben.screenshot("woken-table-kept-its-view")
+    # Ben's view is as he left it ...
+    expect(search).to_have_value("printer")
+    expect(ben.page.get_by_test_id("stCaptionContainer").filter(has_text=view)).to_have_count(1)
+    expect(ben.page.get_by_test_id("stPaginationPageActive")).to_have_text("2")
+    assert ben.ticket_codes() == page_two
+    expect(ben.ticket_count_text()).to_contain_text("Number of tickets: 60")
+    # ... and the wake ran the table's fragment, not the whole page.
+    after = finished_runs(ben)
+    assert after.get(WHOLE_RUN) == before.get(WHOLE_RUN), (before, after)
+    assert after.get(FRAGMENT_RUN, 0) > before.get(FRAGMENT_RUN, 0), (before, after)
+    assert ben.page_errors == []
 
 
 @pytest.fixture

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from app_components.live_plan import DASHBOARD_EVERY, WAKE_EVERY, Follower, Plan, Reason
+from app_components.live_plan import (
+    DASHBOARD_EVERY,
+    WAKE_EVERY,
+    Follower,
+    Plan,
+    Reason,
+    to_wake,
+)
 
 LIST = ("list", "page 1")
 OTHER_LIST = ("list", "page 2")
@@ -19,7 +26,22 @@ def page(
     mark: Hashable = None,
     every: float = WAKE_EVERY,
 ) -> Follower:
-    return Follower(session, f"token of {session}", drawn, view, mark, every)
+    return Follower(
+        session, f"token of {session}", drawn, view, mark, every, live_fragment(session)
+    )
+
+
+def live_fragment(session: str) -> str:
+    return f"live-view fragment of {session}"
+
+
+def table_fragment(session: str) -> str:
+    return f"table fragment of {session}"
+
+
+def wakes(plan: Plan, now: float) -> list[tuple[str, Reason, object]]:
+    """The wakes due at `now`, with what each reruns."""
+    return sorted((f.session, reason, to_wake(f, reason)) for f, reason in plan.due(now))
 
 
 def woken(plan: Plan, now: float) -> list[tuple[str, Reason]]:
@@ -193,3 +215,50 @@ def test_dropped_pages_are_forgotten() -> None:
     plan.desk_at(6)
     assert plan.followers() == []
     assert woken(plan, 10.0) == []
+
+
+def test_a_change_of_what_a_part_of_the_page_shows_reruns_only_that_part() -> None:
+    plan = Plan()
+    plan.follow(page("a", 5))  # a whole run of the list: its table then says what it shows
+    plan.showing("a", 5, LIST, "m1", WAKE_EVERY, table_fragment("a"))
+    plan.follow(page("b", 5))  # a page that says what it shows outside any fragment
+    plan.showing("b", 5, LIST, "m1", WAKE_EVERY)
+    plan.follow(page("dashboard", 5))  # says nothing: any change
+    plan.measured(6, plan.desk_at(6), {LIST: "m2"})
+    assert wakes(plan, 10.0) == [
+        ("a", Reason.CHANGED, table_fragment("a")),
+        ("b", Reason.CHANGED, live_fragment("b")),
+        ("dashboard", Reason.CHANGED, live_fragment("dashboard")),
+    ]
+    # The table's own run (the wake) says what it shows now, and keeps being the part woken.
+    plan.showing("a", 6, LIST, "m2", WAKE_EVERY, table_fragment("a"))
+    plan.drop("b")
+    plan.drop("dashboard")
+    plan.measured(7, plan.desk_at(7), {LIST: "m3"})
+    assert wakes(plan, 10.0 + WAKE_EVERY) == [("a", Reason.CHANGED, table_fragment("a"))]
+
+
+def test_other_reasons_wake_the_whole_page_even_where_a_part_shows_the_view() -> None:
+    plan = Plan()
+    for session in ("a", "b"):
+        plan.follow(page(session, 5))
+        plan.showing(session, 5, LIST, "m1", WAKE_EVERY, table_fragment(session))
+    plan.sessions_checked(plan.tokens(), {"token of b"})
+    plan.database_down()
+    assert wakes(plan, 10.0) == [
+        ("a", Reason.ENDED, live_fragment("a")),
+        ("b", Reason.DATABASE_DOWN, live_fragment("b")),
+    ]
+    plan.showing("b", None, None, None, WAKE_EVERY)  # its table could not read the page
+    plan.desk_at(6)  # back
+    assert wakes(plan, 20.0) == [("b", Reason.DATABASE_BACK, live_fragment("b"))]
+
+
+def test_a_whole_run_forgets_the_part_that_showed_the_view_until_a_part_says_so_again() -> None:
+    plan = Plan()
+    plan.follow(page("a", 5))
+    plan.showing("a", 5, LIST, "m1", WAKE_EVERY, table_fragment("a"))
+    plan.follow(page("a", 6))  # gone to a ticket's page, say: a whole run ...
+    plan.showing("a", 6, TICKET_7, (3, "targets"), WAKE_EVERY)  # ... showing it outside any
+    plan.measured(7, plan.desk_at(7), {TICKET_7: (4, "targets")})
+    assert wakes(plan, 10.0) == [("a", Reason.CHANGED, live_fragment("a"))]
