@@ -62,6 +62,7 @@ class Sample:
     run: float | None
     run_started: float | None  # protocol: when the run that drew the result began
     outcome: str
+    ticket: str | None = None  # the ticket the action was on (its page), e.g. TICKET-12
 
 
 Record = Callable[[Sample], None]
@@ -128,6 +129,8 @@ class Agent(ABC):
         self.tickets = tickets
         self.record = record
         self.where = "list"
+        self.ticket: str | None = None
+        """The code of the ticket whose page is open (where == "ticket")."""
         self.busy = False
         self.replies = 0
         self.watching: list[list[float | None]] = []
@@ -149,12 +152,15 @@ class Agent(ABC):
             change[1] = LEFT
         self.watching.clear()
         started = time.perf_counter()
+        on = self.ticket if self.where == "ticket" else None
         try:
             done = await asyncio.wait_for(self.perform(kind), self.timeout_s)
-            sample = Sample(self.client, self.name, kind, started, *done, "ok")
+            sample = Sample(self.client, self.name, kind, started, *done, "ok", on)
         except Exception as exc:
             outcome = "timeout" if is_timeout(exc) else f"error: {type(exc).__name__}: {exc}"
-            sample = Sample(self.client, self.name, kind, started, None, None, None, outcome[:300])
+            sample = Sample(
+                self.client, self.name, kind, started, None, None, None, outcome[:300], on
+            )
         self.record(sample)
         if sample.outcome != "ok" and kind != "load_list":
             with contextlib.suppress(Exception):  # start afresh, as a person would
@@ -281,7 +287,7 @@ class ProtocolAgent(Agent):
         elif kind == "open_ticket":
             code = self.rng.choice(grid_codes(page) or [self.random_code()])
             timing = await self.tab.load(f"ticket={code}", text_shown(lambda t: t == code))
-            self.where = "ticket"
+            self.where, self.ticket = "ticket", code
         elif kind == "back_to_list":
             button = self._need(page.find(labels=BACK_LABELS, kinds=("button",)), "back button")
             msg = page.rerun(trigger=button, fragment_id=button.fragment_id)
@@ -435,7 +441,7 @@ class BrowserAgent(Agent):
             result = await self._shown(
                 "navigation", text=[rf"{code}(?!\d)", "Conversation"], fail_on_alert=True
             )
-            self.where = "ticket"
+            self.where, self.ticket = "ticket", code
         elif kind == "back_to_list":
             await page.get_by_role("button", name=re.compile("^(All|My) tickets$")).click()
             result = await self._shown("input", grid=True)

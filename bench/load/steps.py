@@ -28,7 +28,15 @@ from typing import Any
 
 from bench.harness.common import CHROMIUM, CHROMIUM_ARGS, SNAPSHOT, log
 from bench.harness.databases import snapshot_env
-from bench.load.agents import Agent, BrowserAgent, Control, ProtocolAgent, Sample, Think
+from bench.load.agents import (
+    Agent,
+    BrowserAgent,
+    Control,
+    ProtocolAgent,
+    Sample,
+    Think,
+    grid_codes,
+)
 from bench.load.meter import Meter
 from bench.load.servers import Target
 
@@ -198,16 +206,19 @@ class Run:
             self.watch(sample)
 
     def watch(self, change: Sample) -> None:
-        """Follow a saved change to every other protocol page open on the list, idle: when
-        does each draw its grid again from a run begun after the change was saved? Saved:
-        when the run that saved it began at the saver's tab (its callbacks, which write, run
-        first thing; its end came later, and a page may have read the change before it)."""
+        """Follow a saved change to every other protocol page open on the list, idle, whose
+        grid shows the changed ticket: when does each draw its grid again from a run begun
+        after the change was saved? Saved: when the run that saved it began at the saver's
+        tab (its callbacks, which write, run first thing; its end came later, and a page may
+        have read the change before it). A page showing other tickets (another page of the
+        list, a search) has nothing to show of the change and is not woken for it."""
         saved = change.run_started
         assert saved is not None
         for agent in self.agents:
             if agent.name == change.agent or not isinstance(agent, ProtocolAgent):
                 continue
-            if agent.where == "list" and not agent.busy:
+            shows = change.ticket is not None and change.ticket in grid_codes(agent.tab.page)
+            if agent.where == "list" and not agent.busy and shows:
                 entry: list[float | None] = [saved, None]
                 self.result.freshness.append(entry)
                 agent.watching.append(entry)
