@@ -29,6 +29,17 @@ Coalesced with a request of the browser's still queued, though, the empty set wo
 drop the values that request brings, a search just typed say: so a wake is sent only while no
 run of the session is under way or queued, and otherwise waits for its runs to end.
 
+Woken runs are in flight TICKETDESK_LIVE_CONCURRENCY (2) at a time per server, the other
+wakes waiting their turn in one line, first come first served (live_plan.WakeQueue). Every
+script run is a thread of this one Python process, sharing its GIL: a change to a ticket on
+the first page of the list used to wake every page showing it at once (up to 200 table runs),
+and a person's own action, a page load, shared the GIL with all of them and took many times
+its 0.15 s. Runs a person starts do not come through here and are never held back; a storm
+takes as long in total as before, its pages redrawn one after the other instead of all
+together. Streamlit says nothing when a run ends: the line is looked at every RETRY_EVERY
+(0.02 s) while anything waits or is in flight, asking each session in flight whether its runs
+are over, and the sessions waiting only while there is room.
+
 Streamlit has no public API for a rerun asked by the server (streamlit/streamlit#2838): this
 uses `Runtime.instance().get_app_session(id).request_rerun(ClientState)`, the call the
 browser's own rerun requests go through, with the page's query string, page and browser
@@ -53,7 +64,15 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from app_components.live_plan import WAKE_EVERY, Follower, Plan, Reason, to_wake
+from app_components.live_plan import (
+    WAKE_EVERY,
+    Activity,
+    Follower,
+    Plan,
+    Reason,
+    WakeQueue,
+    to_wake,
+)
 from ticketdesk.domain.errors import DatabaseUnavailable
 from ticketdesk.services import accounts as account_service
 from ticketdesk.services import live as live_service
@@ -72,10 +91,11 @@ GONE_AFTER = 300.0
 """A page whose browser went away is forgotten after this long (Streamlit keeps its session
 for a reconnect meanwhile)."""
 IDLE_WAIT = 60.0
-BUSY_RETRY = 0.05
-"""A wake of a session with a run under way is tried again this much later (seconds)..."""
-BUSY_TRIES = 200
-"""... up to this many times (10 s), after which it is sent anyway."""
+WAKE_CONCURRENCY = max(1, int(os.environ.get("TICKETDESK_LIVE_CONCURRENCY", "2")))
+"""How many woken runs may be in flight at once in this server (the others wait their turn)."""
+RETRY_EVERY = 0.02
+"""How often the wakes waiting are looked at again while any waits or is in flight (seconds):
+whether the runs in flight ended, whether the sessions waiting are idle."""
 
 log = logging.getLogger(__name__)
 
@@ -248,44 +268,77 @@ def _reachable(follower: Follower) -> bool:
     return runtime is not None and bool(runtime.is_active_session(follower.session))
 
 
-_waiting: dict[str, tuple[Target, Target | None]] = {}
-"""The wakes waiting for their session's runs to end, by session (on the event loop only)."""
+class Waker:
+    """Sends the wakes to the pages' Streamlit sessions, a few at a time (see the module's
+    docstring). On the server's event loop only."""
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, concurrency: int = WAKE_CONCURRENCY
+    ) -> None:
+        self._loop = loop
+        self.queue: WakeQueue[tuple[Target, Target | None]] = WakeQueue(concurrency)
+        self._next: asyncio.TimerHandle | None = None  # the next look at the line
+        self._closed = False
+
+    def wake(self, target: Target, fallback: Target | None = None) -> None:
+        """Rerun the fragment `target` (if the session no longer has it, `fallback`) once no
+        run of its session is under way or queued and its turn has come. A wake that comes
+        while another of the session waits replaces it, unless the one waiting is of the
+        whole page (`fallback` None: the live-view fragment) and the new one is not."""
+        if self._closed:  # the server is stopping
+            return
+        self.queue.add(target.session, (target, fallback), whole=fallback is None)
+        self._send()
+
+    def close(self) -> None:
+        """Send nothing more (from any thread)."""
+        with contextlib.suppress(RuntimeError):  # the loop is closed already
+            self._loop.call_soon_threadsafe(self._close)
+
+    def _close(self) -> None:
+        self._closed = True
+        if self._next is not None:
+            self._next.cancel()
+            self._next = None
+
+    def _look_again(self) -> None:
+        self._next = None
+        self._send()
+
+    def _send(self) -> None:
+        runtime = _runtime()
+        for session_id, (target, fallback) in self.queue.admit(
+            time.monotonic(), lambda s: _activity(runtime, s)
+        ):
+            session = None if runtime is None else runtime.get_app_session(session_id)
+            try:
+                sent = session is not None and _rerun_fragment(session, target, fallback)
+            except Exception:  # a bug, or Streamlit changed: say so, and carry on
+                log.exception("waking %s failed", session_id)
+                sent = False
+            if not sent:
+                self.queue.not_sent(session_id)
+        if self.queue and self._next is None:
+            self._next = self._loop.call_later(RETRY_EVERY, self._look_again)
 
 
-def _wake(target: Target, fallback: Target | None = None) -> None:
-    """On the server's event loop: rerun the fragment `target` (if the session no longer has
-    it, `fallback`) once no run of its session is under way or queued (see the module's
-    docstring). A wake that comes while another waits replaces it, unless the one waiting is
-    of the whole page (`fallback` None: the live-view fragment) and the new one is not."""
-    waiting = _waiting.get(target.session)
-    if waiting is None or waiting[1] is not None or fallback is None:
-        _waiting[target.session] = (target, fallback)
-    if waiting is None:
-        _wake_when_idle(target.session, 0)
-
-
-def _wake_when_idle(session_id: str, tries: int) -> None:
-    runtime = _runtime()
+def _activity(runtime: Any, session_id: str) -> Activity:
     session = None if runtime is None else runtime.get_app_session(session_id)
+    if session is None:
+        return Activity.GONE
     # Streamlit's own record of the session's ScriptRunner: set from the moment a run is
     # asked for until the last rerun queued behind it has ended (no public API says so).
-    busy = session is not None and getattr(session, "_scriptrunner", None) is not None
-    if busy and tries < BUSY_TRIES:
-        asyncio.get_running_loop().call_later(BUSY_RETRY, _wake_when_idle, session_id, tries + 1)
-        return
-    target, fallback = _waiting.pop(session_id)
-    if session is not None:
-        _rerun_fragment(session, target, fallback)
+    return Activity.IDLE if getattr(session, "_scriptrunner", None) is None else Activity.BUSY
 
 
-def _rerun_fragment(session: Any, target: Target, fallback: Target | None = None) -> None:
+def _rerun_fragment(session: Any, target: Target, fallback: Target | None = None) -> bool:
     """Ask the page's session for a run of the fragment `target` (if the session no longer
-    has it, of `fallback`), as the browser asks for a fragment run."""
+    has it, of `fallback`), as the browser asks for a fragment run; False if it has neither."""
     from streamlit.proto.ClientState_pb2 import ClientState
 
     if not session.has_fragment(target.fragment):
         if fallback is None or not session.has_fragment(fallback.fragment):
-            return
+            return False
         target = fallback
     state = ClientState()
     state.query_string = target.query
@@ -295,36 +348,44 @@ def _rerun_fragment(session: Any, target: Target, fallback: Target | None = None
     if target.context is not None:
         state.context_info.CopyFrom(target.context)
     session.request_rerun(state)
+    return True
 
 
 # -- the one watcher of this process
 
 _watcher: Watcher | None = None
+_waker: Waker | None = None
 _lock = threading.Lock()
 
 
 def start(loop: asyncio.AbstractEventLoop, engine: Callable[[], Engine] = process_engine) -> None:
     """Start this server's watcher, waking pages through `loop` (the server's event loop)."""
-    global _watcher
-
-    def wake(follower: Follower, reason: Reason) -> None:
-        target = to_wake(follower, reason)
-        fallback = follower.target if target is not follower.target else None
-        with contextlib.suppress(RuntimeError):  # the loop is closed: the server is stopping
-            loop.call_soon_threadsafe(_wake, target, fallback)
+    global _watcher, _waker
 
     with _lock:
-        if _watcher is None:
-            _watcher = Watcher(engine, wake, _reachable)
-            _watcher.start()
+        if _watcher is not None:
+            return
+        waker = _waker = Waker(loop)
+
+        def wake(follower: Follower, reason: Reason) -> None:
+            target = to_wake(follower, reason)
+            fallback = follower.target if target is not follower.target else None
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the server stops
+                loop.call_soon_threadsafe(waker.wake, target, fallback)
+
+        _watcher = Watcher(engine, wake, _reachable)
+        _watcher.start()
 
 
 def stop() -> None:
-    global _watcher
+    global _watcher, _waker
     with _lock:
         watcher, _watcher = _watcher, None
+        waker, _waker = _waker, None
     if watcher is not None:
         watcher.stop()
+    if waker is not None:
+        waker.close()
 
 
 def running() -> bool:
