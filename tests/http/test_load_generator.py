@@ -10,6 +10,7 @@ its sticky cookie names, WebSocket included, and the agents are spread over the 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -25,10 +26,12 @@ TICKETS = 60
 ACTIONS = ("search", "page", "search", "open_ticket", "status", "reply", "back_to_list")
 
 
-async def act(url: str, people: list[Person]) -> tuple[list[Sample], dict[str, str]]:
-    """Each person's agent does ACTIONS in turn; their samples and the ticket each opened."""
-    samples: list[Sample] = []
-    agents = [
+def agents_of(
+    url: str, people: list[Person], record: Callable[[Sample], None], own_addresses: bool
+) -> list[ProtocolAgent]:
+    """One protocol agent per person, acting at once when told (no think time); with
+    `own_addresses`, each from its own loopback address."""
+    return [
         ProtocolAgent(
             person.name,
             person.email,
@@ -38,10 +41,17 @@ async def act(url: str, people: list[Person]) -> tuple[list[Sample], dict[str, s
             think=Think(0, 0),
             timeout_s=60,
             tickets=TICKETS,
-            record=samples.append,
+            record=record,
+            **({"index": n} if own_addresses else {}),
         )
         for n, person in enumerate(people)
     ]
+
+
+async def act(url: str, people: list[Person]) -> tuple[list[Sample], dict[str, str]]:
+    """Each person's agent does ACTIONS in turn; their samples and the ticket each opened."""
+    samples: list[Sample] = []
+    agents = agents_of(url, people, samples.append, own_addresses=False)
     opened: dict[str, str] = {}
     try:
         await asyncio.gather(*(agent.start() for agent in agents))
@@ -102,21 +112,7 @@ async def through_proxy(url: str, people: list[Person]) -> list[tuple[str, str]]
     """Each person's agent, from its own client address, signs in and opens the Tickets page
     (one after the other, each keeping its page open), then all reload it and search; each
     agent's (desk session cookie, server its sticky cookie names or "")."""
-    agents = [
-        ProtocolAgent(
-            person.name,
-            person.email,
-            person.password,
-            url,
-            seed=n,
-            think=Think(0, 0),
-            timeout_s=60,
-            tickets=TICKETS,
-            record=lambda sample: None,
-            index=n,
-        )
-        for n, person in enumerate(people)
-    ]
+    agents = agents_of(url, people, lambda sample: None, own_addresses=True)
     try:
         for agent in agents:
             await agent.start()
