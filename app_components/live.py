@@ -34,11 +34,13 @@ wakes waiting their turn in one line, first come first served (live_plan.WakeQue
 script run is a thread of this one Python process, sharing its GIL: a change to a ticket on
 the first page of the list used to wake every page showing it at once (up to 200 table runs),
 and a person's own action, a page load, shared the GIL with all of them and took many times
-its 0.15 s. Runs a person starts do not come through here and are never held back; a storm
-takes as long in total as before, its pages redrawn one after the other instead of all
-together. Streamlit says nothing when a run ends: the line is looked at every RETRY_EVERY
-(0.02 s) while anything waits or is in flight, asking each session in flight whether its runs
-are over, and the sessions waiting only while there is room.
+its 0.15 s. Runs a person starts do not come through here and are never held back; on the
+contrary, while one is under way no woken run starts (unless none has for a second: the
+line's `people_busy`). A storm takes as long in total as before, its pages redrawn one after
+the other instead of all together, in the gaps between people's runs. Streamlit says
+nothing when a run ends: the line is looked at every RETRY_EVERY (0.02 s) while anything
+waits or is in flight, asking each session in flight whether its runs are over, and the
+sessions waiting only while there is room.
 
 Streamlit has no public API for a rerun asked by the server (streamlit/streamlit#2838): this
 uses `Runtime.instance().get_app_session(id).request_rerun(ClientState)`, the call the
@@ -56,7 +58,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -307,8 +309,9 @@ class Waker:
 
     def _send(self) -> None:
         runtime = _runtime()
+        people_busy = bool(self.queue.waiting()) and _people_busy(runtime, self.queue.in_flight())
         for session_id, (target, fallback) in self.queue.admit(
-            time.monotonic(), lambda s: _activity(runtime, s)
+            time.monotonic(), lambda s: _activity(runtime, s), people_busy
         ):
             session = None if runtime is None else runtime.get_app_session(session_id)
             try:
@@ -329,6 +332,18 @@ def _activity(runtime: Any, session_id: str) -> Activity:
     # Streamlit's own record of the session's ScriptRunner: set from the moment a run is
     # asked for until the last rerun queued behind it has ended (no public API says so).
     return Activity.IDLE if getattr(session, "_scriptrunner", None) is None else Activity.BUSY
+
+
+def _people_busy(runtime: Any, woken: Collection[str]) -> bool:
+    """Whether a session of this server other than those `woken` has a run under way or
+    queued: a run a person asked for (a page load, a click, a search)."""
+    if runtime is None:
+        return False
+    return any(
+        getattr(info.session, "_scriptrunner", None) is not None
+        for info in runtime._session_mgr.list_active_sessions()  # no public API lists them
+        if info.session.id not in woken
+    )
 
 
 def _rerun_fragment(session: Any, target: Target, fallback: Target | None = None) -> bool:

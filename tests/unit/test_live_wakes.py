@@ -4,7 +4,7 @@ with hand-written sessions, clocks (seconds) and what each session is doing."""
 
 from __future__ import annotations
 
-from app_components.live_plan import GIVE_UP, Activity, WakeQueue
+from app_components.live_plan import GIVE_UP, HOLD_AT_MOST, Activity, WakeQueue
 
 IDLE, BUSY, GONE = Activity.IDLE, Activity.BUSY, Activity.GONE
 
@@ -176,3 +176,31 @@ def test_a_woken_run_still_going_after_ten_seconds_no_longer_holds_its_place() -
     assert queue.admit(9.98, sessions) == []
     assert queue.admit(10.0, sessions) == [("b", "table of b")]
     assert queue.in_flight() == ["b"]
+
+
+def test_while_people_run_no_woken_run_starts_unless_none_has_for_a_second() -> None:
+    assert HOLD_AT_MOST == 1.0
+    queue = line("a", "b", "c", "d")
+    sessions = Sessions()
+    assert queue.admit(0.0, sessions) == [("a", "table of a"), ("b", "table of b")]
+    sessions.sent("a", "b")
+    sessions.doing["a"] = sessions.doing["b"] = IDLE  # both ended at once
+    assert queue.admit(0.02, sessions, people_busy=True) == []  # someone clicked: c waits
+    assert queue.in_flight() == []  # the ended runs left all the same
+    assert queue.admit(0.5, sessions, people_busy=True) == []
+    # Nothing sent since 0.0: one, and only one, may go at 1.0 although people still run.
+    assert queue.admit(1.0, sessions, people_busy=True) == [("c", "table of c")]
+    sessions.sent("c")
+    sessions.doing["c"] = IDLE
+    assert queue.admit(1.5, sessions, people_busy=True) == []  # c was sent 0.5 s ago
+    assert queue.admit(1.52, sessions) == [("d", "table of d")]  # people done: at once
+
+
+def test_people_running_never_hold_more_than_one_woken_run_after_a_second() -> None:
+    queue = line("a", "b", "c")
+    sessions = Sessions()
+    assert queue.admit(3.0, sessions, people_busy=True) == [("a", "table of a")]  # none yet
+    sessions.sent("a")
+    assert queue.admit(4.5, sessions, people_busy=True) == []  # a still runs: no room for b
+    sessions.doing["a"] = IDLE
+    assert queue.admit(4.52, sessions, people_busy=True) == [("b", "table of b")]
