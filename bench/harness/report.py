@@ -43,6 +43,8 @@ SHORT_TITLES = {
     "search": "Search",
 }
 TARGET_RATIO = 1.5
+TARGET_RATIOS = {"warm_grid": 1.25, "warm_charts": 1.25, "warm_ticket": 1.25}
+"""Warm full-page loads (issue 19): within 1.25x of the floor, on both backends."""
 TARGET_MEMORY_MB = 5.0
 
 Results = dict[int, dict[str, Any]]  # {N: {app: samples, or "error": why this N failed}}
@@ -120,8 +122,9 @@ def table(all_results: Results, timeout: float) -> str:
                 elif r_floor is None:
                     target_text = "missed" if vals["ours"] is not None else "–"
                 else:
-                    met = r_floor <= TARGET_RATIO
-                    target_text = f"≤ {TARGET_RATIO}× trivial: " + ("met" if met else "missed")
+                    goal = TARGET_RATIOS.get(metric, TARGET_RATIO)
+                    met = r_floor <= goal
+                    target_text = f"≤ {goal}× trivial: " + ("met" if met else "missed")
             lines.append(
                 f"| {count:,} | {METRIC_TITLES[metric]} | "
                 + " | ".join(cells)
@@ -260,7 +263,8 @@ def report(all_results: Results, info: dict[str, str], options: Options) -> str:
         f"{table(all_results, options.timeout)}\n\n"
         "Times run inside the page, from navigation start (loads) or from the click / key "
         "press that triggers the action, until its result is drawn and the app is idle. "
-        "The targets apply to our app at 1,000,000 tickets on SQLite.\n\n"
+        "The targets apply to our app at 1,000,000 tickets, the warm loads' (1.25×) on both "
+        "backends.\n\n"
         "Of which the app's script run, as the browser saw it (from the first message of the "
         "run to its script_finished message: the server's work and sending its output; the "
         "rest of each time above is the browser's, or waiting for the run to start):\n\n"
