@@ -97,11 +97,17 @@ def chosen_period() -> Period | None:
         return None
 
 
+def kpi_row() -> Any:
+    return st.container(horizontal=True)
+
+
 def show_metrics(data: Dashboard) -> None:
     cur, prev = data.current, data.previous
     versus = f"vs previous {data.period.days} days"
     fr, res = cur.first_response.count, cur.resolution.count
-    volume, response, resolution = st.columns(3), st.columns(3), st.columns(3)
+    # Each row one horizontal container with the cards in it, rather than st.columns(3): three
+    # column containers fewer per row for the browser to lay out on every load.
+    volume, response, resolution = ([row] * 3 for row in (kpi_row(), kpi_row(), kpi_row()))
     volume[0].metric(
         "Number of open tickets",
         f"{data.open_at_period_end:,}",

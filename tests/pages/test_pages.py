@@ -138,7 +138,7 @@ def test_dashboard_metrics_come_from_the_recorded_history(
     assert metrics["Average resolution time (hours)"].value == "9.0"
     # Nothing in the previous 30 days: no delta rather than a made-up one.
     assert not metrics["First response time (hours)"].delta
-    charts = [chart_rows(chart) for chart in at.get("vega_lite_chart")]
+    charts = [rows for chart in at.get("vega_lite_chart") for rows in chart_rows(chart)]
     by_month = next(rows for rows in charts if rows and "Month" in rows[0])
     by_priority = next(rows for rows in charts if rows and set(rows[0]) == {"Priority", "Tickets"})
     # The charts receive the aggregated rows only, one per (month, status) and per priority.
@@ -148,11 +148,13 @@ def test_dashboard_metrics_come_from_the_recorded_history(
     assert sorted((r["Priority"], r["Tickets"]) for r in by_priority) == [("High", 1), ("Low", 1)]
 
 
-def chart_rows(chart: Any) -> list[dict[str, Any]]:
-    """The rows an Altair chart sends to the browser."""
-    (dataset,) = chart.proto.datasets
-    table = pa.ipc.open_stream(dataset.data.data).read_all()
-    return list(table.to_pylist())
+def chart_rows(chart: Any) -> list[list[dict[str, Any]]]:
+    """The rows of each dataset a Vega-Lite chart sends to the browser (the priorities and the
+    assignees share one view: two datasets)."""
+    return [
+        list(pa.ipc.open_stream(dataset.data.data).read_all().to_pylist())
+        for dataset in chart.proto.datasets
+    ]
 
 
 def test_an_unreachable_database_is_a_message_not_a_traceback(

@@ -153,7 +153,9 @@ class Desk:
         expect(self.page.get_by_test_id("stMetric").first).to_be_visible()
         self.wait_idle()
         self.expect_no_app_error()
-        expect(self.page.get_by_role("heading", name="Current ticket priorities")).to_be_visible()
+        expect(
+            self.page.get_by_role("heading", name="Priorities and open tickets by assignee")
+        ).to_be_visible()
 
     def expect_no_app_error(self) -> None:
         """No uncaught exception in the script run shown (Streamlit draws it in place of the
@@ -473,8 +475,9 @@ class Desk:
         return sorted((b["Month"], b["Status"], int(b["Tickets"])) for b in bars)
 
     def priority_slices(self) -> list[tuple[str, int]]:
-        """[(priority, tickets)] of each slice drawn by "Current ticket priorities", sorted."""
-        arcs = self.chart_marks("Current ticket priorities", "arc mark")
+        """[(priority, tickets)] of each slice of the pie "Current ticket priorities" (one view
+        with the open tickets by assignee, under one heading), sorted."""
+        arcs = self.chart_marks("Priorities and open tickets by assignee", "arc mark")
         return sorted((a["Priority"], int(a["Tickets"])) for a in arcs)
 
     def wait_for_charts(
