@@ -7,6 +7,10 @@ whose edit the grid still shows (then a fresh grid, with a new key, is drawn).""
 
 from __future__ import annotations
 
+import functools
+from datetime import tzinfo
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -24,6 +28,8 @@ from ticketdesk.domain.tickets import (
 from ticketdesk.services import tickets as ticket_service
 
 GRID_COLUMNS = {"Issue": "issue", "Status": "status", "Priority": "priority"}
+Drawn = dict[Any, dict[Any, Any]]
+"""A grid's editable cells (GRID_COLUMNS) by ticket id: what it was drawn with."""
 ID_COLUMN_PX = 120  # fits TICKET-9999999; "small" (75 px) cut the codes of a 1M-ticket desk
 # The seed's columns, then SLA, fit a 1,400 px window beside the sidebar (wider windows
 # stretch them); Assignee and Open may need a sideways scroll, with the ID column pinned.
@@ -116,12 +122,26 @@ def edits_still_shown_right(tickets: list[Ticket]) -> bool:
 def tickets_frame(
     tickets: list[Ticket], targets: dict[Priority, SlaTarget] | None = None
 ) -> pd.DataFrame:
-    zone = session.browser_timezone()
+    """The table of `tickets` as the browser's clock shows them, with the SLA clocks of this
+    moment under `targets` (none without): a frame of this run's own."""
     moment = session.now()
     sla_labels = [
         ticket_service.sla_headline(ticket_service.sla_of(t, targets, moment)) if targets else ""
         for t in tickets
     ]
+    frame = shown_tickets(tuple(tickets), session.browser_timezone())[0].copy(deep=False)
+    frame["SLA"] = pd.Series(sla_labels, dtype="string", index=frame.index)
+    return frame
+
+
+@functools.lru_cache(maxsize=256)
+def shown_tickets(tickets: tuple[Ticket, ...], zone: tzinfo) -> tuple[pd.DataFrame, Drawn]:
+    """The table of `tickets` in `zone`, but for its SLA column (left empty: its clocks move
+    with every run), and its editable cells by ticket id: shared, read only, by every run that
+    shows these tickets as they are now (keyed by their values, so any change of a ticket, a
+    name included, is another entry). The live view redraws every list page showing a
+    changed ticket, up to hundreds on a busy desk, and building the frame was a seventh of
+    the server's time under load (bench/README.md)."""
     # Explicit dtypes: an empty page must still give the grid text and datetime columns.
     # The index holds the ticket ids (hidden): Streamlit draws a keyed grid as the same widget,
     # with its edits, while its index stays the same, and as a new one (without edits) when
@@ -136,13 +156,18 @@ def tickets_frame(
                 [t.created_at.astimezone(zone).replace(tzinfo=None) for t in tickets],
                 dtype="datetime64[us]",
             ),
-            "SLA": pd.Series(sla_labels, dtype="string"),
+            "SLA": pd.Series([""] * len(tickets), dtype="string"),
             "Assignee": pd.Series([t.assignee or "" for t in tickets], dtype="string"),
             "Open": pd.Series([f"?ticket={t.code}" for t in tickets], dtype="string"),
         }
     )
     frame.index = pd.Index([t.id for t in tickets], dtype="int64", name="id")
-    return frame
+    return frame, editable_cells(frame)
+
+
+def editable_cells(frame: pd.DataFrame) -> Drawn:
+    """The grid's editable cells of `frame`, by ticket id and column."""
+    return frame[list(GRID_COLUMNS)].to_dict("index")
 
 
 def grid_frame(
@@ -157,12 +182,19 @@ def grid_frame(
     frame = tickets_frame(tickets, targets)
     ids = tuple(t.id for t in tickets)
     drawn_ids, drawn = state.get(keys.GRID_DRAWN, ((), {}))
+    kept = False
     if drawn_ids == ids:
         for row, cells in state.get(grid_key, {}).get("edited_rows", {}).items():
             ticket_id = ids[int(row)]
             for column in cells.keys() & GRID_COLUMNS.keys():
+                # pandas copies on write: the shared frame under this one stays as it was
                 frame.at[ticket_id, column] = drawn[ticket_id][column]
-    state[keys.GRID_DRAWN] = (ids, frame[list(GRID_COLUMNS)].to_dict("index"))
+                kept = True
+    if kept:
+        shown = editable_cells(frame)
+    else:
+        shown = shown_tickets(tuple(tickets), session.browser_timezone())[1]
+    state[keys.GRID_DRAWN] = (ids, shown)
     return frame
 
 
