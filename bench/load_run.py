@@ -33,6 +33,7 @@ if str(ROOT) not in sys.path:  # `python bench/load_run.py` puts only bench/ on 
 
 from bench.harness.common import RESULTS, log  # noqa: E402
 from bench.harness.databases import database, take_snapshot  # noqa: E402
+from bench.harness.report import app_version  # noqa: E402
 from bench.load.agents import Think  # noqa: E402
 from bench.load.report import machine, result_stem, write  # noqa: E402
 from bench.load.servers import app_target, proxy_description, refusal, routing  # noqa: E402
@@ -134,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         settings.backend, settings.tickets, dt.datetime.now(dt.UTC), settings.servers
     )
     take_snapshot()
+    measured = app_version()  # the snapshot's; commits made while the run seeds are not in it
     secret = password()
     run: Run | None = None
     try:
@@ -143,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             with app_target(settings.servers, settings.tickets, app_url) as target:
                 run = Run(settings, target, db_url, secret)
                 run.result.info.update(machine(settings.backend, settings.postgres_url))
+                run.result.info["Ticket desk"] = measured
                 if settings.servers > 1:
                     run.result.info["App servers"] = proxy_description(settings.servers)
                 run.result.info["Niceness"] = (
