@@ -141,7 +141,7 @@ def shown_tickets(tickets: tuple[Ticket, ...], zone: tzinfo) -> tuple[pd.DataFra
     shows these tickets as they are now (keyed by their values, so any change of a ticket, a
     name included, is another entry). The live view redraws every list page showing a
     changed ticket, up to hundreds on a busy desk, and building the frame was a seventh of
-    the server's time under load (bench/README.md)."""
+    the server's time under load (py-spy, 150 sessions: docs/architecture.md)."""
     # Explicit dtypes: an empty page must still give the grid text and datetime columns.
     # The index holds the ticket ids (hidden): Streamlit draws a keyed grid as the same widget,
     # with its edits, while its index stays the same, and as a new one (without edits) when
