@@ -124,14 +124,22 @@ def tickets_frame(
 ) -> pd.DataFrame:
     """The table of `tickets` as the browser's clock shows them, with the SLA clocks of this
     moment under `targets` (none without): a frame of this run's own."""
+    return framed(tickets, targets)[0]
+
+
+def framed(
+    tickets: list[Ticket], targets: dict[Priority, SlaTarget] | None
+) -> tuple[pd.DataFrame, Drawn]:
+    """tickets_frame(), and the editable cells of the shared frame under it."""
     moment = session.now()
     sla_labels = [
         ticket_service.sla_headline(ticket_service.sla_of(t, targets, moment)) if targets else ""
         for t in tickets
     ]
-    frame = shown_tickets(tuple(tickets), session.browser_timezone())[0].copy(deep=False)
+    shared, cells = shown_tickets(tuple(tickets), session.browser_timezone())
+    frame = shared.copy(deep=False)
     frame["SLA"] = pd.Series(sla_labels, dtype="string", index=frame.index)
-    return frame
+    return frame, cells
 
 
 @functools.lru_cache(maxsize=256)
@@ -179,7 +187,7 @@ def grid_frame(
     saved value instead, the grid would drop its edit as needless and send its edit state
     again: a second run after every save."""
     state = st.session_state
-    frame = tickets_frame(tickets, targets)
+    frame, shown = framed(tickets, targets)
     ids = tuple(t.id for t in tickets)
     drawn_ids, drawn = state.get(keys.GRID_DRAWN, ((), {}))
     kept = False
@@ -190,11 +198,7 @@ def grid_frame(
                 # pandas copies on write: the shared frame under this one stays as it was
                 frame.at[ticket_id, column] = drawn[ticket_id][column]
                 kept = True
-    if kept:
-        shown = editable_cells(frame)
-    else:
-        shown = shown_tickets(tuple(tickets), session.browser_timezone())[1]
-    state[keys.GRID_DRAWN] = (ids, shown)
+    state[keys.GRID_DRAWN] = (ids, editable_cells(frame) if kept else shown)
     return frame
 
 
