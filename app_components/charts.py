@@ -111,7 +111,7 @@ ASSIGNEES_WIDTH = 360
 def side_by_side_spec(data: Dashboard) -> Any:
     """The priority pie and the open tickets by assignee as one Vega-Lite view (hconcat, each
     titled, each with its own colour scale and dataset): one vega-embed instead of two, which
-    the browser draws faster on every Dashboard load (bench/README.md)."""
+    the browser draws faster on every Dashboard load (docs/kpis.md)."""
     pie, load = priorities_spec(data), assignees_spec(data)
     return {
         "hconcat": [
@@ -127,10 +127,15 @@ def side_by_side_spec(data: Dashboard) -> Any:
     }
 
 
+def heading(text: str) -> dict[str, Any]:
+    """A view's title, set like the page's small headings."""
+    return {"text": text, "anchor": "start", "fontSize": 16}
+
+
 def part(chart: Any, dataset: str, title: str, width: int) -> dict[str, Any]:
     """`chart` (a spec()) as one titled view of a concatenation, its rows named `dataset`."""
     return {
-        "title": {"text": title, "anchor": "start", "fontSize": 16},
+        "title": heading(title),
         "data": {"name": dataset},
         "mark": chart["mark"],
         "encoding": chart["encoding"],
@@ -151,8 +156,5 @@ def show_charts(data: Dashboard) -> None:
 
 
 def titled(chart: Any, title: str) -> Any:
-    return {
-        **chart,
-        "title": {"text": title, "anchor": "start", "fontSize": 16},
-        "width": PIE_WIDTH,
-    }
+    """`chart` (a spec()) alone, titled as it would be beside the other."""
+    return {**chart, "title": heading(title), "width": PIE_WIDTH}
