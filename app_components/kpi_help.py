@@ -1,8 +1,8 @@
 """The dashboard's help texts, read from docs/kpis.md, the one place the KPIs are defined.
 
 Each KPI there is a `## Name` heading (the label the dashboard shows) followed by paragraphs;
-the first paragraph is the help text: `st.metric(..., help=kpi_help("New tickets"))`. The file
-is read once per process."""
+the first paragraph is the help text of its card:
+`Card("New tickets", ..., kpi_help("New tickets"))`. The file is read once per process."""
 
 from __future__ import annotations
 

@@ -4,13 +4,13 @@ number is aggregated in SQL (ticketdesk.services.dashboard), this page only lays
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from app_components import keys
 from app_components.charts import show_charts
+from app_components.kpi_cards import Better, Card, Change, cards_html, change
 from app_components.kpi_help import kpi_help
 from app_components.live_plan import DASHBOARD_EVERY
 from app_components.session import (
@@ -26,7 +26,7 @@ from ticketdesk.domain.accounts import Account, Action, require
 from ticketdesk.domain.errors import TicketDeskError
 from ticketdesk.services import dashboard as dashboard_service
 from ticketdesk.services import tickets as ticket_service
-from ticketdesk.services.dashboard import Dashboard, Period
+from ticketdesk.services.dashboard import Dashboard, Period, Share
 
 CUSTOM = 0
 PERIODS = {7: "Last 7 days", 30: "Last 30 days", 90: "Last 90 days", CUSTOM: "Custom"}
@@ -36,35 +36,29 @@ def hours(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f}"
 
 
-def hours_delta(current: float | None, previous: float | None) -> float | None:
+def hours_change(current: float | None, previous: float | None) -> Change | None:
+    """A change in hours (shorter is better), to a tenth."""
     if current is None or previous is None:
         return None
-    return round(current - previous, 1) + 0.0  # + 0.0: never "-0.0"
+    moved = round(current - previous, 1) + 0.0  # + 0.0: never "-0.0"
+    return change(moved, f"{moved:.1f}", better="lower")
 
 
-def count_delta(change: int) -> str:
-    """A change in a count, grouped like the count ("1,234"; st.metric shows a number as is).
-    A leading minus still turns the arrow down, and "0" shows none."""
-    return f"{change:,}"
+def count_change(moved: int, better: Better | None) -> Change:
+    """A change in a count, grouped like the count ("1,234", "-1,234", "0")."""
+    return change(moved, f"{moved:,}", better)
 
 
 def percent(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f} %"
 
 
-def points_delta(
-    current: float | None, previous: float | None, higher_is_better: bool
-) -> dict[str, Any]:
-    """st.metric's delta arguments for a change in percentage points."""
+def points_change(current: float | None, previous: float | None, better: Better) -> Change | None:
+    """A change in percentage points ("+5.7 pp", "0.0 pp")."""
     if current is None or previous is None:
-        return {"delta": None}
-    change = round(current - previous, 1) + 0.0
-    if change == 0:
-        return {"delta": "0.0 pp", "delta_arrow": "off", "delta_color": "off"}
-    return {
-        "delta": f"{change:+.1f} pp",
-        "delta_color": "normal" if higher_is_better else "inverse",
-    }
+        return None
+    moved = round(current - previous, 1) + 0.0
+    return change(moved, "0.0 pp" if moved == 0 else f"{moved:+.1f} pp", better)
 
 
 def chosen_period() -> Period | None:
@@ -97,90 +91,84 @@ def chosen_period() -> Period | None:
         return None
 
 
-def kpi_row() -> Any:
-    return st.container(horizontal=True)
-
-
-def show_metrics(data: Dashboard) -> None:
+def kpi_cards(data: Dashboard) -> list[Card]:
+    """The nine cards of the period, by row: volume, first response, resolution."""
     cur, prev = data.current, data.previous
     versus = f"vs previous {data.period.days} days"
     fr, res = cur.first_response.count, cur.resolution.count
-    # Each row one horizontal container with the cards in it, rather than st.columns(3): three
-    # column containers fewer per row for the browser to lay out on every load.
-    volume, response, resolution = ([row] * 3 for row in (kpi_row(), kpi_row(), kpi_row()))
-    volume[0].metric(
-        "Number of open tickets",
-        f"{data.open_at_period_end:,}",
-        delta=count_delta(data.open_at_period_end - data.open_at_period_start),
-        delta_color="inverse",
-        delta_description=f"since {data.period.first:%b %d}",
-        help=kpi_help("Number of open tickets"),
-        border=True,
-    )
-    volume[1].metric(
-        "New tickets",
-        f"{cur.created:,}",
-        delta=count_delta(cur.created - prev.created),
-        delta_color="off",
-        delta_description=versus,
-        help=kpi_help("New tickets"),
-        border=True,
-    )
-    volume[2].metric(
-        "Reopen rate",
-        percent(cur.reopen_rate),
-        delta_description=versus,
-        help=f"{kpi_help('Reopen rate')} Reopens {cur.reopens:,}, closes {cur.closes:,}.",
-        border=True,
-        **points_delta(cur.reopen_rate, prev.reopen_rate, higher_is_better=False),
-    )
-    timings = [
-        (response[0], "First response time (hours)", fr, cur.first_response.hours,
-         prev.first_response.hours),
-        (response[1], "Median first response (hours)", fr,
-         cur.first_response_median, prev.first_response_median),
-        (resolution[0], "Average resolution time (hours)", res,
-         cur.resolution.hours, prev.resolution.hours),
-        (resolution[1], "Median resolution time (hours)", res,
-         cur.resolution_median, prev.resolution_median),
+    volume = [
+        Card(
+            "Number of open tickets",
+            f"{data.open_at_period_end:,}",
+            kpi_help("Number of open tickets"),
+            count_change(data.open_at_period_end - data.open_at_period_start, better="lower"),
+            f"since {data.period.first:%b %d}",
+        ),
+        Card(
+            "New tickets",
+            f"{cur.created:,}",
+            kpi_help("New tickets"),
+            count_change(cur.created - prev.created, better=None),
+            versus,
+        ),
+        Card(
+            "Reopen rate",
+            percent(cur.reopen_rate),
+            f"{kpi_help('Reopen rate')} Reopens {cur.reopens:,}, closes {cur.closes:,}.",
+            points_change(cur.reopen_rate, prev.reopen_rate, better="lower"),
+            versus,
+        ),
+    ]
+    return [
+        *volume,
+        timing_card("First response time (hours)", fr, cur.first_response.hours,
+                    prev.first_response.hours, versus),
+        timing_card("Median first response (hours)", fr, cur.first_response_median,
+                    prev.first_response_median, versus),
+        share_card("First responses within target", cur.sla.first_response,
+                   prev.sla.first_response, versus),
+        timing_card("Average resolution time (hours)", res, cur.resolution.hours,
+                    prev.resolution.hours, versus),
+        timing_card("Median resolution time (hours)", res, cur.resolution_median,
+                    prev.resolution_median, versus),
+        share_card("Resolutions within target", cur.sla.resolution, prev.sla.resolution,
+                   versus),
     ]  # fmt: skip
-    for column, label, n, value, before in timings:
-        column.metric(
-            label,
-            hours(value),
-            delta=hours_delta(value, before),
-            delta_color="inverse",
-            delta_description=versus,
-            help=f"{kpi_help(label)} Tickets counted: {n:,}.",
-            border=True,
-        )
-    shares = [
-        (response[2], "First responses within target", cur.sla.first_response,
-         prev.sla.first_response),
-        (resolution[2], "Resolutions within target", cur.sla.resolution,
-         prev.sla.resolution),
-    ]  # fmt: skip
-    for column, label, share, earlier in shares:
-        column.metric(
-            label,
-            percent(share.percent),
-            delta_description=versus,
-            help=f"{kpi_help(label)} Deadlines in the period: {share.total:,}, met {share.met:,}, "
-            f"missed {share.missed:,}.",
-            border=True,
-            **points_delta(share.percent, earlier.percent, higher_is_better=True),
-        )
+
+
+def timing_card(
+    label: str, counted: int, value: float | None, before: float | None, versus: str
+) -> Card:
+    return Card(
+        label,
+        hours(value),
+        f"{kpi_help(label)} Tickets counted: {counted:,}.",
+        hours_change(value, before),
+        versus,
+    )
+
+
+def share_card(label: str, share: Share, earlier: Share, versus: str) -> Card:
+    return Card(
+        label,
+        percent(share.percent),
+        f"{kpi_help(label)} Deadlines in the period: {share.total:,}, met {share.met:,}, "
+        f"missed {share.missed:,}.",
+        points_change(share.percent, earlier.percent, better="higher"),
+        versus,
+    )
+
+
+def show_metrics(data: Dashboard) -> None:
+    st.html(cards_html(kpi_cards(data)))
 
 
 def show_breaches(data: Dashboard, may_change_targets: bool) -> None:
     st.subheader("Breached tickets")
     count, about = st.columns([1, 2], vertical_alignment="center")
-    count.metric(
-        "Open tickets past a target",
-        f"{data.open_past_target:,}",
-        help=kpi_help("Open tickets past a target"),
-        border=True,
-    )
+    with count:
+        label = "Open tickets past a target"
+        st.html(cards_html([Card(label, f"{data.open_past_target:,}", kpi_help(label))], 1))
     targets = ", ".join(
         f"{p} {t.first_response_hours:g} h / {t.resolution_hours:g} h"
         for p, t in data.targets.items()

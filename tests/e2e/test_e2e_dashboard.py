@@ -33,8 +33,8 @@ def check_dashboard(desk: Desk, tickets: dict[str, dict[str, str]], moment: str)
 
     expect(desk.metric_value(OPEN_METRIC)).to_have_text(str(open_now))
     # Every ticket was created by this test, so none was open when the period began: the
-    # change over the period is the whole count.
-    expect(desk.metric_delta(OPEN_METRIC)).to_have_text(str(open_now))
+    # change over the period is the whole count, up (an arrow) unless there is none.
+    expect(desk.metric_delta(OPEN_METRIC)).to_have_text(f"↑ {open_now}" if open_now else "0")
     desk.wait_for_charts(bars, slices)
     desk.screenshot(moment)
 

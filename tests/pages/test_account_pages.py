@@ -28,6 +28,7 @@ from tests.support.apptest import (
     session_of,
     submit_new_ticket,
 )
+from tests.support.kpi_cards import kpi_cards
 from ticketdesk.domain.accounts import (
     Account,
     Role,
@@ -103,7 +104,7 @@ def assert_asked_to_sign_in(at: AppTest, message: str, ticket: Ticket) -> None:
     assert [w.value for w in at.warning] == [message]
     (link,) = at.link_button
     assert (link.value, link.proto.url) == ("Sign in", "/signin?ended=1")
-    assert not at.dataframe and not at.data_editor and not at.metric
+    assert not at.dataframe and not at.data_editor and not kpi_cards(at)
     assert not at.text_area and not at.text_input and not at.selectbox
     shown = everything_shown(at)
     assert ticket.code not in shown and "Badge reader" not in shown
@@ -246,7 +247,7 @@ def test_a_requester_has_no_dashboard_people_or_settings(
 ) -> None:
     # Followed as a link: the page is not among Rita's, so her ticket list opens instead.
     at = app(session_of(app_engine, two_requesters.rita), page=page)
-    assert not at.metric and not at.number_input
+    assert not kpi_cards(at) and not at.number_input
     assert grid_codes(at) == two_requesters.ritas_codes
     assert "otto@example.com" not in everything_shown(at)
     # Her navigation has only her tickets and her account.

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from app_components import keys
 from tests.support.apptest import ROOT, open_app, person, session_of
+from tests.support.kpi_cards import kpi_cards
 from ticketdesk.domain.accounts import Account
 from ticketdesk.domain.sla import DEFAULT_TARGETS, SlaTarget
 from ticketdesk.domain.tickets import Priority, TicketChange
@@ -74,10 +75,6 @@ def target_input(at: AppTest, kind: str, priority: str) -> Any:
     return next(n for n in at.number_input if n.label == wanted)
 
 
-def metrics(at: AppTest) -> dict[str, Any]:
-    return {m.label: m for m in at.metric}
-
-
 def chart_rows(at: AppTest) -> list[list[dict[str, Any]]]:
     """The rows of each dataset the page's Vega-Lite charts send to the browser, in order (the
     priorities and the assignees share one view, each with a dataset of its own)."""
@@ -109,13 +106,18 @@ def three_tickets(d: Desk) -> dict[str, int]:
 def test_dashboard_figures_for_the_last_30_days(desk: Desk) -> None:
     ids = three_tickets(desk)
     at = page("app_pages/dashboard.py", desk.admin_token)
-    shown = metrics(at)
-    # Open: Y and Z; none was open on Oct 29 00:00.
-    assert (shown["Number of open tickets"].value, shown["Number of open tickets"].delta) == (
-        "2",
-        "2",
+    shown = kpi_cards(at)
+    # Open: Y and Z; none was open on Oct 29 00:00: up by 2, which is the worse way (red).
+    opened = shown["Number of open tickets"]
+    assert (opened.value, opened.delta, opened.arrow, opened.tone) == ("2", "2", "↑", "bad")
+    assert opened.against == "since Oct 29"
+    # New tickets: 3 against none; more work is neither good nor bad (grey).
+    new = shown["New tickets"]
+    assert (new.value, new.delta, new.arrow, new.tone) == ("3", "3", "↑", "off")
+    assert new.against == "vs previous 30 days"
+    assert (
+        new.help == "Tickets submitted in the period (whole UTC days), against the previous period."
     )
-    assert (shown["New tickets"].value, shown["New tickets"].delta) == ("3", "3")
     # First responses: X 3 h, Z 11 h: mean 7.0, median of an even count (3 + 11) / 2 = 7.0.
     assert shown["First response time (hours)"].value == "7.0"
     assert shown["Median first response (hours)"].value == "7.0"
@@ -126,6 +128,10 @@ def test_dashboard_figures_for_the_last_30_days(desk: Desk) -> None:
     # Answer deadlines passed in the period: X met, Y missed (unanswered), Z missed (late):
     # 1 of 3. No resolution deadline has passed yet (X's is 14 h ahead): a dash.
     assert shown["First responses within target"].value == "33.3 %"
+    assert shown["First responses within target"].help.endswith(
+        "Deadlines in the period: 3, met 1, missed 2."
+    )
+    assert shown["First response time (hours)"].help.endswith("Tickets counted: 2.")
     assert shown["Resolutions within target"].value == "–"
     # One close, no reopen: 0 %; no close before: no delta.
     assert (shown["Reopen rate"].value, shown["Reopen rate"].delta) == ("0.0 %", "")
@@ -156,7 +162,7 @@ def test_dashboard_figures_for_the_last_30_days(desk: Desk) -> None:
 
 def test_an_empty_desk_shows_dashes_not_numbers(desk: Desk) -> None:
     at = page("app_pages/dashboard.py", desk.admin_token)
-    shown = metrics(at)
+    shown = kpi_cards(at)
     for label in (
         "First response time (hours)",
         "Median first response (hours)",
@@ -176,15 +182,17 @@ def test_count_changes_are_grouped_by_thousands(desk: Desk) -> None:
     # 1,234 tickets filed Oct 18-28 (10 days ending 30 days before NOW), all in the previous
     # period (Sep 29 - Oct 28); none in the current one (Oct 29 - Nov 27).
     demo_service.seed_demo(desk.engine, 1234, NOW - timedelta(days=30), seed=3, span_days=10)
-    shown = metrics(page("app_pages/dashboard.py", desk.admin_token))
+    shown = kpi_cards(page("app_pages/dashboard.py", desk.admin_token))
     assert (shown["New tickets"].value, shown["New tickets"].delta) == ("0", "-1,234")
+    assert (shown["New tickets"].arrow, shown["New tickets"].tone) == ("↓", "off")
     # And 1,234 more filed in the last 10 days: as many as before, no change.
     demo_service.seed_demo(desk.engine, 1234, NOW, seed=4, span_days=10)
-    shown = metrics(page("app_pages/dashboard.py", desk.admin_token))
+    shown = kpi_cards(page("app_pages/dashboard.py", desk.admin_token))
     assert (shown["New tickets"].value, shown["New tickets"].delta) == ("1,234", "0")
+    assert shown["New tickets"].arrow == ""  # no change, no arrow
     # And 1,234 more in the last 5 days: 2,468 against 1,234.
     demo_service.seed_demo(desk.engine, 1234, NOW, seed=5, span_days=5)
-    shown = metrics(page("app_pages/dashboard.py", desk.admin_token))
+    shown = kpi_cards(page("app_pages/dashboard.py", desk.admin_token))
     assert (shown["New tickets"].value, shown["New tickets"].delta) == ("2,468", "1,234")
 
 
@@ -205,7 +213,7 @@ def test_an_agent_sees_the_dashboard_without_a_link_to_the_settings(desk: Desk) 
     Settings page, so the page must not link to it."""
     three_tickets(desk)
     at = page("app_pages/dashboard.py", desk.agent_token)
-    shown = metrics(at)
+    shown = kpi_cards(at)
     assert (shown["New tickets"].value, shown["Open tickets past a target"].value) == ("3", "1")
     assert len(open_breach_list(at).dataframe) == 1  # the breached tickets
     assert not at.page_link
@@ -226,20 +234,20 @@ def test_periods_of_7_days_and_a_custom_range(desk: Desk) -> None:
     at.segmented_control(key="period").set_value(7).run()
     assert not at.exception
     assert "Nov 21, 2026 – Nov 27, 2026 (7 UTC days)" in at.caption[0].value
-    assert metrics(at)["New tickets"].value == "3"
+    assert kpi_cards(at)["New tickets"].value == "3"
 
     at.segmented_control(key="period").set_value(0).run()  # Custom
     at.date_input(key="period_dates").set_value((date(2026, 9, 1), date(2026, 9, 30))).run()
     assert not at.exception
     assert "Sep 01, 2026 – Sep 30, 2026 (30 UTC days)" in at.caption[0].value
-    shown = metrics(at)
+    shown = kpi_cards(at)
     assert shown["New tickets"].value == "0"
     assert shown["First response time (hours)"].value == "–"
 
     at.date_input(key="period_dates").set_value((date(2024, 1, 1), date(2026, 11, 27))).run()
     assert not at.exception
     assert "at most 366 days" in at.error[0].value
-    assert not at.metric
+    assert not kpi_cards(at)
 
 
 def test_settings_shows_and_saves_the_targets(desk: Desk) -> None:

@@ -150,7 +150,7 @@ class Desk:
 
     def wait_dashboard(self) -> None:
         expect(self.page.get_by_role("heading", name="Dashboard")).to_be_visible()
-        expect(self.page.get_by_test_id("stMetric").first).to_be_visible()
+        expect(self.page.get_by_role("group", name="Number of open tickets")).to_be_visible()
         self.wait_idle()
         self.expect_no_app_error()
         expect(
@@ -438,12 +438,12 @@ class Desk:
     # -- the dashboard
 
     def metric_value(self, label: str) -> Locator:
-        metric = self.page.get_by_test_id("stMetric").filter(has_text=label)
-        return metric.get_by_test_id("stMetricValue")
+        """The value of the KPI card `label` (a labelled group: app_components/kpi_cards.py)."""
+        return self.page.get_by_role("group", name=label, exact=True).locator(".kpi-value")
 
     def metric_delta(self, label: str) -> Locator:
-        metric = self.page.get_by_test_id("stMetric").filter(has_text=label)
-        return metric.get_by_test_id("stMetricDelta")
+        """The change on the KPI card `label`, its arrow included ("↑ 2")."""
+        return self.page.get_by_role("group", name=label, exact=True).locator(".kpi-delta")
 
     def chart(self, title: str) -> Locator:
         """The Vega-Lite chart right under the subheader `title`."""

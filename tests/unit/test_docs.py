@@ -209,19 +209,24 @@ def test_kpi_help_text_is_one_short_paragraph(name: str) -> None:
     assert "](" not in text, f'the help text of "## {name}" holds a link'
 
 
-METRICS = list(_calls("metric"))
+CARDS = list(_calls("Card"))
 
 
-def _metric_id(path: Path, call: ast.Call) -> str:
+def _card_id(path: Path, call: ast.Call) -> str:
     label = _literal(call.args[0]) if call.args else None
     return f"{_where(path, call.lineno)} {label or '(label from a variable)'}"
 
 
+def test_the_dashboard_has_kpi_cards() -> None:
+    assert len(CARDS) >= 3, "no KPI cards (app_components/kpi_cards.Card) found in the pages"
+
+
 @pytest.mark.parametrize(
-    ("path", "call"), METRICS, ids=[_metric_id(path, call) for path, call in METRICS]
+    ("path", "call"), CARDS, ids=[_card_id(path, call) for path, call in CARDS]
 )
-def test_metric_help_comes_from_kpis_md(path: Path, call: ast.Call) -> None:
-    helps = [keyword.value for keyword in call.keywords if keyword.arg == "help"]
+def test_kpi_card_help_comes_from_kpis_md(path: Path, call: ast.Call) -> None:
+    """A Card's help (its third argument) is, or begins with, kpi_help(...): docs/kpis.md."""
+    helps = [k.value for k in call.keywords if k.arg == "help"] + call.args[2:3]
     from_docs = [
         node
         for value in helps
@@ -229,7 +234,7 @@ def test_metric_help_comes_from_kpis_md(path: Path, call: ast.Call) -> None:
         if isinstance(node, ast.Call)
         and getattr(node.func, "id", getattr(node.func, "attr", None)) == "kpi_help"
     ]
-    assert from_docs, f"the metric at {_metric_id(path, call)} takes no help=kpi_help(...)"
+    assert from_docs, f"the KPI card at {_card_id(path, call)} takes no help from kpi_help(...)"
 
 
 # -- permissions -----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from ticketdesk.domain.sla import SlaState, SlaTarget, Targets
 from ticketdesk.domain.tickets import Priority, day_start, ticket_code
 from ticketdesk.queries import desk, kpis, late_tickets
 from ticketdesk.queries.kpis import Activity, Mean
+from ticketdesk.queries.kpis import Share as Share  # the pages show shares: their name for it
 from ticketdesk.queries.late_tickets import AssigneeLoad
 from ticketdesk.store import settings as settings_store
 from ticketdesk.store import targets as target_store
