@@ -14,7 +14,7 @@ what it shows through session.remember_revision(). Waking a page is a rerun of a
 asked of the page's Streamlit session on the server's event loop, as if the browser had asked
 for it:
 - when what it shows changed and remember_revision() ran inside a fragment (the Tickets
-  table, `ticket_table`), that fragment: it reads its view again and redraws it, and nothing
+  table's page, `table_page`), that fragment: it reads its view again and redraws it, and nothing
   else of the page runs;
 - otherwise (the dashboard, a ticket's page, a session that ended, the database down or
   back) the live-view fragment: it checks the session and the database and reruns the whole

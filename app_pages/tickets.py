@@ -164,25 +164,37 @@ def render_list() -> None:
 
 @st.fragment
 def ticket_table() -> None:
-    """The search box and the filters, one page of the grid, the pager and the export link: a
-    fragment, so that paging, searching, filtering and editing cells rerun only this part of
-    the page, and so does the live view when someone else changed what the grid shows (it
-    reads the page again and says what it shows: remember_revision, called in it)."""
+    """The search box and the filters, then the page of tickets they choose (table_page): a
+    fragment, so that searching and filtering rerun only this part of the page."""
+    with page_errors():
+        by = signed_in()
+        with st.container(horizontal=True, vertical_alignment="bottom"):
+            flt, sort = read_view(by)
+        if view := describe_view(flt, sort):
+            st.caption(f"Filters: {escape_markdown(view)}")
+        state = st.session_state
+        if state.get(keys.VIEW) != (flt, sort):  # a new view starts on its first page
+            state[keys.VIEW], state[keys.PAGE], state[keys.ANCHOR] = (flt, sort), 1, None
+        table_page()
+
+
+@st.fragment
+def table_page() -> None:
+    """One page of the grid of the view chosen above (keys.VIEW), the pager and the export
+    link: a fragment of its own, so that paging and editing cells rerun only this part, and so
+    does the live view when someone else changed what the grid shows (it reads the page again
+    and says what it shows: remember_revision, called in it). The search box and the filters'
+    widgets above are not drawn again for any of these: under a floor of open pages most runs
+    are such redraws (docs/architecture.md, "The live view")."""
     ticket_grid.redraw_page_if_replaced()
     with page_errors():
-        show_table()
+        show_table(signed_in())
 
 
-def show_table() -> None:
-    by = signed_in()
-    with st.container(horizontal=True, vertical_alignment="bottom"):
-        flt, sort = read_view(by)
-    if view := describe_view(flt, sort):
-        st.caption(f"Filters: {escape_markdown(view)}")
-    notices.show(notices.TABLE)
+def show_table(by: Account) -> None:
     state = st.session_state
-    if state.get(keys.VIEW) != (flt, sort):  # a new view starts on its first page
-        state[keys.VIEW], state[keys.PAGE], state[keys.ANCHOR] = (flt, sort), 1, None
+    flt, sort = state[keys.VIEW]
+    notices.show(notices.TABLE)
     # Shared with the other pages of this server showing the same view at the same revision:
     # a change wakes every page that shows it (services.live.list_page).
     result = live_service.list_page(
