@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import pyarrow as pa
 import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from app_components import keys
-from tests.support.apptest import ROOT, open_app, person, session_of
+from tests.support.apptest import ROOT, chart_rows, open_app, person, session_of
 from tests.support.kpi_cards import kpi_cards
 from ticketdesk.domain.accounts import Account
 from ticketdesk.domain.sla import DEFAULT_TARGETS, SlaTarget
@@ -73,16 +72,6 @@ def target_input(at: AppTest, kind: str, priority: str) -> Any:
     label = {"first": "First-response", "resolution": "Resolution"}[kind]
     wanted = f"{label} target for {priority} (hours)"
     return next(n for n in at.number_input if n.label == wanted)
-
-
-def chart_rows(at: AppTest) -> list[list[dict[str, Any]]]:
-    """The rows of each dataset the page's Vega-Lite charts send to the browser, in order (the
-    priorities and the assignees share one view, each with a dataset of its own)."""
-    return [
-        list(pa.ipc.open_stream(dataset.data.data).read_all().to_pylist())
-        for chart in at.get("vega_lite_chart")
-        for dataset in chart.proto.datasets
-    ]
 
 
 def three_tickets(d: Desk) -> dict[str, int]:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import pyarrow as pa
 import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
@@ -14,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from app_components.session import sign_out_form
 from tests.support.apptest import (
     ROOT,
+    chart_rows,
     open_app,
     open_new_ticket_form,
     person,
@@ -139,7 +138,7 @@ def test_dashboard_metrics_come_from_the_recorded_history(
     assert metrics["Average resolution time (hours)"].value == "9.0"
     # Nothing in the previous 30 days: no delta rather than a made-up one.
     assert not metrics["First response time (hours)"].delta
-    charts = [rows for chart in at.get("vega_lite_chart") for rows in chart_rows(chart)]
+    charts = chart_rows(at)
     by_month = next(rows for rows in charts if rows and "Month" in rows[0])
     by_priority = next(rows for rows in charts if rows and set(rows[0]) == {"Priority", "Tickets"})
     # The charts receive the aggregated rows only, one per (month, status) and per priority.
@@ -147,15 +146,6 @@ def test_dashboard_metrics_come_from_the_recorded_history(
     expected = Counter({(x_month, "Closed"): 1, (y_month, "Open"): 1})
     assert Counter({(r["Month"], r["Status"]): r["Tickets"] for r in by_month}) == expected
     assert sorted((r["Priority"], r["Tickets"]) for r in by_priority) == [("High", 1), ("Low", 1)]
-
-
-def chart_rows(chart: Any) -> list[list[dict[str, Any]]]:
-    """The rows of each dataset a Vega-Lite chart sends to the browser (the priorities and the
-    assignees share one view: two datasets)."""
-    return [
-        list(pa.ipc.open_stream(dataset.data.data).read_all().to_pylist())
-        for dataset in chart.proto.datasets
-    ]
 
 
 def test_an_unreachable_database_is_a_message_not_a_traceback(

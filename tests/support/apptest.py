@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import pyarrow as pa
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
@@ -72,3 +74,13 @@ def submit_new_ticket(at: AppTest) -> AppTest:
     """Click the new-ticket form's Submit button."""
     (submit,) = [b for b in at.button if b.form_id == "add_ticket"]
     return submit.click().run()
+
+
+def chart_rows(at: AppTest) -> list[list[dict[str, Any]]]:
+    """The rows of each dataset the page's Vega-Lite charts send to the browser, in order (the
+    Dashboard's priorities and assignees share one view, each with a dataset of its own)."""
+    return [
+        list(pa.ipc.open_stream(dataset.data.data).read_all().to_pylist())
+        for chart in at.get("vega_lite_chart")
+        for dataset in chart.proto.datasets
+    ]
